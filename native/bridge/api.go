@@ -1,0 +1,458 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+
+	http "github.com/bogdanfinn/fhttp"
+	"golang.org/x/net/html/charset"
+)
+
+// Version is this library's own version, reported by getInfo.
+const Version = "0.1.0"
+
+// Capabilities lists the ABI features getInfo reports, so a binding can
+// tell this library from a stock upstream one.
+var Capabilities = []string{
+	"request", "requestStream", "readStream", "readStreamAll", "cancelStream",
+	"destroySession", "destroyAll", "getCookiesFromSession", "addCookiesToSession",
+	"getInfo", "getStats",
+	"headersList", "rawBody", "streamIdInput", "readStreamMaxBytes", "remoteAddress",
+	"tlsInfo", "peerCertificate", "errorCode", "debugLog", "negativeTimeout",
+	"perRequestDeadline", "streamOutputTruncate", "unknownProfileError",
+}
+
+func (b *Bridge) parseInput(payload []byte) (*RequestInput, error) {
+	in := &RequestInput{}
+	if err := json.Unmarshal(payload, in); err != nil {
+		return nil, newError(CodeInvalidInput, err.Error())
+	}
+	return in, nil
+}
+
+// Request runs one request to completion: upstream's `request` export.
+func (b *Bridge) Request(payload []byte) (string, []byte) {
+	in, err := b.parseInput(payload)
+	if err != nil {
+		out := b.errorResponse(nil, err)
+		return out.ID, marshal(out)
+	}
+	out := b.request(in)
+	return out.ID, marshal(out)
+}
+
+func (b *Bridge) request(in *RequestInput) Response {
+	c, err := b.startCall(in)
+	if err != nil {
+		return b.errorResponse(in, err)
+	}
+	defer b.endCall(c)
+	resp, err := b.send(c)
+	if err != nil {
+		return b.withDebug(c, b.errorResponse(in, err))
+	}
+	body := bodyReader(in, resp)
+	defer body.Close()
+	out := b.responseMeta(c, resp)
+	if in.StreamOutputPath != nil && *in.StreamOutputPath != "" {
+		n, err := writeBodyToFile(c, body, *in.StreamOutputPath)
+		if err != nil {
+			return b.withDebug(c, b.errorResponse(in, b.bodyError(c, err)))
+		}
+		out.BodyBytes = n
+		out.Body = encodeBody(in, resp.Header, nil)
+		return b.withDebug(c, out)
+	}
+	data, err := io.ReadAll(body)
+	if err != nil {
+		return b.withDebug(c, b.errorResponse(in, b.bodyError(c, err)))
+	}
+	out.BodyBytes = int64(len(data))
+	out.Body = encodeBody(in, resp.Header, data)
+	return b.withDebug(c, out)
+}
+
+// bodyError names why a body read failed: our own cancel or deadline
+// rather than the transport's wording of it.
+func (b *Bridge) bodyError(c *call, err error) error {
+	switch {
+	case c.ctx.Err() == nil:
+		return err
+	case errorCode(err) == CodeTimeout || errors.Is(c.ctx.Err(), context.DeadlineExceeded):
+		return newError(CodeTimeout, err.Error())
+	default:
+		return errCancelled
+	}
+}
+
+func (b *Bridge) withDebug(c *call, out Response) Response {
+	out.DebugLog = c.logger.snapshot()
+	return out
+}
+
+// writeBodyToFile writes the exact body bytes to path, starting the file
+// over (upstream appends, so a retry would follow a partial first
+// attempt).
+func writeBodyToFile(c *call, body io.Reader, path string) (int64, error) {
+	f, err := os.OpenFile(path, os.O_TRUNC|os.O_CREATE|os.O_WRONLY, 0o666)
+	if err != nil {
+		return 0, newError(CodeFile, err.Error())
+	}
+	blockSize := defaultStreamBlockSize
+	if c.input.StreamOutputBlockSize != nil && *c.input.StreamOutputBlockSize > 0 {
+		blockSize = *c.input.StreamOutputBlockSize
+	}
+	n, copyErr := io.CopyBuffer(onlyWriter{f}, body, make([]byte, blockSize))
+	if copyErr == nil && c.input.StreamOutputEOFSymbol != nil {
+		_, copyErr = f.WriteString(*c.input.StreamOutputEOFSymbol)
+	}
+	closeErr := f.Close()
+	if copyErr != nil {
+		return n, copyErr
+	}
+	if closeErr != nil {
+		return n, newError(CodeFile, closeErr.Error())
+	}
+	return n, nil
+}
+
+// onlyWriter hides *os.File's ReadFrom so CopyBuffer uses our block size.
+type onlyWriter struct{ w io.Writer }
+
+func (o onlyWriter) Write(p []byte) (int, error) {
+	n, err := o.w.Write(p)
+	if err != nil {
+		err = newError(CodeFile, err.Error())
+	}
+	return n, err
+}
+
+// encodeBody renders a body for the envelope: a base64 data URL for byte
+// responses (upstream's shape), else text transcoded to UTF-8 by charset
+// as upstream does. The whole body is read before transcoding, so a
+// truncated body is an error, never a short success (upstream's text mode
+// swallows truncation under 1 KiB).
+func encodeBody(in *RequestInput, header http.Header, data []byte) string {
+	if in.IsByteResponse {
+		return "data:" + http.DetectContentType(data) + ";base64," + base64.StdEncoding.EncodeToString(data)
+	}
+	if len(data) == 0 {
+		return ""
+	}
+	reader, err := charset.NewReader(bytes.NewReader(data), header.Get("Content-Type"))
+	if err != nil {
+		return string(data)
+	}
+	text, err := io.ReadAll(reader)
+	if err != nil {
+		return string(data)
+	}
+	return string(text)
+}
+
+// RequestStream starts a request and returns as soon as its headers
+// arrive; the body is read with ReadStream / ReadStreamAll.
+func (b *Bridge) RequestStream(payload []byte) (string, []byte) {
+	in, err := b.parseInput(payload)
+	if err != nil {
+		out := b.errorResponse(nil, err)
+		return out.ID, marshal(out)
+	}
+	c, err := b.startCall(in)
+	if err != nil {
+		out := b.errorResponse(in, err)
+		return out.ID, marshal(out)
+	}
+	resp, err := b.send(c)
+	if err != nil {
+		b.endCall(c)
+		out := b.withDebug(c, b.errorResponse(in, err))
+		return out.ID, marshal(out)
+	}
+	body := bodyReader(in, resp)
+	meta := b.responseMeta(c, resp)
+	meta.StreamID = c.id
+	s := newStream(c, body, meta)
+
+	b.mu.Lock()
+	_, stillRunning := b.calls[c.id]
+	if stillRunning {
+		b.streams[c.id] = s
+	}
+	b.mu.Unlock()
+	if !stillRunning {
+		// cancelStream or destroyAll won the race while headers arrived.
+		c.release()
+		out := b.withDebug(c, b.errorResponse(in, errCancelled))
+		return out.ID, marshal(out)
+	}
+	b.streamsOpened.Add(1)
+	out := b.withDebug(c, meta)
+	if in.IsByteResponse {
+		out.Body = ""
+	}
+	return out.ID, marshal(out)
+}
+
+func (b *Bridge) lookupStream(id string) (*stream, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s, ok := b.streams[id]
+	return s, ok
+}
+
+// finishStream removes a stream that reached its end and releases it.
+func (b *Bridge) finishStream(s *stream) {
+	b.mu.Lock()
+	_, ok := b.streams[s.call.id]
+	if ok {
+		delete(b.streams, s.call.id)
+	}
+	if b.calls[s.call.id] == s.call {
+		delete(b.calls, s.call.id)
+	}
+	b.mu.Unlock()
+	if ok {
+		b.streamsClosed.Add(1)
+	}
+	s.close()
+}
+
+// ReadStream returns the next piece of a stream's body.
+func (b *Bridge) ReadStream(payload []byte) (string, []byte) {
+	var in readStreamInput
+	if err := json.Unmarshal(payload, &in); err != nil {
+		out := b.errorResponse(nil, newError(CodeInvalidInput, err.Error()))
+		return out.ID, marshal(out)
+	}
+	out := StreamChunk{ID: b.newID(), StreamID: in.StreamID}
+	s, ok := b.lookupStream(in.StreamID)
+	if !ok {
+		out.Error, out.ErrorCode = "unknown streamId: "+in.StreamID, CodeUnknownStream
+		return out.ID, marshal(out)
+	}
+	s.readMu.Lock()
+	ev, got := s.next(in.TimeoutMs)
+	if got && !ev.terminal() {
+		ev.data = s.coalesce(ev.data, in.MaxBytes)
+	}
+	s.readMu.Unlock()
+	switch {
+	case !got:
+		out.Timeout = true
+	case ev.eof:
+		b.finishStream(s)
+		out.EOF = true
+	case ev.err != nil:
+		err := b.bodyError(s.call, ev.err) // before finishStream ends the context
+		b.finishStream(s)
+		out.Error, out.ErrorCode = err.Error(), errorCode(err)
+	default:
+		out.Chunk = base64.StdEncoding.EncodeToString(ev.data)
+	}
+	return out.ID, marshal(out)
+}
+
+// ReadStreamAll drains what is left of a stream into a normal envelope.
+func (b *Bridge) ReadStreamAll(payload []byte) (string, []byte) {
+	var in streamIDInput
+	if err := json.Unmarshal(payload, &in); err != nil {
+		out := b.errorResponse(nil, newError(CodeInvalidInput, err.Error()))
+		return out.ID, marshal(out)
+	}
+	s, ok := b.lookupStream(in.StreamID)
+	if !ok {
+		out := b.errorResponse(nil, newError(CodeUnknownStream, "unknown streamId: "+in.StreamID))
+		return out.ID, marshal(out)
+	}
+	var body bytes.Buffer
+	s.readMu.Lock()
+	var failure error
+	for {
+		ev, _ := s.next(-1)
+		if ev.eof {
+			break
+		}
+		if ev.err != nil {
+			failure = b.bodyError(s.call, ev.err)
+			break
+		}
+		body.Write(ev.data)
+	}
+	s.readMu.Unlock()
+	b.finishStream(s)
+	if failure != nil {
+		out := b.errorResponse(s.call.input, failure)
+		return out.ID, marshal(out)
+	}
+	out := s.meta
+	out.ID = b.newID()
+	out.BodyBytes = int64(body.Len())
+	out.Body = encodeBody(s.call.input, s.meta.Headers, body.Bytes())
+	return out.ID, marshal(out)
+}
+
+// CancelStream aborts a stream, or a call still waiting for headers;
+// idempotent, and an id not seen yet is remembered for a while.
+func (b *Bridge) CancelStream(payload []byte) (string, []byte) {
+	var in streamIDInput
+	if err := json.Unmarshal(payload, &in); err != nil {
+		out := b.errorResponse(nil, newError(CodeInvalidInput, err.Error()))
+		return out.ID, marshal(out)
+	}
+	if in.StreamID != "" {
+		b.cancelCall(in.StreamID)
+	}
+	out := successOutput{ID: b.newID(), Success: true}
+	return out.ID, marshal(out)
+}
+
+// DestroySession closes a session's idle connections and forgets it.
+func (b *Bridge) DestroySession(payload []byte) (string, []byte) {
+	var in sessionInput
+	if err := json.Unmarshal(payload, &in); err != nil {
+		out := b.errorResponse(nil, newError(CodeInvalidInput, err.Error()))
+		return out.ID, marshal(out)
+	}
+	b.sessions.remove(in.SessionID)
+	out := successOutput{ID: b.newID(), Success: true}
+	return out.ID, marshal(out)
+}
+
+// DestroyAll cancels every call and stream and closes every session.
+func (b *Bridge) DestroyAll() (string, []byte) {
+	b.mu.Lock()
+	ids := make([]string, 0, len(b.calls)+len(b.streams))
+	for id := range b.calls {
+		ids = append(ids, id)
+	}
+	for id := range b.streams {
+		if _, ok := b.calls[id]; !ok {
+			ids = append(ids, id)
+		}
+	}
+	b.mu.Unlock()
+	for _, id := range ids {
+		b.cancelCall(id)
+	}
+	b.mu.Lock()
+	for _, id := range ids {
+		delete(b.tombstones, id)
+	}
+	b.mu.Unlock()
+	b.sessions.removeAll()
+	out := successOutput{ID: b.newID(), Success: true}
+	return out.ID, marshal(out)
+}
+
+// GetCookiesFromSession returns a session jar's cookies for a URL.
+func (b *Bridge) GetCookiesFromSession(payload []byte) (string, []byte) {
+	return b.sessionCookies(payload, false)
+}
+
+// AddCookiesToSession adds cookies to a session jar, then returns them.
+func (b *Bridge) AddCookiesToSession(payload []byte) (string, []byte) {
+	return b.sessionCookies(payload, true)
+}
+
+func (b *Bridge) sessionCookies(payload []byte, add bool) (string, []byte) {
+	var in cookiesInput
+	if err := json.Unmarshal(payload, &in); err != nil {
+		out := b.errorResponse(nil, newError(CodeInvalidInput, err.Error()))
+		return out.ID, marshal(out)
+	}
+	client, ok := b.sessions.get(in.SessionID)
+	if !ok {
+		out := b.errorResponse(nil, newError(CodeUnknownSession, "no client found for sessionId: "+in.SessionID))
+		return out.ID, marshal(out)
+	}
+	req, err := http.NewRequest(http.MethodGet, in.URL, nil)
+	if err != nil {
+		out := b.errorResponse(nil, newError(CodeInvalidURL, err.Error()))
+		return out.ID, marshal(out)
+	}
+	out := cookiesOutput{ID: b.newID()}
+	if client.GetCookieJar() == nil {
+		return out.ID, marshal(out)
+	}
+	if add {
+		cookies := make([]*http.Cookie, 0, len(in.Cookies))
+		for _, c := range in.Cookies {
+			cookies = append(cookies, c.toHTTP())
+		}
+		client.SetCookies(req.URL, cookies)
+	}
+	out.Cookies = []Cookie{}
+	for _, c := range client.GetCookies(req.URL) {
+		out.Cookies = append(out.Cookies, cookieFromHTTP(c))
+	}
+	return out.ID, marshal(out)
+}
+
+// Info is getInfo's answer.
+type Info struct {
+	ID               string   `json:"id"`
+	Version          string   `json:"version"`
+	TLSClientVersion string   `json:"tlsClientVersion"`
+	GoVersion        string   `json:"goVersion"`
+	DefaultProfile   string   `json:"defaultProfile"`
+	Profiles         []string `json:"profiles"`
+	Capabilities     []string `json:"capabilities"`
+}
+
+// GetInfo reports versions, capabilities and the valid profile names.
+func (b *Bridge) GetInfo() (string, []byte) {
+	out := Info{
+		ID: b.newID(), Version: Version, GoVersion: runtime.Version(),
+		TLSClientVersion: moduleVersion("github.com/bogdanfinn/tls-client"),
+		DefaultProfile:   DefaultProfileName(), Profiles: ProfileNames(), Capabilities: Capabilities,
+	}
+	return out.ID, marshal(out)
+}
+
+func moduleVersion(path string) string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	for _, dep := range info.Deps {
+		if dep.Path == path {
+			return dep.Version
+		}
+	}
+	return "unknown"
+}
+
+// Stats is getStats' answer: live counts for tests, stats and leak checks.
+type Stats struct {
+	ID             string `json:"id"`
+	Sessions       int    `json:"sessions"`
+	CallsInFlight  int    `json:"callsInFlight"`
+	StreamsOpen    int    `json:"streamsOpen"`
+	StreamsOpened  int64  `json:"streamsOpened"`
+	StreamsClosed  int64  `json:"streamsClosed"`
+	CallsStarted   int64  `json:"callsStarted"`
+	CallsCancelled int64  `json:"callsCancelled"`
+	Goroutines     int    `json:"goroutines"`
+}
+
+// GetStats reports the bridge's live counters.
+func (b *Bridge) GetStats() (string, []byte) {
+	b.mu.Lock()
+	out := Stats{ID: b.newID(), CallsInFlight: len(b.calls), StreamsOpen: len(b.streams)}
+	b.mu.Unlock()
+	out.Sessions = b.sessions.count()
+	out.StreamsOpened = b.streamsOpened.Load()
+	out.StreamsClosed = b.streamsClosed.Load()
+	out.CallsStarted = b.callsStarted.Load()
+	out.CallsCancelled = b.callsCancelled.Load()
+	out.Goroutines = runtime.NumGoroutine()
+	return out.ID, marshal(out)
+}

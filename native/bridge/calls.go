@@ -1,0 +1,403 @@
+package bridge
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	http "github.com/bogdanfinn/fhttp"
+	"github.com/bogdanfinn/fhttp/httptrace"
+	tls_client "github.com/bogdanfinn/tls-client"
+	utls "github.com/bogdanfinn/utls"
+)
+
+// call is one request in flight, from its start until its body is read,
+// written, drained or cancelled.
+type call struct {
+	id        string
+	input     *RequestInput
+	ctx       context.Context
+	cancel    context.CancelFunc
+	client    tls_client.HttpClient
+	ephemeral bool
+	logger    *collectingLogger
+
+	connMu sync.Mutex
+	conn   net.Conn
+
+	releaseOnce sync.Once
+}
+
+// release ends the call: its context is cancelled (aborting any transfer)
+// and a client built for this call only gives its connections back.
+func (c *call) release() {
+	c.releaseOnce.Do(func() {
+		c.cancel()
+		if c.ephemeral && c.client != nil {
+			c.client.CloseIdleConnections()
+		}
+	})
+}
+
+func (c *call) gotConn(info httptrace.GotConnInfo) {
+	c.connMu.Lock()
+	c.conn = info.Conn
+	c.connMu.Unlock()
+}
+
+// connectionInfo reports the peer address and TLS details of the
+// connection the response came on.
+func (c *call) connectionInfo(withCert bool) (string, *TLSInfo) {
+	c.connMu.Lock()
+	conn := c.conn
+	c.connMu.Unlock()
+	if conn == nil {
+		return "", nil
+	}
+	remote := ""
+	if addr := conn.RemoteAddr(); addr != nil {
+		remote = addr.String()
+	}
+	stater, ok := conn.(interface{ ConnectionState() utls.ConnectionState })
+	if !ok {
+		return remote, nil
+	}
+	state := stater.ConnectionState()
+	info := &TLSInfo{
+		Version:            tls.VersionName(state.Version),
+		CipherSuite:        tls.CipherSuiteName(state.CipherSuite),
+		NegotiatedProtocol: state.NegotiatedProtocol,
+		ServerName:         state.ServerName,
+	}
+	if withCert && len(state.PeerCertificates) > 0 {
+		info.PeerCertificate = base64.StdEncoding.EncodeToString(state.PeerCertificates[0].Raw)
+	}
+	return remote, info
+}
+
+// Bridge holds the library's process-wide state: sessions, calls in
+// flight and open streams.
+type Bridge struct {
+	sessions *sessionRegistry
+
+	mu         sync.Mutex
+	calls      map[string]*call
+	streams    map[string]*stream
+	tombstones map[string]time.Time
+
+	nextID         atomic.Uint64
+	streamsOpened  atomic.Int64
+	streamsClosed  atomic.Int64
+	callsStarted   atomic.Int64
+	callsCancelled atomic.Int64
+}
+
+// New returns an empty bridge.
+func New() *Bridge {
+	return &Bridge{
+		sessions:   newSessionRegistry(),
+		calls:      map[string]*call{},
+		streams:    map[string]*stream{},
+		tombstones: map[string]time.Time{},
+	}
+}
+
+// newID makes envelope and stream ids: unique within the process, which is
+// all freeMemory and the stream registry need, and cheaper than a UUID.
+func (b *Bridge) newID() string {
+	return "t" + strconv.FormatUint(b.nextID.Add(1), 36)
+}
+
+// Tombstones remember cancelStream calls for ids not (yet) known, so a
+// cancel that overtakes its requestStream still wins. Bounded in count and
+// age.
+const (
+	maxTombstones = 4096
+	tombstoneTTL  = 5 * time.Minute
+)
+
+func (b *Bridge) addTombstoneLocked(id string) {
+	now := time.Now()
+	if len(b.tombstones) >= maxTombstones {
+		for k, t := range b.tombstones {
+			if now.Sub(t) > tombstoneTTL || len(b.tombstones) >= maxTombstones {
+				delete(b.tombstones, k)
+			}
+		}
+	}
+	b.tombstones[id] = now
+}
+
+// startCall validates the input, picks the client and registers the call so
+// that cancelStream(streamId) and destroyAll reach it.
+func (b *Bridge) startCall(in *RequestInput) (*call, error) {
+	deadline, noDeadline, err := requestDeadline(in)
+	if err != nil {
+		return nil, err
+	}
+	var logger *collectingLogger
+	var tlsLogger tls_client.Logger = tls_client.NewNoopLogger()
+	if in.WithDebug {
+		logger = &collectingLogger{}
+		tlsLogger = logger
+	}
+	client, ephemeral, err := b.sessions.clientFor(in, tlsLogger)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if !noDeadline {
+		var cancelDeadline context.CancelFunc
+		ctx, cancelDeadline = context.WithTimeout(ctx, deadline)
+		outer := cancel
+		cancel = func() { cancelDeadline(); outer() }
+	}
+	id := in.StreamID
+	if id == "" {
+		id = b.newID()
+	}
+	c := &call{id: id, input: in, ctx: ctx, cancel: cancel, client: client, ephemeral: ephemeral, logger: logger}
+
+	b.mu.Lock()
+	_, cancelled := b.tombstones[id]
+	_, duplicate := b.calls[id]
+	if !cancelled && !duplicate {
+		b.calls[id] = c
+	}
+	delete(b.tombstones, id)
+	b.mu.Unlock()
+	if cancelled || duplicate {
+		c.release()
+		if duplicate {
+			return nil, newError(CodeInvalidInput, fmt.Sprintf("streamId %q is already in use", id))
+		}
+		return nil, newError(CodeCancelled, "request cancelled before it started")
+	}
+	b.callsStarted.Add(1)
+	return c, nil
+}
+
+func (b *Bridge) endCall(c *call) {
+	b.mu.Lock()
+	if b.calls[c.id] == c {
+		delete(b.calls, c.id)
+	}
+	b.mu.Unlock()
+	c.release()
+}
+
+// cancelCall aborts a call or stream by id; unknown ids leave a tombstone.
+func (b *Bridge) cancelCall(id string) {
+	b.mu.Lock()
+	c, ok := b.calls[id]
+	if ok {
+		delete(b.calls, id)
+	} else {
+		b.addTombstoneLocked(id)
+	}
+	s, isStream := b.streams[id]
+	if isStream {
+		delete(b.streams, id)
+	}
+	b.mu.Unlock()
+	if ok {
+		b.callsCancelled.Add(1)
+		c.cancel()
+	}
+	if isStream {
+		s.close()
+		b.streamsClosed.Add(1)
+	}
+	if ok {
+		c.release()
+	}
+}
+
+// send builds the native request and runs it until the response headers
+// arrive.
+func (b *Bridge) send(c *call) (*http.Response, error) {
+	req, err := buildRequest(c.input)
+	if err != nil {
+		return nil, err
+	}
+	trace := &httptrace.ClientTrace{GotConn: c.gotConn}
+	req = req.WithContext(httptrace.WithClientTrace(c.ctx, trace))
+	if c.logger != nil {
+		c.logger.Debug("request %s %s headers %v", req.Method, req.URL.String(), req.Header)
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		if c.ctx.Err() == context.Canceled {
+			return nil, errCancelled
+		}
+		return nil, fmt.Errorf("failed to do request: %w", err)
+	}
+	if c.logger != nil {
+		c.logger.Debug("response %s %d headers %v", resp.Proto, resp.StatusCode, resp.Header)
+	}
+	return resp, nil
+}
+
+func buildRequest(in *RequestInput) (*http.Request, error) {
+	if in.RequestMethod == "" || in.RequestURL == "" {
+		return nil, newError(CodeInvalidInput, "no request url or request method provided")
+	}
+	var body io.Reader
+	if in.RequestBody != nil && *in.RequestBody != "" {
+		raw := []byte(*in.RequestBody)
+		if in.IsByteRequest {
+			decoded, err := base64.StdEncoding.DecodeString(*in.RequestBody)
+			if err != nil {
+				return nil, newError(CodeInvalidInput, "failed to base64 decode request body: "+err.Error())
+			}
+			raw = decoded
+		}
+		body = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(in.RequestMethod, in.RequestURL, body)
+	if err != nil {
+		return nil, newError(CodeInvalidURL, "failed to create request object: "+err.Error())
+	}
+	switch strings.ToLower(req.URL.Scheme) {
+	case "http", "https":
+	default:
+		return nil, newError(CodeUnsupportedScheme, fmt.Sprintf("invalid URL scheme: [%s] in %q", req.URL.Scheme, in.RequestURL))
+	}
+	if req.URL.Host == "" {
+		return nil, newError(CodeInvalidURL, fmt.Sprintf("failed to create request object: no host in URL %q", in.RequestURL))
+	}
+	header, order, host := requestHeaders(in)
+	if host != "" {
+		req.Host = host
+	}
+	if in.RequestHostOverride != nil {
+		req.Host = *in.RequestHostOverride
+	}
+	if in.HeadersList != nil {
+		// headersList is the exact header block: Go must not add its own
+		// User-Agent (a present but empty value list makes fhttp omit it
+		// on HTTP/1.1 and HTTP/2 alike).
+		if !hasHeader(header, "User-Agent") {
+			header["User-Agent"] = []string{}
+		}
+	} else if !in.RawBody && !hasHeader(header, "Accept-Encoding") && req.Method != http.MethodHead &&
+		!hasHeader(header, "Range") && !(in.TransportOptions != nil && in.TransportOptions.DisableCompression) {
+		// Upstream's transport adds this when the caller does not; ours
+		// has compression off (we decode ourselves), so add it here.
+		header["Accept-Encoding"] = []string{"gzip, deflate, br"}
+	}
+	header[http.HeaderOrderKey] = order
+	req.Header = header
+	for _, c := range in.RequestCookies {
+		req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
+	}
+	return req, nil
+}
+
+// requestHeaders turns either headersList (ordered, repeatable) or
+// upstream's headers+headerOrder into a header map with an order key.
+// Content-Length is dropped because Go computes it (a caller's copy would
+// be sent in addition), and Host becomes the request's Host.
+func requestHeaders(in *RequestInput) (http.Header, []string, string) {
+	header := http.Header{}
+	host := ""
+	var order []string
+	seen := map[string]bool{}
+	add := func(name, value string) {
+		lower := strings.ToLower(name)
+		switch lower {
+		case "content-length":
+			return
+		case "host":
+			host = value
+		default:
+			header[name] = append(header[name], value)
+		}
+		if !seen[lower] {
+			seen[lower] = true
+			order = append(order, lower)
+		}
+	}
+	if in.HeadersList != nil {
+		for _, pair := range in.HeadersList {
+			add(pair[0], pair[1])
+		}
+		return header, order, host
+	}
+	for name, value := range in.Headers {
+		if strings.EqualFold(name, "content-length") {
+			continue
+		}
+		if strings.EqualFold(name, "host") {
+			host = value
+			continue
+		}
+		header[name] = []string{value}
+	}
+	return header, in.HeaderOrder, host
+}
+
+func hasHeader(h http.Header, name string) bool {
+	for k := range h {
+		if strings.EqualFold(k, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// responseMeta fills everything of the envelope but the body.
+func (b *Bridge) responseMeta(c *call, resp *http.Response) Response {
+	out := Response{
+		ID:           b.newID(),
+		Status:       resp.StatusCode,
+		Headers:      resp.Header,
+		UsedProtocol: resp.Proto,
+		Cookies:      cookiesFor(c.client, resp.Request),
+	}
+	if out.Headers == nil {
+		out.Headers = map[string][]string{}
+	}
+	if resp.Request != nil && resp.Request.URL != nil {
+		out.Target = resp.Request.URL.String()
+	}
+	if c.input.SessionID != nil && *c.input.SessionID != "" {
+		out.SessionID = *c.input.SessionID
+	}
+	out.RemoteAddress, out.TLS = c.connectionInfo(c.input.WithPeerCertificate)
+	return out
+}
+
+// bodyReader returns the body as the caller asked for it: untouched for
+// rawBody, otherwise decoded by Content-Encoding with the then-wrong
+// Content-Encoding/Content-Length headers removed.
+func bodyReader(in *RequestInput, resp *http.Response) io.ReadCloser {
+	if in.RawBody || (in.TransportOptions != nil && in.TransportOptions.DisableCompression) {
+		return resp.Body
+	}
+	encoding := strings.ToLower(strings.TrimSpace(resp.Header.Get("Content-Encoding")))
+	switch encoding {
+	case "gzip", "br", "deflate", "zstd":
+		resp.Header.Del("Content-Encoding")
+		resp.Header.Del("Content-Length")
+		return http.DecompressBodyByType(resp.Body, encoding)
+	}
+	return resp.Body
+}
+
+func (b *Bridge) errorResponse(in *RequestInput, err error) Response {
+	out := Response{ID: b.newID(), Body: err.Error(), ErrorCode: errorCode(err)}
+	if in != nil && in.SessionID != nil && *in.SessionID != "" {
+		out.SessionID = *in.SessionID
+	}
+	return out
+}

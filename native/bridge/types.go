@@ -1,0 +1,228 @@
+// Package bridge is the JSON-in, JSON-out core of the project's tls-client
+// library: every C export in cmd/libtlsclient is a thin wrapper around one
+// function here, so all behaviour is testable with plain `go test`.
+//
+// The JSON shapes are those of upstream tls-client's cffi (RequestInput,
+// Response) plus the streaming ABI of upstream PR #247 and this project's
+// documented extensions (docs/abi.rst).
+package bridge
+
+import "encoding/json"
+
+// RequestInput mirrors upstream cffi_src.RequestInput's JSON tags; fields
+// after the marker are this project's extensions.
+type RequestInput struct {
+	RequestURL          string              `json:"requestUrl"`
+	RequestMethod       string              `json:"requestMethod"`
+	RequestBody         *string             `json:"requestBody"`
+	IsByteRequest       bool                `json:"isByteRequest"`
+	IsByteResponse      bool                `json:"isByteResponse"`
+	Headers             map[string]string   `json:"headers"`
+	HeaderOrder         []string            `json:"headerOrder"`
+	DefaultHeaders      map[string][]string `json:"defaultHeaders"`
+	ConnectHeaders      map[string][]string `json:"connectHeaders"`
+	RequestHostOverride *string             `json:"requestHostOverride"`
+	RequestCookies      []Cookie            `json:"requestCookies"`
+	SessionID           *string             `json:"sessionId"`
+
+	TLSClientIdentifier         string              `json:"tlsClientIdentifier"`
+	CustomTLSClient             *CustomTLSClient    `json:"customTlsClient"`
+	TransportOptions            *TransportOptions   `json:"transportOptions"`
+	ProxyURL                    *string             `json:"proxyUrl"`
+	IsRotatingProxy             bool                `json:"isRotatingProxy"`
+	LocalAddress                *string             `json:"localAddress"`
+	ServerNameOverwrite         *string             `json:"serverNameOverwrite"`
+	CertificatePinningHosts     map[string][]string `json:"certificatePinningHosts"`
+	TimeoutSeconds              int                 `json:"timeoutSeconds"`
+	TimeoutMilliseconds         int                 `json:"timeoutMilliseconds"`
+	FollowRedirects             bool                `json:"followRedirects"`
+	ForceHTTP1                  bool                `json:"forceHttp1"`
+	DisableHTTP3                bool                `json:"disableHttp3"`
+	WithProtocolRacing          bool                `json:"withProtocolRacing"`
+	InsecureSkipVerify          bool                `json:"insecureSkipVerify"`
+	DisableIPV6                 bool                `json:"disableIPV6"`
+	DisableIPV4                 bool                `json:"disableIPV4"`
+	WithoutCookieJar            bool                `json:"withoutCookieJar"`
+	WithCustomCookieJar         bool                `json:"withCustomCookieJar"`
+	WithDebug                   bool                `json:"withDebug"`
+	CatchPanics                 bool                `json:"catchPanics"`
+	WithRandomTLSExtensionOrder bool                `json:"withRandomTLSExtensionOrder"`
+	StreamOutputPath            *string             `json:"streamOutputPath"`
+	StreamOutputBlockSize       *int                `json:"streamOutputBlockSize"`
+	StreamOutputEOFSymbol       *string             `json:"streamOutputEOFSymbol"`
+
+	// --- project extensions (docs/abi.rst) ---
+
+	// HeadersList replaces headers+headerOrder: ordered [name, value] pairs,
+	// names sent with the case given, a name may repeat.
+	HeadersList [][2]string `json:"headersList"`
+	// RawBody returns the body exactly as received: no decompression, and
+	// Content-Encoding / Content-Length kept.
+	RawBody bool `json:"rawBody"`
+	// StreamID lets the caller name a call before it starts, so that
+	// cancelStream can abort it while it still waits for headers.
+	StreamID string `json:"streamId"`
+	// WithPeerCertificate adds the leaf certificate (DER, base64) to the
+	// envelope's tls object.
+	WithPeerCertificate bool `json:"withPeerCertificate"`
+	// StreamBufferChunks bounds the per-stream buffer (default 16 chunks of
+	// streamOutputBlockSize bytes).
+	StreamBufferChunks int `json:"streamBufferChunks"`
+}
+
+// Cookie is upstream's cookie JSON shape; expires is unix seconds.
+type Cookie struct {
+	Name     string `json:"name"`
+	Value    string `json:"value"`
+	Path     string `json:"path"`
+	Domain   string `json:"domain"`
+	Expires  int64  `json:"expires"`
+	MaxAge   int    `json:"maxAge"`
+	Secure   bool   `json:"secure"`
+	HTTPOnly bool   `json:"httpOnly"`
+}
+
+// TransportOptions mirrors upstream's cffi transport options.
+type TransportOptions struct {
+	IdleConnTimeout        *int64 `json:"idleConnTimeout"` // nanoseconds, as upstream
+	MaxIdleConns           int    `json:"maxIdleConns"`
+	MaxIdleConnsPerHost    int    `json:"maxIdleConnsPerHost"`
+	MaxConnsPerHost        int    `json:"maxConnsPerHost"`
+	MaxResponseHeaderBytes int64  `json:"maxResponseHeaderBytes"`
+	WriteBufferSize        int    `json:"writeBufferSize"`
+	ReadBufferSize         int    `json:"readBufferSize"`
+	DisableKeepAlives      bool   `json:"disableKeepAlives"`
+	DisableCompression     bool   `json:"disableCompression"`
+}
+
+// CustomTLSClient mirrors upstream's custom TLS specification.
+type CustomTLSClient struct {
+	JA3String                               string            `json:"ja3String"`
+	H2Settings                              map[string]uint32 `json:"h2Settings"`
+	H2SettingsOrder                         []string          `json:"h2SettingsOrder"`
+	H3Settings                              map[string]uint64 `json:"h3Settings"`
+	H3SettingsOrder                         []string          `json:"h3SettingsOrder"`
+	H3PseudoHeaderOrder                     []string          `json:"h3PseudoHeaderOrder"`
+	H3PriorityParam                         uint32            `json:"h3PriorityParam"`
+	H3SendGreaseFrames                      bool              `json:"h3SendGreaseFrames"`
+	HeaderPriority                          *PriorityParam    `json:"headerPriority"`
+	PriorityFrames                          []PriorityFrame   `json:"priorityFrames"`
+	PseudoHeaderOrder                       []string          `json:"pseudoHeaderOrder"`
+	ConnectionFlow                          uint32            `json:"connectionFlow"`
+	CertCompressionAlgos                    []string          `json:"certCompressionAlgos"`
+	KeyShareCurves                          []string          `json:"keyShareCurves"`
+	ALPNProtocols                           []string          `json:"alpnProtocols"`
+	ALPSProtocols                           []string          `json:"alpsProtocols"`
+	ECHCandidatePayloads                    []uint16          `json:"ECHCandidatePayloads"`
+	ECHCandidateCipherSuites                []ECHCipherSuite  `json:"ECHCandidateCipherSuites"`
+	SupportedDelegatedCredentialsAlgorithms []string          `json:"supportedDelegatedCredentialsAlgorithms"`
+	SupportedSignatureAlgorithms            []string          `json:"supportedSignatureAlgorithms"`
+	SupportedVersions                       []string          `json:"supportedVersions"`
+	RecordSizeLimit                         uint16            `json:"recordSizeLimit"`
+	StreamID                                uint32            `json:"streamId"`
+	AllowHTTP                               bool              `json:"allowHttp"`
+}
+
+// PriorityParam is an HTTP/2 priority.
+type PriorityParam struct {
+	StreamDep uint32 `json:"streamDep"`
+	Exclusive bool   `json:"exclusive"`
+	Weight    uint8  `json:"weight"`
+}
+
+// PriorityFrame is an HTTP/2 PRIORITY frame sent after the preface.
+type PriorityFrame struct {
+	StreamID      uint32        `json:"streamID"`
+	PriorityParam PriorityParam `json:"priorityParam"`
+}
+
+// ECHCipherSuite is one ECH candidate cipher suite.
+type ECHCipherSuite struct {
+	KdfID  string `json:"kdfId"`
+	AeadID string `json:"aeadId"`
+}
+
+// Response is upstream's response envelope plus the project's extensions.
+type Response struct {
+	ID           string              `json:"id"`
+	SessionID    string              `json:"sessionId,omitempty"`
+	Status       int                 `json:"status"`
+	Target       string              `json:"target"`
+	Body         string              `json:"body"`
+	Headers      map[string][]string `json:"headers"`
+	Cookies      map[string]string   `json:"cookies"`
+	UsedProtocol string              `json:"usedProtocol"`
+
+	// --- project extensions ---
+	StreamID      string   `json:"streamId,omitempty"`
+	ErrorCode     string   `json:"errorCode,omitempty"`
+	RemoteAddress string   `json:"remoteAddress,omitempty"`
+	TLS           *TLSInfo `json:"tls,omitempty"`
+	DebugLog      []string `json:"debugLog,omitempty"`
+	// BodyBytes counts the body bytes received (written to file, for
+	// streamOutputPath).
+	BodyBytes int64 `json:"bodyBytes"`
+}
+
+// TLSInfo describes the negotiated TLS connection.
+type TLSInfo struct {
+	Version            string `json:"version"`
+	CipherSuite        string `json:"cipherSuite"`
+	NegotiatedProtocol string `json:"negotiatedProtocol"`
+	ServerName         string `json:"serverName"`
+	PeerCertificate    string `json:"peerCertificate,omitempty"` // DER, base64
+}
+
+// StreamChunk is readStream's answer: exactly one of Chunk, EOF, Timeout or
+// Error is set.
+type StreamChunk struct {
+	ID        string `json:"id"`
+	StreamID  string `json:"streamId"`
+	Chunk     string `json:"chunk"`
+	EOF       bool   `json:"eof"`
+	Timeout   bool   `json:"timeout"`
+	Error     string `json:"error,omitempty"`
+	ErrorCode string `json:"errorCode,omitempty"`
+}
+
+type readStreamInput struct {
+	StreamID  string `json:"streamId"`
+	TimeoutMs int    `json:"timeoutMs"`
+	// MaxBytes (extension) lets one call return several buffered chunks
+	// joined, up to this many bytes; 0 means one chunk.
+	MaxBytes int `json:"maxBytes"`
+}
+
+type streamIDInput struct {
+	StreamID string `json:"streamId"`
+}
+
+type sessionInput struct {
+	SessionID string `json:"sessionId"`
+}
+
+type cookiesInput struct {
+	SessionID string   `json:"sessionId"`
+	URL       string   `json:"url"`
+	Cookies   []Cookie `json:"cookies"`
+}
+
+type successOutput struct {
+	ID      string `json:"id"`
+	Success bool   `json:"success"`
+}
+
+type cookiesOutput struct {
+	ID      string   `json:"id"`
+	Cookies []Cookie `json:"cookies"`
+}
+
+func marshal(v any) []byte {
+	out, err := json.Marshal(v)
+	if err != nil {
+		// Every envelope type marshals; this guards against a future field
+		// that does not, without handing C an unparsable string.
+		out, _ = json.Marshal(Response{Body: "failed to encode envelope: " + err.Error(), ErrorCode: CodeInternal})
+	}
+	return out
+}

@@ -1,0 +1,56 @@
+"""scrapy-tlsclient: a Scrapy download handler over bogdanfinn/tls-client."""
+
+from __future__ import annotations
+
+from ._envelopes import NativeResponse, RequestInput, StreamRead, TLSDetails
+from ._errors import (
+    NativeCancelledError,
+    NativeConnectionLostError,
+    NativeConnectionRefusedError,
+    NativeDataLossError,
+    NativeDecodingError,
+    NativeDNSError,
+    NativeError,
+    NativeFeatureUnavailable,
+    NativeFileError,
+    NativeInputError,
+    NativeInvalidURLError,
+    NativeLibraryError,
+    NativeProtocolError,
+    NativeProxyError,
+    NativeTimeoutError,
+    NativeTLSError,
+    UnknownProfileError,
+)
+from ._native import LibraryInfo, NativeLibrary, get_library, load_library
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LibraryInfo",
+    "NativeCancelledError",
+    "NativeConnectionLostError",
+    "NativeConnectionRefusedError",
+    "NativeDNSError",
+    "NativeDataLossError",
+    "NativeDecodingError",
+    "NativeError",
+    "NativeFeatureUnavailable",
+    "NativeFileError",
+    "NativeInputError",
+    "NativeInvalidURLError",
+    "NativeLibrary",
+    "NativeLibraryError",
+    "NativeProtocolError",
+    "NativeProxyError",
+    "NativeResponse",
+    "NativeTLSError",
+    "NativeTimeoutError",
+    "RequestInput",
+    "StreamRead",
+    "TLSDetails",
+    "UnknownProfileError",
+    "__version__",
+    "get_library",
+    "load_library",
+]

@@ -1,0 +1,191 @@
+"""JSON shapes of the native ABI, and pure functions that decode them.
+
+Nothing here calls the library: these functions take the parsed envelope
+and return typed values, so they are tested without it.
+"""
+
+from __future__ import annotations
+
+import binascii
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+from ._errors import NativeError, native_error_from
+
+__all__ = [
+    "NativeResponse",
+    "RequestInput",
+    "StreamRead",
+    "TLSDetails",
+    "body_from_envelope",
+    "headers_from_envelope",
+    "raise_for_error",
+    "response_from_envelope",
+    "stream_read_from_envelope",
+]
+
+
+class RequestInput(TypedDict, total=False):
+    """The request input (upstream's RequestInput plus extensions)."""
+
+    requestUrl: str
+    requestMethod: str
+    requestBody: str | None
+    isByteRequest: bool
+    isByteResponse: bool
+    headers: dict[str, str]
+    headerOrder: list[str]
+    headersList: list[list[str]]
+    connectHeaders: dict[str, list[str]]
+    requestHostOverride: str
+    sessionId: str
+    tlsClientIdentifier: str
+    customTlsClient: dict[str, Any]
+    transportOptions: dict[str, Any]
+    proxyUrl: str
+    isRotatingProxy: bool
+    localAddress: str
+    serverNameOverwrite: str
+    certificatePinningHosts: dict[str, list[str]]
+    timeoutSeconds: int
+    timeoutMilliseconds: int
+    followRedirects: bool
+    forceHttp1: bool
+    disableHttp3: bool
+    withProtocolRacing: bool
+    insecureSkipVerify: bool
+    disableIPV4: bool
+    disableIPV6: bool
+    withoutCookieJar: bool
+    withCustomCookieJar: bool
+    withDebug: bool
+    catchPanics: bool
+    withRandomTLSExtensionOrder: bool
+    streamOutputPath: str
+    streamOutputBlockSize: int
+    streamOutputEOFSymbol: str
+    rawBody: bool
+    streamId: str
+    withPeerCertificate: bool
+    streamBufferChunks: int
+
+
+@dataclass(frozen=True)
+class TLSDetails:
+    """The negotiated TLS connection (project extension)."""
+
+    version: str
+    cipher_suite: str
+    negotiated_protocol: str
+    server_name: str
+    peer_certificate_der: bytes | None
+
+
+@dataclass(frozen=True)
+class NativeResponse:
+    """A decoded response envelope."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    protocol: str
+    url: str
+    session_id: str | None = None
+    stream_id: str | None = None
+    remote_address: str | None = None
+    tls: TLSDetails | None = None
+    body_bytes: int | None = None
+    debug_log: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class StreamRead:
+    """One readStream answer: data, the end, or a heartbeat timeout."""
+
+    chunk: bytes = b""
+    eof: bool = False
+    timeout: bool = False
+
+
+def raise_for_error(envelope: dict[str, Any]) -> None:
+    """Raise the NativeError an error envelope describes, if it is one."""
+    error = error_from_envelope(envelope)
+    if error is not None:
+        raise error
+
+
+def error_from_envelope(envelope: dict[str, Any]) -> NativeError | None:
+    if "error" in envelope and envelope.get("error"):
+        return native_error_from(str(envelope["error"]), envelope.get("errorCode"))
+    if envelope.get("status") == 0:
+        return native_error_from(str(envelope.get("body", "")), envelope.get("errorCode"))
+    return None
+
+
+def headers_from_envelope(envelope: dict[str, Any]) -> list[tuple[str, str]]:
+    """Flatten ``{"Name": [v1, v2]}`` into ordered (name, value) pairs."""
+    pairs: list[tuple[str, str]] = []
+    for name, values in (envelope.get("headers") or {}).items():
+        if isinstance(values, str):
+            pairs.append((name, values))
+            continue
+        pairs.extend((name, value) for value in values)
+    return pairs
+
+
+def body_from_envelope(body: str) -> bytes:
+    """Decode a body: a ``data:<mime>;base64,<payload>`` URL or raw text.
+
+    The MIME type in the data URL is sniffed by Go, not the server's
+    Content-Type, so it is ignored.
+    """
+    if body.startswith("data:"):
+        comma = body.find(",")
+        if comma < 0:
+            raise NativeError(f"malformed data URL body from the native library: {body[:60]!r}")
+        return binascii.a2b_base64(body[comma + 1 :])
+    return body.encode("utf-8")
+
+
+def _tls_from(raw: dict[str, Any] | None) -> TLSDetails | None:
+    if not raw:
+        return None
+    cert = raw.get("peerCertificate")
+    return TLSDetails(
+        version=raw.get("version", ""),
+        cipher_suite=raw.get("cipherSuite", ""),
+        negotiated_protocol=raw.get("negotiatedProtocol", ""),
+        server_name=raw.get("serverName", ""),
+        peer_certificate_der=binascii.a2b_base64(cert) if cert else None,
+    )
+
+
+def response_from_envelope(envelope: dict[str, Any]) -> NativeResponse:
+    """Turn a response envelope into a NativeResponse, or raise."""
+    raise_for_error(envelope)
+    return NativeResponse(
+        status=int(envelope["status"]),
+        headers=headers_from_envelope(envelope),
+        body=body_from_envelope(envelope.get("body") or ""),
+        protocol=envelope.get("usedProtocol", ""),
+        url=envelope.get("target", ""),
+        session_id=envelope.get("sessionId") or None,
+        stream_id=envelope.get("streamId") or None,
+        remote_address=envelope.get("remoteAddress") or None,
+        tls=_tls_from(envelope.get("tls")),
+        body_bytes=envelope.get("bodyBytes"),
+        debug_log=list(envelope.get("debugLog") or ()),
+    )
+
+
+def stream_read_from_envelope(envelope: dict[str, Any]) -> StreamRead:
+    """Turn a readStream answer into a StreamRead, or raise."""
+    # Malformed input comes back as a Response-shaped error envelope.
+    if envelope.get("status") == 0 and "streamId" not in envelope:
+        raise_for_error(envelope)
+    raise_for_error({"error": envelope.get("error"), "errorCode": envelope.get("errorCode")})
+    if envelope.get("eof"):
+        return StreamRead(eof=True)
+    if envelope.get("timeout"):
+        return StreamRead(timeout=True)
+    return StreamRead(chunk=binascii.a2b_base64(envelope.get("chunk") or ""))

@@ -1,0 +1,286 @@
+"""The one module that talks to the native tls-client library (cffi, ABI mode).
+
+It finds and loads the library lazily (the Go runtime does not survive
+``fork()``, so nothing is loaded at import time), declares the C
+signatures, copies every returned string and frees it exactly once with
+``freeMemory``, and decodes the JSON into typed values. It knows nothing
+of Scrapy. Every method blocks (the GIL is released during the call): run
+them off the reactor thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import cffi
+
+from ._envelopes import (
+    NativeResponse,
+    RequestInput,
+    StreamRead,
+    raise_for_error,
+    response_from_envelope,
+    stream_read_from_envelope,
+)
+from ._errors import NativeFeatureUnavailable, NativeLibraryError
+
+__all__ = [
+    "LIBRARY_ENV_VAR",
+    "LibraryInfo",
+    "NativeLibrary",
+    "bundled_library_path",
+    "get_library",
+    "load_library",
+]
+
+logger = logging.getLogger("scrapy_tlsclient")
+
+LIBRARY_ENV_VAR: Final = "SCRAPY_TLSCLIENT_LIBRARY"
+LIBRARY_FILENAME: Final = "libtlsclient.so"
+
+# Upstream's exports, present in every tls-client build.
+_BASE_CDEF = """
+char* request(char* params);
+void freeMemory(char* id);
+char* destroySession(char* params);
+char* destroyAll(void);
+char* getCookiesFromSession(char* params);
+char* addCookiesToSession(char* params);
+"""
+# Streaming exports (upstream PR #247) and this project's extensions.
+_OPTIONAL_CDEF = """
+char* requestStream(char* params);
+char* readStream(char* params);
+char* readStreamAll(char* params);
+char* cancelStream(char* params);
+char* getInfo(void);
+char* getStats(void);
+long long outstandingBuffers(void);
+"""
+_STREAMING_EXPORTS: Final = ("requestStream", "readStream", "readStreamAll", "cancelStream")
+_OPTIONAL_EXPORTS: Final = (*_STREAMING_EXPORTS, "getInfo", "getStats", "outstandingBuffers")
+
+
+@dataclass(frozen=True)
+class LibraryInfo:
+    """What the loaded library says about itself."""
+
+    path: str
+    version: str
+    tls_client_version: str
+    go_version: str
+    default_profile: str
+    profiles: frozenset[str]
+    capabilities: frozenset[str]
+    exports: frozenset[str]
+
+    @property
+    def is_project_build(self) -> bool:
+        """True for this project's library, False for a stock upstream one."""
+        return "getInfo" in self.exports
+
+
+def bundled_library_path() -> Path:
+    """Where the package keeps the library it was built with."""
+    return Path(__file__).resolve().parent / "_lib" / LIBRARY_FILENAME
+
+
+def _resolve_path(path: str | os.PathLike[str] | None) -> Path:
+    if path is not None:
+        return Path(path)
+    from_env = os.environ.get(LIBRARY_ENV_VAR)
+    if from_env:
+        return Path(from_env)
+    return bundled_library_path()
+
+
+class NativeLibrary:
+    """A loaded tls-client library; thread-safe."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        resolved = _resolve_path(path)
+        if not resolved.is_file():
+            raise NativeLibraryError(
+                f"tls-client library not found at {resolved}. Install scrapy-tlsclient from a "
+                f"wheel, build it from source (needs Go >= 1.24.1), or point the "
+                f"{LIBRARY_ENV_VAR} environment variable at a libtlsclient.so."
+            )
+        self._ffi = cffi.FFI()
+        self._ffi.cdef(_BASE_CDEF)
+        self._ffi.cdef(_OPTIONAL_CDEF)
+        try:
+            self._lib: Any = self._ffi.dlopen(str(resolved))
+        except OSError as exc:
+            raise NativeLibraryError(f"cannot load tls-client library {resolved}: {exc}") from exc
+        self._pid = os.getpid()
+        exports = {"request", "freeMemory", "destroySession", "destroyAll"}
+        for name in _OPTIONAL_EXPORTS:
+            try:
+                getattr(self._lib, name)
+            except AttributeError:
+                continue
+            exports.add(name)
+        self.exports: frozenset[str] = frozenset(exports)
+        self.info = self._read_info(resolved)
+        if not self.has_streaming:
+            logger.warning(
+                "The tls-client library at %s lacks the streaming exports (%s); it looks like a "
+                "stock upstream build. Plain requests work; streaming, cancellation before the "
+                "response, raw bodies, ordered headers and exact error codes are unavailable.",
+                resolved,
+                ", ".join(_STREAMING_EXPORTS),
+            )
+
+    # -- capabilities -------------------------------------------------------
+
+    @property
+    def has_streaming(self) -> bool:
+        return all(name in self.exports for name in _STREAMING_EXPORTS)
+
+    def supports(self, capability: str) -> bool:
+        """Whether the library has an ABI capability (see getInfo)."""
+        return capability in self.info.capabilities or capability in self.exports
+
+    def _read_info(self, path: Path) -> LibraryInfo:
+        if "getInfo" not in self.exports:
+            return LibraryInfo(
+                path=str(path),
+                version="unknown (stock upstream build)",
+                tls_client_version="unknown",
+                go_version="unknown",
+                default_profile="",
+                profiles=frozenset(),
+                capabilities=frozenset(self.exports),
+                exports=self.exports,
+            )
+        raw = self._call("getInfo", None)
+        return LibraryInfo(
+            path=str(path),
+            version=raw["version"],
+            tls_client_version=raw["tlsClientVersion"],
+            go_version=raw["goVersion"],
+            default_profile=raw["defaultProfile"],
+            profiles=frozenset(raw["profiles"]),
+            capabilities=frozenset(raw["capabilities"]),
+            exports=self.exports,
+        )
+
+    # -- the one place that crosses the C boundary --------------------------
+
+    def _call(self, export: str, payload: Any) -> dict[str, Any]:
+        if os.getpid() != self._pid:
+            raise NativeLibraryError(
+                "the tls-client library was loaded before this process was forked; the Go "
+                "runtime does not survive fork(). Load it in the child (scrapy_tlsclient loads "
+                "it lazily: do not use it in the parent before forking)."
+            )
+        if export not in self.exports:
+            raise NativeFeatureUnavailable(
+                f"the tls-client library at {self.info.path if hasattr(self, 'info') else '?'} "
+                f"has no {export!r} export (a stock upstream build?); this project's library is needed"
+            )
+        function = getattr(self._lib, export)
+        if payload is None:
+            pointer = function()
+        else:
+            pointer = function(json.dumps(payload, separators=(",", ":")).encode("utf-8"))
+        if pointer == self._ffi.NULL:
+            raise NativeLibraryError(f"tls-client {export} returned NULL")
+        raw = self._ffi.string(pointer)
+        assert isinstance(raw, bytes)  # char* always copies to bytes
+        envelope_id = _fast_envelope_id(raw)
+        if envelope_id is not None:
+            # Free before the (possibly large) parse: we hold our own copy.
+            self._lib.freeMemory(envelope_id)
+            return json.loads(raw)  # type: ignore[no-any-return]
+        try:
+            envelope: dict[str, Any] = json.loads(raw)
+        except ValueError as exc:
+            # Upstream's one untracked string (a failed marshal) is not
+            # JSON and has no id; there is nothing to free.
+            raise NativeLibraryError(
+                f"tls-client {export} returned a non-JSON answer: {raw[:200]!r}"
+            ) from exc
+        if envelope.get("id"):
+            self._lib.freeMemory(str(envelope["id"]).encode("utf-8"))
+        return envelope
+
+    # -- typed API ------------------------------------------------------------
+
+    def request(self, request_input: RequestInput) -> NativeResponse:
+        """Run a request to completion (``request``)."""
+        return response_from_envelope(self._call("request", request_input))
+
+    def request_stream(self, request_input: RequestInput) -> NativeResponse:
+        """Start a request; returns when its headers arrive (``requestStream``)."""
+        return response_from_envelope(self._call("requestStream", request_input))
+
+    def read_stream(self, stream_id: str, timeout_ms: int, max_bytes: int = 0) -> StreamRead:
+        """Read the next chunk(s); ``timeout_ms`` < 0 blocks, 0 polls, > 0 waits that long."""
+        payload = {"streamId": stream_id, "timeoutMs": timeout_ms, "maxBytes": max_bytes}
+        return stream_read_from_envelope(self._call("readStream", payload))
+
+    def read_stream_all(self, stream_id: str) -> NativeResponse:
+        """Read the rest of a stream's body into one response."""
+        return response_from_envelope(self._call("readStreamAll", {"streamId": stream_id}))
+
+    def cancel_stream(self, stream_id: str) -> None:
+        """Abort a stream or a call still waiting for headers; idempotent."""
+        raise_for_error(self._call("cancelStream", {"streamId": stream_id}))
+
+    def destroy_session(self, session_id: str) -> None:
+        raise_for_error(self._call("destroySession", {"sessionId": session_id}))
+
+    def destroy_all(self) -> None:
+        """Cancel every call and stream, close every session."""
+        raise_for_error(self._call("destroyAll", None))
+
+    def stats(self) -> dict[str, int]:
+        """Live counters: sessions, calls in flight, open streams, ..."""
+        stats = self._call("getStats", None)
+        stats.pop("id", None)
+        return {key: int(value) for key, value in stats.items()}
+
+    def outstanding_buffers(self) -> int:
+        """Strings handed out by the library and not yet freed."""
+        if "outstandingBuffers" not in self.exports:
+            raise NativeFeatureUnavailable("outstandingBuffers needs this project's library")
+        return int(self._lib.outstandingBuffers())
+
+
+def _fast_envelope_id(raw: bytes) -> bytes | None:
+    # This project's envelopes start with {"id":"..." (Go marshals struct
+    # fields in order); reading the id without parsing lets us free early.
+    prefix = b'{"id":"'
+    if not raw.startswith(prefix):
+        return None
+    end = raw.find(b'"', len(prefix))
+    if end < 0:
+        return None
+    return raw[len(prefix) : end]
+
+
+_lock = threading.Lock()
+_libraries: dict[str, NativeLibrary] = {}
+
+
+def load_library(path: str | os.PathLike[str] | None = None) -> NativeLibrary:
+    """Load (once per path and process) the library and return it."""
+    resolved = str(_resolve_path(path))
+    with _lock:
+        library = _libraries.get(resolved)
+        if library is None or library._pid != os.getpid():
+            library = NativeLibrary(resolved)
+            _libraries[resolved] = library
+        return library
+
+
+def get_library() -> NativeLibrary:
+    """The library from $SCRAPY_TLSCLIENT_LIBRARY or the package, loaded lazily."""
+    return load_library(None)

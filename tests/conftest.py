@@ -1,0 +1,79 @@
+"""Shared fixtures: the real native library and real loopback servers.
+
+The servers are the Go test server (native/cmd/testserver): HTTP/1.1 plain,
+HTTP/1.1 over TLS and HTTP/2 over TLS on 127.0.0.1, built once per session.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from scrapy_tlsclient import NativeLibrary, get_library
+
+ROOT = Path(__file__).resolve().parent.parent
+NATIVE_DIR = ROOT / "native"
+
+
+@dataclass(frozen=True)
+class Servers:
+    http: str
+    https: str
+    h2: str
+    cert: str
+
+    def all(self) -> dict[str, str]:
+        return {"http1": self.http, "https1": self.https, "h2": self.h2}
+
+
+def go_binary() -> str:
+    go = os.environ.get("GO") or shutil.which("go")
+    if not go:
+        pytest.fail("the tests need Go to build the loopback test server (native/cmd/testserver)")
+    return go
+
+
+@pytest.fixture(scope="session")
+def testserver_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("bin") / "testserver"
+    subprocess.run([go_binary(), "build", "-o", str(target), "./cmd/testserver"], cwd=NATIVE_DIR, check=True)
+    return target
+
+
+@pytest.fixture(scope="session")
+def servers(testserver_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    cert_dir = tmp_path_factory.mktemp("certs")
+    process = subprocess.Popen(
+        [str(testserver_binary), "-cert-dir", str(cert_dir)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line:
+        process.kill()
+        pytest.fail("the test server did not start")
+    urls = json.loads(line)
+    try:
+        yield Servers(http=urls["http"], https=urls["https"], h2=urls["h2"], cert=urls["cert"])
+    finally:
+        assert process.stdin is not None
+        process.stdin.close()  # the server exits on stdin EOF
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def library() -> NativeLibrary:
+    return get_library()

@@ -1,0 +1,71 @@
+"""A stock upstream library (PyPI tls-client 2.0.0 = v1.16.0) still serves
+plain requests, and what it lacks is reported once, clearly."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from scrapy_tlsclient import NativeDataLossError, NativeFeatureUnavailable, NativeLibrary
+
+from conftest import Servers
+
+STOCK_WHEEL = "tls-client==2.0.0"
+STOCK_MEMBER = "tls_client/dependencies/tls-client-linux-ubuntu-amd64.so"
+
+
+@pytest.fixture(scope="module")
+def stock_library_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("stock")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "--no-deps", STOCK_WHEEL, "-d", str(target)],
+        check=True,
+        timeout=300,
+    )
+    (wheel,) = target.glob("*.whl")
+    library = target / "upstream.so"
+    with zipfile.ZipFile(wheel) as archive:
+        library.write_bytes(archive.read(STOCK_MEMBER))
+    return library
+
+
+def test_stock_library_degrades_clearly(
+    stock_library_path: Path, servers: Servers, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="scrapy_tlsclient"):
+        library = NativeLibrary(stock_library_path)
+    warnings = [r.getMessage() for r in caplog.records if r.name == "scrapy_tlsclient"]
+    assert len(warnings) == 1
+    assert "lacks the streaming exports" in warnings[0]
+    assert not library.has_streaming
+    assert not library.info.is_project_build
+
+    response = library.request(
+        {
+            "requestUrl": f"{servers.h2}/bytes?n=1000",
+            "requestMethod": "GET",
+            "isByteResponse": True,
+            "insecureSkipVerify": True,
+            "sessionId": "stock",
+        }
+    )
+    assert response.status == 200
+    assert response.body == (bytes(range(256)) * 4)[:1000]
+
+    with pytest.raises(NativeFeatureUnavailable, match="requestStream"):
+        library.request_stream({"requestUrl": servers.h2, "requestMethod": "GET"})
+    # Without errorCode, upstream's message text still maps to the class.
+    with pytest.raises(NativeDataLossError):
+        library.request(
+            {
+                "requestUrl": f"{servers.http}/truncate?declared=5000&send=2000",
+                "requestMethod": "GET",
+                "isByteResponse": True,
+                "sessionId": "stock",
+            }
+        )
