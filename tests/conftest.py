@@ -10,6 +10,8 @@ import json
 import os
 import shutil
 import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,3 +79,19 @@ def servers(testserver_binary: Path, tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture(scope="session")
 def library() -> NativeLibrary:
     return get_library()
+
+
+def run_python(
+    script: str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a script in a fresh interpreter, outside the source tree, so it
+    imports the installed package (with its library), not ./scrapy_tlsclient."""
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=tempfile.gettempdir(),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from conftest import Servers
+from conftest import Servers, run_python
 
 STREAM_200_MIB = """
 import hashlib, json, sys
@@ -60,13 +58,7 @@ def expected_sha256(size: int) -> str:
 @pytest.mark.slow
 def test_200_mib_stream_keeps_rss_growth_under_50_mib(servers: Servers) -> None:
     size = 200 * 1024 * 1024
-    result = subprocess.run(
-        [sys.executable, "-c", STREAM_200_MIB, servers.h2, str(size)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    result = run_python(STREAM_200_MIB, servers.h2, str(size))
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
     growth_mib = (figures["peak"] - figures["baseline"]) / 2**20

@@ -1,0 +1,8 @@
+"""Sphinx configuration for scrapy-tlsclient."""
+
+project = "scrapy-tlsclient"
+author = "scrapy-tlsclient contributors"
+extensions: list[str] = []
+exclude_patterns = ["_build"]
+html_theme = "alabaster"
+nitpicky = True
