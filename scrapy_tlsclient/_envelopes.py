@@ -68,6 +68,8 @@ class RequestInput(TypedDict, total=False):
     streamId: str
     withPeerCertificate: bool
     streamBufferChunks: int
+    prefetchBytes: int
+    prefetchTimeoutMs: int
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,10 @@ class NativeResponse:
     tls: TLSDetails | None = None
     body_bytes: int | None = None
     debug_log: list[str] = field(default_factory=list)
+    #: requestStream with prefetchBytes: the body ended within the prefetch
+    eof: bool = False
+    #: requestStream with prefetchBytes: the body failed after ``body``
+    body_error: NativeError | None = None
 
 
 @dataclass(frozen=True)
@@ -175,6 +181,12 @@ def response_from_envelope(envelope: dict[str, Any]) -> NativeResponse:
         tls=_tls_from(envelope.get("tls")),
         body_bytes=envelope.get("bodyBytes"),
         debug_log=list(envelope.get("debugLog") or ()),
+        eof=bool(envelope.get("eof")),
+        body_error=(
+            native_error_from(envelope["bodyError"], envelope.get("bodyErrorCode"))
+            if envelope.get("bodyError")
+            else None
+        ),
     )
 
 

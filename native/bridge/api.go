@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"time"
 
 	http "github.com/bogdanfinn/fhttp"
 	"golang.org/x/net/html/charset"
@@ -195,10 +196,55 @@ func (b *Bridge) RequestStream(payload []byte) (string, []byte) {
 	}
 	b.streamsOpened.Add(1)
 	out := b.withDebug(c, meta)
-	if in.IsByteResponse {
-		out.Body = ""
+	if in.PrefetchBytes > 0 {
+		b.prefetch(s, &out)
 	}
 	return out.ID, marshal(out)
+}
+
+// prefetch moves the first body bytes into the requestStream envelope. A
+// body that ends (or fails) within the prefetch releases the stream at
+// once, so the caller needs no further call.
+func (b *Bridge) prefetch(s *stream, out *Response) {
+	in := s.call.input
+	deadline := time.Now().Add(time.Duration(max(in.PrefetchTimeoutMs, 0)) * time.Millisecond)
+	var data []byte
+	s.readMu.Lock()
+	for len(data) < in.PrefetchBytes {
+		wait := int(time.Until(deadline) / time.Millisecond)
+		ev, got := s.next(max(wait, 0))
+		if !got {
+			break
+		}
+		if ev.eof {
+			out.EOF = true
+			break
+		}
+		if ev.err != nil {
+			err := b.bodyError(s.call, ev.err)
+			out.BodyError, out.BodyErrorCode = err.Error(), errorCode(err)
+			break
+		}
+		data = append(data, ev.data...)
+		if wait <= 0 {
+			data = s.coalesce(data, in.PrefetchBytes)
+			break
+		}
+	}
+	s.readMu.Unlock()
+	out.Body = prefetchedBody(in, data)
+	out.BodyBytes = int64(len(data))
+	if out.EOF || out.BodyError != "" {
+		b.finishStream(s)
+		out.StreamID = ""
+	}
+}
+
+func prefetchedBody(in *RequestInput, data []byte) string {
+	if in.IsByteResponse {
+		return "data:application/octet-stream;base64," + base64.StdEncoding.EncodeToString(data)
+	}
+	return string(data)
 }
 
 func (b *Bridge) lookupStream(id string) (*stream, bool) {

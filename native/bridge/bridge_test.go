@@ -562,3 +562,54 @@ func TestInfoListsProfilesAndDefault(t *testing.T) {
 		t.Fatalf("%+v", info)
 	}
 }
+
+func TestPrefetchReturnsSmallBodiesInOneCall(t *testing.T) {
+	b := New()
+	for name, base := range bases(t) {
+		t.Run(name, func(t *testing.T) {
+			in := req(base+"/bytes?n=3000", map[string]any{"prefetchBytes": 65536, "prefetchTimeoutMs": 2000})
+			_, out := b.RequestStream(mustJSON(t, in))
+			r := decode[Response](t, out)
+			if !r.EOF || r.StreamID != "" || !bytes.Equal(dataURLBytes(t, r.Body), pattern(3000)) {
+				t.Fatalf("eof %v stream %q body %d", r.EOF, r.StreamID, r.BodyBytes)
+			}
+			assertNoLeftovers(t, b)
+		})
+	}
+}
+
+func TestPrefetchLeavesTheRestToReadStream(t *testing.T) {
+	b := New()
+	s := testServers(t)
+	in := req(s.H2+"/bytes?n=1000000", map[string]any{"prefetchBytes": 10000, "prefetchTimeoutMs": 2000})
+	_, out := b.RequestStream(mustJSON(t, in))
+	r := decode[Response](t, out)
+	head := dataURLBytes(t, r.Body)
+	if r.EOF || r.StreamID == "" || len(head) < 10000 {
+		t.Fatalf("eof %v stream %q head %d", r.EOF, r.StreamID, len(head))
+	}
+	if got := append(head, drain(t, b, r.StreamID, 20*time.Second)...); !bytes.Equal(got, pattern(1000000)) {
+		t.Fatalf("got %d bytes", len(got))
+	}
+}
+
+func TestPrefetchIsBoundedInTimeAndReportsBodyErrors(t *testing.T) {
+	b := New()
+	s := testServers(t)
+	start := time.Now()
+	in := req(s.HTTP+"/slowbody?delay_ms=3000", map[string]any{"prefetchBytes": 10000, "prefetchTimeoutMs": 100})
+	_, out := b.RequestStream(mustJSON(t, in))
+	r := decode[Response](t, out)
+	if elapsed := time.Since(start); elapsed > time.Second || r.StreamID == "" || r.EOF || r.BodyBytes != 0 {
+		t.Fatalf("after %s: %+v", elapsed, r)
+	}
+	b.CancelStream(mustJSON(t, map[string]any{"streamId": r.StreamID}))
+
+	in = req(s.HTTP+"/truncate?declared=5000&send=100", map[string]any{"prefetchBytes": 10000, "prefetchTimeoutMs": 2000})
+	_, out = b.RequestStream(mustJSON(t, in))
+	r = decode[Response](t, out)
+	if r.BodyErrorCode != CodeDataLoss || r.StreamID != "" || len(dataURLBytes(t, r.Body)) != 100 {
+		t.Fatalf("truncated: %+v", r)
+	}
+	assertNoLeftovers(t, b)
+}

@@ -68,6 +68,12 @@ type RequestInput struct {
 	// StreamBufferChunks bounds the per-stream buffer (default 16 chunks of
 	// streamOutputBlockSize bytes).
 	StreamBufferChunks int `json:"streamBufferChunks"`
+	// PrefetchBytes makes requestStream also wait for the first body bytes
+	// (up to this many, or the end of the body) for at most
+	// PrefetchTimeoutMs, and return them in the envelope: a small response
+	// then costs one call instead of three.
+	PrefetchBytes     int `json:"prefetchBytes"`
+	PrefetchTimeoutMs int `json:"prefetchTimeoutMs"`
 }
 
 // Cookie is upstream's cookie JSON shape; expires is unix seconds.
@@ -162,6 +168,11 @@ type Response struct {
 	// BodyBytes counts the body bytes received (written to file, for
 	// streamOutputPath).
 	BodyBytes int64 `json:"bodyBytes"`
+	// For requestStream with prefetchBytes: the body ended within the
+	// prefetch (eof), or failed after the prefetched part (bodyError).
+	EOF           bool   `json:"eof,omitempty"`
+	BodyError     string `json:"bodyError,omitempty"`
+	BodyErrorCode string `json:"bodyErrorCode,omitempty"`
 }
 
 // TLSInfo describes the negotiated TLS connection.

@@ -104,3 +104,16 @@ def test_stream_read_error_and_malformed_input_shapes() -> None:
         )
     with pytest.raises(errors.NativeInputError):
         env.stream_read_from_envelope({"status": 0, "body": "unexpected end of JSON input", "headers": None})
+
+
+def test_prefetched_stream_envelope() -> None:
+    done = env.response_from_envelope({"status": 200, "body": data_url(b"abc"), "eof": True})
+    assert done.eof
+    assert done.body == b"abc"
+    assert done.stream_id is None
+    assert done.body_error is None
+    failed = env.response_from_envelope(
+        {"status": 200, "body": data_url(b"ab"), "bodyError": "unexpected EOF", "bodyErrorCode": "dataloss"}
+    )
+    assert isinstance(failed.body_error, errors.NativeDataLossError)
+    assert not failed.eof

@@ -1,0 +1,335 @@
+"""Crawl throughput: scrapy-tlsclient's handler against Scrapy's HTTP11DownloadHandler.
+
+    python benchmarks/handler_crawl.py --pages 2000 --concurrency 32 128 --size 2048 --server https
+
+Starts the loopback test server once, then for each concurrency and each
+handler runs one Scrapy crawl of ``--pages`` unique ``/bytes?n=SIZE`` pages
+in a fresh subprocess, so that CPU time and peak RSS belong to one handler.
+Wall time and CPU time (user + system, all threads) run from the engine's
+start to the spider's close, so interpreter start-up and imports are left
+out; peak RSS is the child's whole-life high-water mark. Prints pages/s,
+CPU ms per page and peak RSS for each handler, and for each handler other
+than the ``http11`` baseline the ratios against it and whether they meet the
+targets (>= 1.25x the pages/s, <= 0.9x the CPU per page). With ``--repeat R``
+every crawl runs R times (handlers interleaved) and the medians are shown.
+
+``--handler-path NAME=dotted.Path`` (repeatable) points a handler name at
+another class; a NAME not in ``--handlers`` is run as an extra handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import os
+import platform
+import resource
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _testserver import test_server
+
+BASELINE = "http11"
+HANDLER_PATHS = {
+    "http11": "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler",
+    "tlsclient": "scrapy_tlsclient.TLSClientDownloadHandler",
+}
+REACTORS = {
+    "asyncio": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+    "twisted": "twisted.internet.epollreactor.EPollReactor",
+}
+SPEED_TARGET = 1.25  # at least this many times the baseline's pages/s
+CPU_TARGET = 0.9  # at most this many times the baseline's CPU per page
+
+
+# --- child: one crawl ------------------------------------------------------
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_child(config: dict[str, Any]) -> None:
+    """Run one crawl as described by ``config`` and print its JSON result line."""
+    from scrapy import Request, Spider, signals
+    from scrapy.crawler import Crawler, CrawlerProcess
+    from scrapy.http import Response
+    from twisted.python.failure import Failure
+
+    class BytesSpider(Spider):
+        name = "handler_crawl"
+
+        def __init__(self, base: str, pages: int, size: int, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.base, self.pages, self.size = base, pages, size
+            self.ok = self.errors = 0
+            self.started = self.finished = (0.0, 0.0)  # (wall, cpu)
+
+        @classmethod
+        def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> BytesSpider:
+            spider = super().from_crawler(crawler, *args, **kwargs)
+            crawler.signals.connect(spider.engine_started, signal=signals.engine_started)
+            crawler.signals.connect(spider.spider_closed, signal=signals.spider_closed)
+            return spider
+
+        def engine_started(self) -> None:
+            self.started = (time.perf_counter(), cpu_seconds())
+
+        def spider_closed(self) -> None:
+            self.finished = (time.perf_counter(), cpu_seconds())
+
+        async def start(self) -> AsyncIterator[Request]:
+            for k in range(self.pages):
+                url = f"{self.base}/bytes?n={self.size}&i={k}"
+                yield Request(url, callback=self.parse, errback=self.failed)
+
+        def parse(self, response: Response, **kwargs: Any) -> None:
+            if len(response.body) == self.size:
+                self.ok += 1
+            else:
+                self.errors += 1
+
+        def failed(self, failure: Failure) -> None:
+            self.errors += 1
+
+    concurrency = config["concurrency"]
+    settings = {
+        "CONCURRENT_REQUESTS": concurrency,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
+        "DOWNLOAD_DELAY": 0,
+        "LOG_LEVEL": "ERROR",
+        "ROBOTSTXT_OBEY": False,
+        "COOKIES_ENABLED": False,
+        "RETRY_ENABLED": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "HTTPCACHE_ENABLED": False,
+        "DOWNLOAD_HANDLERS": {"http": config["handler"], "https": config["handler"]},
+        "TWISTED_REACTOR": REACTORS[config["reactor"]],
+    }
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(BytesSpider)
+    process.crawl(crawler, base=config["base"], pages=config["pages"], size=config["size"])
+    process.start()
+    spider = crawler.spider
+    assert isinstance(spider, BytesSpider)
+    result = {
+        "pages": spider.ok,
+        "errors": spider.errors,
+        "wall_s": spider.finished[0] - spider.started[0],
+        "cpu_s": spider.finished[1] - spider.started[1],
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    print(json.dumps(result), flush=True)
+
+
+# --- parent: run the children and compare ----------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One handler at one concurrency: the medians over its runs, or why it failed."""
+
+    pages_per_s: float = 0.0
+    cpu_ms_per_page: float = 0.0
+    peak_rss_mib: float = 0.0
+    failure: str | None = None
+
+
+def last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+def run_crawl(config: dict[str, Any], timeout: float) -> dict[str, float] | str:
+    """Run one crawl in a fresh interpreter: its JSON result, or a failure message."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(config)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:  # subprocess.run has killed the child
+        return f"timeout after {timeout:.0f} s"
+    results = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not results:
+        return f"failed: {last_line(done.stderr)}"
+    result: dict[str, float] = json.loads(results[-1])
+    if result["pages"] != config["pages"]:
+        return f"failed: {result['pages']:.0f}/{config['pages']} pages ok, {result['errors']:.0f} errors"
+    return result
+
+
+def summarize(results: list[dict[str, float]]) -> Outcome:
+    return Outcome(
+        pages_per_s=statistics.median(r["pages"] / r["wall_s"] for r in results),
+        cpu_ms_per_page=statistics.median(1000 * r["cpu_s"] / r["pages"] for r in results),
+        peak_rss_mib=statistics.median(r["peak_rss_mib"] for r in results),
+    )
+
+
+def measure(
+    args: argparse.Namespace, base: str, concurrency: int, handlers: dict[str, str]
+) -> dict[str, Outcome]:
+    """Run every handler ``--repeat`` times at one concurrency, interleaved."""
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in handlers}
+    failures: dict[str, str] = {}
+    for run in range(1, args.repeat + 1):
+        for name, path in handlers.items():
+            if name in failures:
+                continue
+            config = {
+                "base": base,
+                "pages": args.pages,
+                "size": args.size,
+                "concurrency": concurrency,
+                "handler": path,
+                "reactor": args.reactor,
+            }
+            result = run_crawl(config, args.timeout)
+            if isinstance(result, str):
+                failures[name] = result
+                note = result
+            else:
+                results[name].append(result)
+                note = f"{result['pages'] / result['wall_s']:,.0f} pages/s"
+            progress = f"  concurrency {concurrency}, {name}, run {run}/{args.repeat}: {note}"
+            print(progress, file=sys.stderr, flush=True)
+    return {
+        name: Outcome(failure=failures[name]) if name in failures else summarize(results[name])
+        for name in handlers
+    }
+
+
+def verdict(outcome: Outcome, baseline: Outcome | None) -> list[str]:
+    """The ratio columns of one row: pages/s ratio, CPU ratio and the target check."""
+    if baseline is None or baseline.failure or outcome.failure:
+        return ["", "", ""]
+    speed = outcome.pages_per_s / baseline.pages_per_s
+    cpu = outcome.cpu_ms_per_page / baseline.cpu_ms_per_page
+    missed = [
+        label for label, ok in (("pages/s", speed >= SPEED_TARGET), ("CPU", cpu <= CPU_TARGET)) if not ok
+    ]
+    return [f"{speed:.2f}x", f"{cpu:.2f}x", "met" if not missed else "missed: " + ", ".join(missed)]
+
+
+COLUMNS = (
+    "conc",
+    "handler",
+    "pages/s",
+    "CPU ms/page",
+    "peak RSS MiB",
+    "pages/s ratio",
+    "CPU ratio",
+    "target",
+)
+
+
+def row(concurrency: int, name: str, outcome: Outcome, baseline: Outcome | None) -> list[str]:
+    if outcome.failure:
+        return [str(concurrency), name, outcome.failure]
+    numbers = [
+        f"{outcome.pages_per_s:,.0f}",
+        f"{outcome.cpu_ms_per_page:.3f}",
+        f"{outcome.peak_rss_mib:.1f}",
+    ]
+    return [str(concurrency), name, *numbers, *verdict(outcome, None if name == BASELINE else baseline)]
+
+
+def print_table(rows: list[list[str]]) -> None:
+    widths = [max(len(r[i]) for r in [list(COLUMNS), *rows] if len(r) > i) for i in range(len(COLUMNS))]
+    for cells in [list(COLUMNS), *rows]:
+        if len(cells) < len(COLUMNS):  # a failure message runs across the number columns
+            print("  ".join(cell.rjust(widths[i]) for i, cell in enumerate(cells[:2])) + "  " + cells[2])
+            continue
+        print("  ".join(cell.rjust(width) for cell, width in zip(cells, widths, strict=True)).rstrip())
+
+
+def version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def print_header(args: argparse.Namespace, handlers: dict[str, str]) -> None:
+    print(f"command: python {shlex.join(sys.argv)}")
+    print(
+        f"machine: {os.cpu_count()} CPUs, {platform.platform()}; Python {platform.python_version()}; "
+        f"Scrapy {version('scrapy')}, Twisted {version('twisted')}, "
+        f"scrapy-tlsclient {version('scrapy-tlsclient')}"
+    )
+    print(
+        f"crawl: {args.pages} pages of {args.size} bytes over {args.server}, reactor {args.reactor}, "
+        f"median of {args.repeat} run(s); targets vs {BASELINE}: >= {SPEED_TARGET}x pages/s, "
+        f"<= {CPU_TARGET}x CPU/page"
+    )
+    for name, path in handlers.items():
+        print(f"  {name}: {path}")
+    print()
+
+
+def handler_paths(args: argparse.Namespace) -> dict[str, str]:
+    """The handlers to run, in order: ``--handlers``, then extra ``--handler-path`` names."""
+    paths = dict(HANDLER_PATHS)
+    extra: list[str] = []
+    for spec in args.handler_path:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise SystemExit(f"--handler-path wants NAME=dotted.path, got {spec!r}")
+        paths[name] = path
+        if name not in args.handlers:
+            extra.append(name)
+    unknown = [name for name in args.handlers if name not in paths]
+    if unknown:
+        raise SystemExit(f"unknown handler(s) {', '.join(unknown)}: give --handler-path NAME=dotted.path")
+    return {name: paths[name] for name in dict.fromkeys([*args.handlers, *extra])}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--pages", type=int, default=2000, help="pages per crawl")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[32, 128], help="CONCURRENT_REQUESTS")
+    parser.add_argument("--size", type=int, default=2048, help="body bytes per page")
+    parser.add_argument("--server", choices=("http", "https", "h2"), default="https")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per combination; the median is shown")
+    parser.add_argument("--handlers", nargs="+", default=[BASELINE, "tlsclient"], help="names to run")
+    parser.add_argument(
+        "--handler-path", action="append", default=[], metavar="NAME=PATH", help="handler class for NAME"
+    )
+    parser.add_argument("--reactor", choices=sorted(REACTORS), default="asyncio")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds before a crawl is killed")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.pages < 1 or args.repeat < 1 or args.size < 0:
+        parser.error("--pages and --repeat must be positive and --size not negative")
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    if args.child is not None:
+        run_child(json.loads(args.child))
+        return
+    handlers = handler_paths(args)
+    print_header(args, handlers)
+    rows: list[list[str]] = []
+    with test_server() as urls:
+        for concurrency in args.concurrency:
+            outcomes = measure(args, urls[args.server], concurrency, handlers)
+            baseline = outcomes.get(BASELINE)
+            rows += [row(concurrency, name, outcome, baseline) for name, outcome in outcomes.items()]
+    print_table(rows)
+
+
+if __name__ == "__main__":
+    main()
