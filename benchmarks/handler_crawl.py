@@ -11,7 +11,8 @@ out; peak RSS is the child's whole-life high-water mark. Prints pages/s,
 CPU ms per page and peak RSS for each handler, and for each handler other
 than the ``http11`` baseline the ratios against it and whether they meet the
 targets (>= 1.25x the pages/s, <= 0.9x the CPU per page). With ``--repeat R``
-every crawl runs R times (handlers interleaved) and the medians are shown.
+every crawl runs R times (handlers interleaved, their order alternating)
+and the medians are shown.
 
 ``--handler-path NAME=dotted.Path`` (repeatable) points a handler name at
 another class; a NAME not in ``--handlers`` is run as an extra handler.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import io
 import json
 import os
 import platform
@@ -74,6 +76,7 @@ def run_child(config: dict[str, Any]) -> None:
             super().__init__(**kwargs)
             self.base, self.pages, self.size = base, pages, size
             self.ok = self.errors = 0
+            self.first_error = ""
             self.started = self.finished = (0.0, 0.0)  # (wall, cpu)
 
         @classmethod
@@ -98,10 +101,14 @@ def run_child(config: dict[str, Any]) -> None:
             if len(response.body) == self.size:
                 self.ok += 1
             else:
-                self.errors += 1
+                self.error(f"{response.url}: {len(response.body)} bytes, expected {self.size}")
 
         def failed(self, failure: Failure) -> None:
+            self.error(f"{failure.type.__name__ if failure.type else 'error'}: {failure.getErrorMessage()}")
+
+        def error(self, message: str) -> None:
             self.errors += 1
+            self.first_error = self.first_error or message
 
     concurrency = config["concurrency"]
     settings = {
@@ -126,6 +133,7 @@ def run_child(config: dict[str, Any]) -> None:
     result = {
         "pages": spider.ok,
         "errors": spider.errors,
+        "first_error": spider.first_error,
         "wall_s": spider.finished[0] - spider.started[0],
         "cpu_s": spider.finished[1] - spider.started[1],
         "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -151,7 +159,7 @@ def last_line(text: str) -> str:
     return lines[-1] if lines else "no output"
 
 
-def run_crawl(config: dict[str, Any], timeout: float) -> dict[str, float] | str:
+def run_crawl(config: dict[str, Any], timeout: float) -> dict[str, Any] | str:
     """Run one crawl in a fresh interpreter: its JSON result, or a failure message."""
     command = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(config)]
     try:
@@ -161,13 +169,16 @@ def run_crawl(config: dict[str, Any], timeout: float) -> dict[str, float] | str:
     results = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not results:
         return f"failed: {last_line(done.stderr)}"
-    result: dict[str, float] = json.loads(results[-1])
+    result: dict[str, Any] = json.loads(results[-1])
     if result["pages"] != config["pages"]:
-        return f"failed: {result['pages']:.0f}/{config['pages']} pages ok, {result['errors']:.0f} errors"
+        errors = (
+            f"{result['errors']} errors, first {result['first_error']}" if result["errors"] else "0 errors"
+        )
+        return f"failed: {result['pages']}/{config['pages']} pages ok, {errors}"
     return result
 
 
-def summarize(results: list[dict[str, float]]) -> Outcome:
+def summarize(results: list[dict[str, Any]]) -> Outcome:
     return Outcome(
         pages_per_s=statistics.median(r["pages"] / r["wall_s"] for r in results),
         cpu_ms_per_page=statistics.median(1000 * r["cpu_s"] / r["pages"] for r in results),
@@ -179,10 +190,11 @@ def measure(
     args: argparse.Namespace, base: str, concurrency: int, handlers: dict[str, str]
 ) -> dict[str, Outcome]:
     """Run every handler ``--repeat`` times at one concurrency, interleaved."""
-    results: dict[str, list[dict[str, float]]] = {name: [] for name in handlers}
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in handlers}
     failures: dict[str, str] = {}
     for run in range(1, args.repeat + 1):
-        for name, path in handlers.items():
+        order = list(handlers.items())
+        for name, path in order if run % 2 else reversed(order):  # alternate who runs first
             if name in failures:
                 continue
             config = {
@@ -243,13 +255,29 @@ def row(concurrency: int, name: str, outcome: Outcome, baseline: Outcome | None)
     return [str(concurrency), name, *numbers, *verdict(outcome, None if name == BASELINE else baseline)]
 
 
+LEFT_ALIGNED = {1, len(COLUMNS) - 1}  # the handler and target columns are text
+
+
+def format_cells(cells: list[str], widths: list[int]) -> str:
+    aligned = (
+        cell.ljust(width) if i in LEFT_ALIGNED else cell.rjust(width)
+        for i, (cell, width) in enumerate(zip(cells, widths[: len(cells)], strict=True))
+    )
+    return "  ".join(aligned)
+
+
 def print_table(rows: list[list[str]]) -> None:
-    widths = [max(len(r[i]) for r in [list(COLUMNS), *rows] if len(r) > i) for i in range(len(COLUMNS))]
-    for cells in [list(COLUMNS), *rows]:
-        if len(cells) < len(COLUMNS):  # a failure message runs across the number columns
-            print("  ".join(cell.rjust(widths[i]) for i, cell in enumerate(cells[:2])) + "  " + cells[2])
-            continue
-        print("  ".join(cell.rjust(width) for cell, width in zip(cells, widths, strict=True)).rstrip())
+    """Print the rows under COLUMNS; a failed row's message runs across the number columns."""
+    table = [list(COLUMNS), *rows]
+    widths = [
+        max(len(cells[i]) for cells in table if i < 2 or len(cells) == len(COLUMNS))
+        for i in range(len(COLUMNS))
+    ]
+    for cells in table:
+        if len(cells) == len(COLUMNS):
+            print(format_cells(cells, widths).rstrip())
+        else:
+            print(format_cells(cells[:2], widths) + "  " + cells[2])
 
 
 def version(distribution: str) -> str:
@@ -320,6 +348,8 @@ def main() -> None:
     if args.child is not None:
         run_child(json.loads(args.child))
         return
+    if isinstance(sys.stdout, io.TextIOWrapper):  # keep the report in order with the progress on stderr
+        sys.stdout.reconfigure(line_buffering=True)
     handlers = handler_paths(args)
     print_header(args, handlers)
     rows: list[list[str]] = []

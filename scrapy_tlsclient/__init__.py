@@ -23,8 +23,8 @@ from ._errors import (
     UnknownProfileError,
 )
 from ._native import LibraryInfo, NativeLibrary, get_library, load_library
-
-__version__ = "0.1.0"
+from ._version import __version__
+from .handler import TLSClientDownloadHandler
 
 __all__ = [
     "LibraryInfo",
@@ -48,6 +48,7 @@ __all__ = [
     "NativeTimeoutError",
     "RequestInput",
     "StreamRead",
+    "TLSClientDownloadHandler",
     "TLSDetails",
     "UnknownProfileError",
     "__version__",

@@ -1,6 +1,7 @@
 // Package testserver runs loopback HTTP servers for tests of the download
 // handler: HTTP/1.1 in plain text, HTTP/1.1 over TLS and HTTP/2 over TLS, all
-// on 127.0.0.1 and sharing the endpoints of [Handler].
+// on 127.0.0.1 and sharing the endpoints of [Handler], plus forward proxies
+// in front of them (see proxy.go).
 package testserver
 
 import (
@@ -24,17 +25,30 @@ import (
 	"time"
 )
 
-// Servers are the three running test servers.
+// Servers are the three running test servers and the proxies.
+//
+// Besides the endpoints of [Handler], the servers answer /proxy-log: GET
+// returns {"entries": [...]} (see [ProxyLogReply]), DELETE /proxy-log or
+// POST /proxy-log/clear empties the log.
 type Servers struct {
 	HTTP  string // base URL of plain HTTP/1.1, like http://127.0.0.1:PORT
 	HTTPS string // HTTP/1.1 over TLS; ALPN offers only http/1.1
 	H2    string // HTTP/2 over TLS; ALPN offers only h2
 
+	// URLs of the proxies, without credentials.
+	Proxy     string // HTTP proxy, like http://127.0.0.1:PORT
+	ProxyAuth string // HTTP proxy requiring ProxyUser:ProxyPassword
+	Socks5    string // SOCKS5 proxy, like socks5://127.0.0.1:PORT
+	ProxyTLS  string // HTTP proxy over TLS, like https://127.0.0.1:PORT
+
 	CertPEM  []byte // the self-signed certificate of both TLS servers
 	CertFile string // path of CertPEM on disk, "" if Start got no directory
 
-	servers   []*server
-	closeOnce sync.Once
+	servers        []*server
+	proxies        []proxyServer
+	proxyLog       *ProxyLog
+	proxyTransport *http.Transport // of the proxies' forwarded requests
+	closeOnce      sync.Once
 }
 
 // server is one listener with its http.Server.
@@ -57,7 +71,7 @@ func Start(certDir string) (*Servers, error) {
 	if err != nil {
 		return nil, fmt.Errorf("testserver: certificate: %w", err)
 	}
-	s := &Servers{CertPEM: certPEM}
+	s := &Servers{CertPEM: certPEM, proxyLog: &ProxyLog{}}
 	if certDir != "" {
 		s.CertFile = filepath.Join(certDir, "cert.pem")
 		if err := os.WriteFile(s.CertFile, certPEM, 0o644); err != nil {
@@ -65,6 +79,10 @@ func Start(certDir string) (*Servers, error) {
 		}
 	}
 	if err := s.startAll(cert); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("testserver: %w", err)
+	}
+	if err := s.startProxies(cert); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("testserver: %w", err)
 	}
@@ -100,7 +118,7 @@ func (s *Servers) startAll(cert tls.Certificate) error {
 		{&s.HTTPS, "https", h1, https},
 		{&s.H2, "https", h2, h2TLS},
 	} {
-		srv, err := startServer(spec.scheme, spec.protos, spec.serve)
+		srv, err := startServer(spec.scheme, spec.protos, withProxyLog(s.proxyLog, Handler()), spec.serve)
 		if err != nil {
 			return err
 		}
@@ -110,8 +128,8 @@ func (s *Servers) startAll(cert tls.Certificate) error {
 	return nil
 }
 
-// startServer listens on a fresh loopback port and serves Handler on it.
-func startServer(scheme string, protos http.Protocols, serve func(*http.Server, net.Listener) error) (*server, error) {
+// startServer listens on a fresh loopback port and serves handler on it.
+func startServer(scheme string, protos http.Protocols, handler http.Handler, serve func(*http.Server, net.Listener) error) (*server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -120,7 +138,7 @@ func startServer(scheme string, protos http.Protocols, serve func(*http.Server, 
 	base, stop := context.WithCancel(context.Background())
 	s.stop = stop
 	s.srv = &http.Server{
-		Handler:     Handler(),
+		Handler:     handler,
 		Protocols:   &protos,
 		BaseContext: func(net.Listener) context.Context { return context.WithValue(base, serverKey{}, s) },
 		ConnContext: captureContext,
@@ -147,9 +165,11 @@ func (s *server) close() {
 	<-s.done
 }
 
-// Close stops all servers and ends their connections and requests.
+// Close stops all servers and proxies and ends their connections, tunnels
+// and requests.
 func (s *Servers) Close() {
 	s.closeOnce.Do(func() {
+		s.closeProxies()
 		for _, srv := range s.servers {
 			srv.close()
 		}

@@ -3,9 +3,12 @@
 //
 //	testserver -cert-dir DIR
 //
-// It prints one JSON line with the base URLs and the certificate path,
+// It prints one JSON line (wrapped here) with the base URLs, the certificate
+// path and the URLs of the proxies of package testserver, which carry no
+// credentials,
 //
-//	{"http":"http://127.0.0.1:P1","https":"https://127.0.0.1:P2","h2":"https://127.0.0.1:P3","cert":"/abs/DIR/cert.pem"}
+//	{"http":"http://127.0.0.1:P1","https":"https://127.0.0.1:P2","h2":"https://127.0.0.1:P3","cert":"/abs/DIR/cert.pem",
+//	 "proxy":"http://127.0.0.1:P4","proxy_auth":"http://127.0.0.1:P5","socks5":"socks5://127.0.0.1:P6","proxy_tls":"https://127.0.0.1:P7"}
 //
 // and serves until stdin reaches EOF, SIGINT or SIGTERM arrives, or its
 // parent process dies; then it exits with status 0. Give it a stdin pipe
@@ -33,6 +36,11 @@ type readyLine struct {
 	HTTPS string `json:"https"`
 	H2    string `json:"h2"`
 	Cert  string `json:"cert"`
+
+	Proxy     string `json:"proxy"`
+	ProxyAuth string `json:"proxy_auth"`
+	Socks5    string `json:"socks5"`
+	ProxyTLS  string `json:"proxy_tls"`
 }
 
 func main() {
@@ -64,7 +72,10 @@ func run() int {
 	}
 	defer srv.Close()
 
-	line, err := json.Marshal(readyLine{HTTP: srv.HTTP, HTTPS: srv.HTTPS, H2: srv.H2, Cert: srv.CertFile})
+	line, err := json.Marshal(readyLine{
+		HTTP: srv.HTTP, HTTPS: srv.HTTPS, H2: srv.H2, Cert: srv.CertFile,
+		Proxy: srv.Proxy, ProxyAuth: srv.ProxyAuth, Socks5: srv.Socks5, ProxyTLS: srv.ProxyTLS,
+	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testserver:", err)
 		return 1

@@ -4,10 +4,13 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -61,9 +64,12 @@ func TestCommand(t *testing.T) {
 			if ready.Cert != filepath.Join(dir, "cert.pem") {
 				t.Errorf("cert %q, want it in %s", ready.Cert, dir)
 			}
-			for _, url := range []string{ready.HTTP, ready.HTTPS, ready.H2} {
-				if !strings.HasPrefix(url, "http") || !strings.Contains(url, "://127.0.0.1:") {
-					t.Errorf("URL %q", url)
+			for _, u := range []struct{ url, scheme string }{
+				{ready.HTTP, "http"}, {ready.HTTPS, "https"}, {ready.H2, "https"},
+				{ready.Proxy, "http"}, {ready.ProxyAuth, "http"}, {ready.Socks5, "socks5"}, {ready.ProxyTLS, "https"},
+			} {
+				if !strings.HasPrefix(u.url, u.scheme+"://127.0.0.1:") {
+					t.Errorf("URL %q, want %s://127.0.0.1:PORT", u.url, u.scheme)
 				}
 			}
 			c := &http.Client{Timeout: testTimeout}
@@ -72,6 +78,7 @@ func TestCommand(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp.Body.Close()
+			checkProxy(t, ready)
 
 			if err := tc.stop(cmd, stdinW); err != nil {
 				t.Fatal(err)
@@ -88,6 +95,47 @@ func TestCommand(t *testing.T) {
 	}
 }
 
+// checkProxy sends a request through the HTTP proxy and finds it in the
+// proxy log.
+func checkProxy(t *testing.T, ready readyLine) {
+	t.Helper()
+	proxyURL, err := url.Parse(ready.Proxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{Proxy: http.ProxyURL(proxyURL)}
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Timeout: testTimeout, Transport: tr}
+	resp, err := c.Get(ready.HTTP + "/status/203")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 203 {
+		t.Errorf("through the proxy: status %d", resp.StatusCode)
+	}
+	resp, err = (&http.Client{Timeout: testTimeout}).Get(ready.HTTP + "/proxy-log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var log struct {
+		Entries []struct {
+			Proxy  string `json:"proxy"`
+			Method string `json:"method"`
+			Target string `json:"target"`
+			Status int    `json:"status"`
+		} `json:"entries"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&log); err != nil {
+		t.Fatal(err)
+	}
+	if len(log.Entries) != 1 || log.Entries[0].Proxy != "proxy" || log.Entries[0].Method != "GET" ||
+		log.Entries[0].Target != ready.HTTP+"/status/203" || log.Entries[0].Status != 203 {
+		t.Errorf("proxy log %+v", log.Entries)
+	}
+}
+
 // readReady reads the JSON line the command prints once it serves.
 func readReady(t *testing.T, stdout io.Reader) readyLine {
 	t.Helper()
@@ -101,6 +149,15 @@ func readReady(t *testing.T, stdout io.Reader) readyLine {
 	case line = <-lines:
 	case <-time.After(testTimeout):
 		t.Fatal("no ready line")
+	}
+	// Every key must be there, and no other.
+	var keys map[string]any
+	if err := json.Unmarshal([]byte(line), &keys); err != nil {
+		t.Fatalf("ready line %q: %v", line, err)
+	}
+	want := []string{"cert", "h2", "http", "https", "proxy", "proxy_auth", "proxy_tls", "socks5"}
+	if got := slices.Sorted(maps.Keys(keys)); !slices.Equal(got, want) {
+		t.Errorf("ready line keys %v, want %v", got, want)
 	}
 	var ready readyLine
 	dec := json.NewDecoder(strings.NewReader(line))

@@ -1,0 +1,44 @@
+"""Native sessions (clients with their connection pools), keyed by the
+options a client fixes, bounded in number."""
+
+from __future__ import annotations
+
+import secrets
+from collections import OrderedDict
+
+__all__ = ["SessionPool"]
+
+
+class SessionPool:
+    """Maps session keys to native session ids, least recently used first.
+
+    Ids carry a per-pool prefix, so two crawlers in one process never share
+    or destroy each other's sessions.
+    """
+
+    def __init__(self, max_sessions: int) -> None:
+        self._max_sessions = max_sessions
+        self._prefix = f"scrapy-{secrets.token_hex(4)}-"
+        self._ids: OrderedDict[str, str] = OrderedDict()
+
+    def session_for(self, key: str) -> tuple[str, str | None]:
+        """Return the session id for ``key`` and an evicted id to destroy."""
+        session_id = self._ids.get(key)
+        if session_id is not None:
+            self._ids.move_to_end(key)
+            return session_id, None
+        session_id = self._prefix + key
+        self._ids[key] = session_id
+        evicted = None
+        if len(self._ids) > self._max_sessions:
+            _, evicted = self._ids.popitem(last=False)
+        return session_id, evicted
+
+    def drain(self) -> list[str]:
+        """Forget every session and return their ids (for destroySession)."""
+        ids = list(self._ids.values())
+        self._ids.clear()
+        return ids
+
+    def __len__(self) -> int:
+        return len(self._ids)

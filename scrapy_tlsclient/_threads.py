@@ -1,0 +1,86 @@
+"""Where blocking native calls run: never on the reactor thread.
+
+With a Twisted reactor, a thread pool of the handler's own run through
+``deferToThreadPool``; without one (``TWISTED_REACTOR_ENABLED = False``),
+an asyncio executor of the same size. A pool of its own, sized from
+``CONCURRENT_REQUESTS``, means N slow downloads never starve the reactor's
+pool (DNS lookups use it) and ``close()`` can join exactly these threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from twisted.python.threadpool import ThreadPool
+
+_T = TypeVar("_T")
+
+__all__ = ["BlockingRunner", "make_runner", "sleep"]
+
+
+class BlockingRunner(Protocol):
+    async def run(self, function: Callable[..., _T], *args: object) -> _T: ...
+
+    async def close(self) -> None:
+        """Wait for the running calls, then stop the threads."""
+
+
+class TwistedPoolRunner:
+    def __init__(self, threads: int) -> None:
+        from twisted.python.threadpool import ThreadPool
+
+        self._pool: ThreadPool = ThreadPool(minthreads=0, maxthreads=threads, name="scrapy_tlsclient")
+        self._pool.start()
+
+    async def run(self, function: Callable[..., _T], *args: object) -> _T:
+        from scrapy.utils.defer import maybe_deferred_to_future
+        from twisted.internet import reactor
+        from twisted.internet.threads import deferToThreadPool
+
+        deferred = deferToThreadPool(reactor, self._pool, function, *args)
+        return await maybe_deferred_to_future(deferred)
+
+    async def close(self) -> None:
+        from scrapy.utils.defer import maybe_deferred_to_future
+        from twisted.internet.threads import deferToThread
+
+        # ThreadPool.stop() joins its threads: do that off the reactor.
+        await maybe_deferred_to_future(deferToThread(self._pool.stop))
+
+
+class AsyncioExecutorRunner:
+    def __init__(self, threads: int) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="scrapy_tlsclient")
+
+    async def run(self, function: Callable[..., _T], *args: object) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._executor.shutdown, wait=True)
+
+
+def make_runner(threads: int) -> BlockingRunner:
+    from scrapy.utils.reactor import is_reactor_installed
+
+    if is_reactor_installed():
+        return TwistedPoolRunner(threads)
+    return AsyncioExecutorRunner(threads)
+
+
+async def sleep(seconds: float) -> None:
+    """Sleep on whichever loop drives Scrapy (asyncio or a Twisted reactor)."""
+    from scrapy.utils.asyncio import is_asyncio_available
+
+    if is_asyncio_available():
+        await asyncio.sleep(seconds)
+        return
+    from scrapy.utils.defer import maybe_deferred_to_future
+    from twisted.internet import reactor
+    from twisted.internet.task import deferLater
+
+    await maybe_deferred_to_future(deferLater(reactor, seconds))

@@ -1,0 +1,294 @@
+"""The Scrapy download handler: every request through tls-client.
+
+It follows the flow of Scrapy's own streaming handlers: send, check the
+announced size, ``headers_received``, read the body chunk by chunk with
+``bytes_received``, ``DOWNLOAD_MAXSIZE``/``WARNSIZE`` while reading,
+``StopDownload``, dataloss. Every native call runs in a thread pool
+(``_threads``); the reactor thread never blocks.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import secrets
+import time
+from io import BytesIO
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from scrapy import signals
+from scrapy.exceptions import (
+    DownloadCancelledError,
+    ResponseDataLossError,
+    StopDownload,
+    UnsupportedURLSchemeError,
+)
+from scrapy.responsetypes import responsetypes
+from scrapy.utils.httpobj import urlparse_cached
+from twisted.python.failure import Failure
+
+from ._config import HandlerConfig
+from ._errors import NativeDataLossError, NativeError
+from ._native import load_library
+from ._request_input import request_input_from
+from ._response_args import ip_address_from, protocol_name, scrapy_headers, tls_certificate
+from ._scrapy_errors import scrapy_error_for
+from ._sessions import SessionPool
+from ._threads import make_runner, sleep
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+
+    from ._envelopes import NativeResponse
+
+logger = logging.getLogger("scrapy_tlsclient")
+
+__all__ = ["TLSClientDownloadHandler"]
+
+#: readStream heartbeat: a blocked read returns at least this often, so a
+#: closing crawler is noticed even if a cancel were lost.
+READ_HEARTBEAT_MS = 1000
+#: Bytes one readStream call may return (already-buffered chunks joined).
+READ_MAX_BYTES = 512 * 1024
+#: requestStream also waits this long for the first body bytes, so a small
+#: page costs one native call (docs/abi.rst, prefetchBytes).
+PREFETCH_BYTES = 64 * 1024
+PREFETCH_TIMEOUT_MS = 100
+#: close() waits at most this long for downloads to unwind.
+CLOSE_GRACE_S = 4.0
+
+
+class TLSClientDownloadHandler:
+    """Download handler for ``http`` and ``https`` over tls-client."""
+
+    lazy: ClassVar[bool] = False
+    requires_asyncio: ClassVar[bool] = False
+    supports_proxies: ClassVar[bool] = True
+    supports_per_request_bindaddress: ClassVar[bool] = True
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self._config = HandlerConfig.from_settings(crawler.settings)
+        self._library = load_library(self._config.library_path)
+        self._runner = make_runner(self._config.threads)
+        self._sessions = SessionPool(self._config.max_sessions)
+        self._stream_ids = (f"scrapy-{secrets.token_hex(4)}-{n}" for n in itertools.count())
+        self._in_flight: set[str] = set()
+        self._closing = False
+        self._dataloss_warned = False
+        info = self._library.info
+        logger.info(
+            "scrapy_tlsclient %s: native library %s (tls-client %s, %s) at %s; default profile %s; "
+            "%d threads for native calls",
+            __version__,
+            info.version,
+            info.tls_client_version,
+            info.go_version,
+            info.path,
+            info.default_profile or "(library default)",
+            self._config.threads,
+        )
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    # -- the download -----------------------------------------------------
+
+    async def download_request(self, request: Request) -> Response:
+        if self._closing:
+            raise DownloadCancelledError(f"The download handler is closed; not downloading {request.url}")
+        scheme = urlparse_cached(request).scheme
+        if scheme not in ("http", "https"):
+            raise UnsupportedURLSchemeError(f"Unsupported URL scheme {scheme!r} in {request.url}")
+        stream_id = next(self._stream_ids)
+        call = request_input_from(request, self._config, stream_id=stream_id)
+        session_id, evicted = self._sessions.session_for(call.session_key)
+        if evicted is not None:
+            await self._runner.run(self._library.destroy_session, evicted)
+        request_input = {
+            **call.request_input,
+            "sessionId": session_id,
+            "prefetchBytes": PREFETCH_BYTES,
+            "prefetchTimeoutMs": PREFETCH_TIMEOUT_MS,
+        }
+        self._in_flight.add(stream_id)
+        open_stream: str | None = stream_id  # until the library has released it
+        started = time.monotonic()
+        try:
+            try:
+                native = await self._runner.run(self._library.request_stream, request_input)
+            except NativeError as exc:
+                open_stream = None
+                raise scrapy_error_for(exc, request, call.timeout) from exc
+            request.meta["download_latency"] = time.monotonic() - started
+            open_stream = native.stream_id
+            response, open_stream = await self._read_response(native, request, call.timeout)
+            return response
+        finally:
+            self._in_flight.discard(stream_id)
+            if open_stream is not None:
+                # Every exit path (error, maxsize, StopDownload, a cancelled
+                # download) ends the native transfer.
+                await self._runner.run(self._library.cancel_stream, open_stream)
+
+    async def _read_response(
+        self, native: NativeResponse, request: Request, download_timeout: float
+    ) -> tuple[Response, str | None]:
+        """Read the body; return the response and the stream id if the
+        native stream is still open (the caller cancels it)."""
+        maxsize: int = request.meta.get("download_maxsize", self._config.maxsize)
+        warnsize: int = request.meta.get("download_warnsize", self._config.warnsize)
+        headers = scrapy_headers(native)
+        content_length = headers.get(b"Content-Length")
+        expected = int(content_length) if content_length and content_length.isdigit() else None
+        if maxsize and expected and expected > maxsize:
+            self._cancel_for_maxsize(expected, maxsize, request, expected=True)
+        warned = bool(warnsize and expected and expected > warnsize)
+        if warned:
+            logger.warning(_size_message("warn", expected or 0, warnsize, request, expected=True))
+
+        base_args = self._response_args(native, request, headers)
+        if self._config.tls_verbose_logging:
+            self._log_tls(native, request)
+        stop = self._stop_download(signals.headers_received, request, headers=headers, body_length=expected)
+        if stop is not None:
+            return _make_response(base_args, b"", stop_download=stop), native.stream_id
+
+        body = BytesIO()
+        stream_id = native.stream_id
+        chunk = native.body
+        error = native.body_error
+        while True:
+            if chunk:
+                body.write(chunk)
+                stop = self._stop_download(signals.bytes_received, request, data=chunk)
+                if stop is not None:
+                    return _make_response(base_args, body.getvalue(), stop_download=stop), stream_id
+                size = body.tell()
+                if maxsize and size > maxsize:
+                    self._cancel_for_maxsize(size, maxsize, request, expected=False)
+                if warnsize and size > warnsize and not warned:
+                    warned = True
+                    logger.warning(_size_message("warn", size, warnsize, request, expected=False))
+            if error is not None or stream_id is None:
+                break
+            if self._closing:
+                raise DownloadCancelledError(f"The download handler closed while downloading {request.url}")
+            try:
+                read = await self._runner.run(
+                    self._library.read_stream, stream_id, READ_HEARTBEAT_MS, READ_MAX_BYTES
+                )
+            except NativeError as exc:
+                error, stream_id = exc, None  # the library released the stream
+                chunk = b""
+                continue
+            if read.eof:
+                stream_id = None
+            chunk = read.chunk
+
+        if error is None:
+            return _make_response(base_args, body.getvalue()), None
+        if not isinstance(error, NativeDataLossError):
+            raise scrapy_error_for(error, request, download_timeout) from error
+        fail_on_dataloss: bool = request.meta.get("download_fail_on_dataloss", self._config.fail_on_dataloss)
+        if not fail_on_dataloss:
+            return _make_response(base_args, body.getvalue(), flags=["dataloss"]), None
+        if not self._dataloss_warned:
+            self._dataloss_warned = True
+            logger.warning(
+                "Got data loss in %s. If you want to process broken responses set the setting "
+                "DOWNLOAD_FAIL_ON_DATALOSS = False -- This message won't be shown in further requests",
+                request.url,
+            )
+        raise ResponseDataLossError(f"{error.message} (while downloading {request.url})") from error
+
+    # -- helpers --------------------------------------------------------------
+
+    def _response_args(self, native: NativeResponse, request: Request, headers: Any) -> dict[str, Any]:
+        der = native.tls.peer_certificate_der if native.tls else None
+        return {
+            "url": request.url,
+            "status": native.status,
+            "headers": headers,
+            "protocol": protocol_name(native.protocol),
+            "ip_address": ip_address_from(native.remote_address),
+            "certificate": tls_certificate(der) if der else None,
+        }
+
+    def _stop_download(self, signal: object, request: Request, **kwargs: Any) -> StopDownload | None:
+        results = self.crawler.signals.send_catch_log(
+            signal=signal, request=request, spider=self.crawler.spider, **kwargs
+        )
+        for handler, result in results:
+            if isinstance(result, Failure) and isinstance(result.value, StopDownload):
+                logger.debug("Download stopped for %s from signal handler %s", request, handler.__qualname__)
+                return result.value
+        return None
+
+    @staticmethod
+    def _cancel_for_maxsize(size: int, limit: int, request: Request, *, expected: bool) -> None:
+        message = _size_message("max", size, limit, request, expected=expected)
+        logger.warning(message)
+        raise DownloadCancelledError(message)
+
+    @staticmethod
+    def _log_tls(native: NativeResponse, request: Request) -> None:
+        if native.tls is None:
+            return
+        logger.debug(
+            "SSL connection to %s using protocol %s, cipher %s (ALPN %s, server name %s)",
+            urlparse_cached(request).hostname,
+            native.tls.version,
+            native.tls.cipher_suite,
+            native.tls.negotiated_protocol or "none",
+            native.tls.server_name,
+        )
+
+    # -- shutdown -------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Cancel every download in flight, destroy the sessions, stop the threads."""
+        self._closing = True
+        in_flight = list(self._in_flight)
+        sessions = self._sessions.drain()
+
+        def release() -> None:
+            for stream_id in in_flight:
+                self._library.cancel_stream(stream_id)
+            for session_id in sessions:
+                self._library.destroy_session(session_id)
+
+        await self._runner.run(release)
+        deadline = time.monotonic() + CLOSE_GRACE_S
+        while self._in_flight and time.monotonic() < deadline:
+            await sleep(0.02)
+        await self._runner.close()
+
+
+def _size_message(kind: str, size: int, limit: int, request: Request, *, expected: bool) -> str:
+    """Scrapy's wording for DOWNLOAD_MAXSIZE / DOWNLOAD_WARNSIZE."""
+    prefix = "Expected to receive" if expected else "Received"
+    return f"{prefix} {size} bytes which is larger than download {kind} size ({limit}) in request {request}."
+
+
+def _make_response(
+    base_args: dict[str, Any],
+    body: bytes,
+    *,
+    flags: list[str] | None = None,
+    stop_download: StopDownload | None = None,
+) -> Response:
+    respcls = responsetypes.from_args(headers=base_args["headers"], url=base_args["url"], body=body)
+    response = respcls(**base_args, body=body, flags=flags)
+    if stop_download is not None:
+        response.flags.append("download_stopped")
+        if stop_download.fail:
+            stop_download.response = response
+            raise stop_download
+    return response
