@@ -74,6 +74,14 @@ def request_input_from(request: Request, config: HandlerConfig, *, stream_id: st
         "withPeerCertificate": True,
         "streamId": stream_id,
         "timeoutMilliseconds": max(1, round(timeout * 1000)),
+        # Go keeps only 2 idle connections per host by default, and dials
+        # a new one whenever none is idle at that instant; both churn TLS
+        # handshakes. Scrapy never has more than CONCURRENT_REQUESTS in
+        # flight, so capping connections there costs no concurrency.
+        "transportOptions": {
+            "maxIdleConnsPerHost": config.concurrent_requests,
+            "maxConnsPerHost": config.concurrent_requests,
+        },
     }
     if request.body:
         request_input["requestBody"] = base64.b64encode(request.body).decode("ascii")

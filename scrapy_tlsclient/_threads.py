@@ -10,6 +10,7 @@ pool (DNS lookups use it) and ``close()`` can join exactly these threads.
 from __future__ import annotations
 
 import asyncio
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -47,10 +48,20 @@ class TwistedPoolRunner:
 
     async def close(self) -> None:
         from scrapy.utils.defer import maybe_deferred_to_future
-        from twisted.internet.threads import deferToThread
+        from twisted.internet import reactor
+        from twisted.internet.defer import Deferred
 
-        # ThreadPool.stop() joins its threads: do that off the reactor.
-        await maybe_deferred_to_future(deferToThread(self._pool.stop))
+        # ThreadPool.stop() joins its threads: do that off the reactor, in
+        # a daemon thread (not the reactor's pool, which would then need
+        # stopping too before the process could exit).
+        stopped: Deferred[None] = Deferred()
+
+        def stop() -> None:
+            self._pool.stop()
+            reactor.callFromThread(stopped.callback, None)
+
+        threading.Thread(target=stop, name="scrapy_tlsclient-close", daemon=True).start()
+        await maybe_deferred_to_future(stopped)
 
 
 class AsyncioExecutorRunner:
@@ -61,7 +72,15 @@ class AsyncioExecutorRunner:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
     async def close(self) -> None:
-        await asyncio.to_thread(self._executor.shutdown, wait=True)
+        loop = asyncio.get_running_loop()
+        stopped = loop.create_future()
+
+        def stop() -> None:
+            self._executor.shutdown(wait=True)
+            loop.call_soon_threadsafe(stopped.set_result, None)
+
+        threading.Thread(target=stop, name="scrapy_tlsclient-close", daemon=True).start()
+        await stopped
 
 
 def make_runner(threads: int) -> BlockingRunner:

@@ -253,7 +253,11 @@ class TLSClientDownloadHandler:
     # -- shutdown -------------------------------------------------------------
 
     async def close(self) -> None:
-        """Cancel every download in flight, destroy the sessions, stop the threads."""
+        """Cancel every download in flight, destroy the sessions, stop the threads.
+
+        Idempotent: a second call returns at once."""
+        if self._closing:
+            return
         self._closing = True
         in_flight = list(self._in_flight)
         sessions = self._sessions.drain()

@@ -2,10 +2,8 @@ package bridge
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"io"
 	"os"
 	"runtime"
@@ -54,7 +52,8 @@ func (b *Bridge) request(in *RequestInput) Response {
 	if err != nil {
 		return b.errorResponse(in, err)
 	}
-	defer b.endCall(c)
+	completed := false
+	defer func() { b.endCall(c, completed) }()
 	resp, err := b.send(c)
 	if err != nil {
 		return b.withDebug(c, b.errorResponse(in, err))
@@ -69,6 +68,7 @@ func (b *Bridge) request(in *RequestInput) Response {
 		}
 		out.BodyBytes = n
 		out.Body = encodeBody(in, resp.Header, nil)
+		completed = true
 		return b.withDebug(c, out)
 	}
 	data, err := io.ReadAll(body)
@@ -77,20 +77,17 @@ func (b *Bridge) request(in *RequestInput) Response {
 	}
 	out.BodyBytes = int64(len(data))
 	out.Body = encodeBody(in, resp.Header, data)
+	completed = true
 	return b.withDebug(c, out)
 }
 
 // bodyError names why a body read failed: our own cancel or deadline
 // rather than the transport's wording of it.
 func (b *Bridge) bodyError(c *call, err error) error {
-	switch {
-	case c.ctx.Err() == nil:
-		return err
-	case errorCode(err) == CodeTimeout || errors.Is(c.ctx.Err(), context.DeadlineExceeded):
-		return newError(CodeTimeout, err.Error())
-	default:
-		return errCancelled
+	if reason := c.abortReason(); reason != nil {
+		return reason
 	}
+	return err
 }
 
 func (b *Bridge) withDebug(c *call, out Response) Response {
@@ -173,7 +170,7 @@ func (b *Bridge) RequestStream(payload []byte) (string, []byte) {
 	}
 	resp, err := b.send(c)
 	if err != nil {
-		b.endCall(c)
+		b.endCall(c, false)
 		out := b.withDebug(c, b.errorResponse(in, err))
 		return out.ID, marshal(out)
 	}
@@ -190,7 +187,7 @@ func (b *Bridge) RequestStream(payload []byte) (string, []byte) {
 	b.mu.Unlock()
 	if !stillRunning {
 		// cancelStream or destroyAll won the race while headers arrived.
-		c.release()
+		c.release(false)
 		out := b.withDebug(c, b.errorResponse(in, errCancelled))
 		return out.ID, marshal(out)
 	}
@@ -235,7 +232,7 @@ func (b *Bridge) prefetch(s *stream, out *Response) {
 	out.Body = prefetchedBody(in, data)
 	out.BodyBytes = int64(len(data))
 	if out.EOF || out.BodyError != "" {
-		b.finishStream(s)
+		b.finishStream(s, out.EOF)
 		out.StreamID = ""
 	}
 }
@@ -254,8 +251,9 @@ func (b *Bridge) lookupStream(id string) (*stream, bool) {
 	return s, ok
 }
 
-// finishStream removes a stream that reached its end and releases it.
-func (b *Bridge) finishStream(s *stream) {
+// finishStream removes a stream that reached its end (completed: the whole
+// body was delivered) and releases it.
+func (b *Bridge) finishStream(s *stream, completed bool) {
 	b.mu.Lock()
 	_, ok := b.streams[s.call.id]
 	if ok {
@@ -268,7 +266,7 @@ func (b *Bridge) finishStream(s *stream) {
 	if ok {
 		b.streamsClosed.Add(1)
 	}
-	s.close()
+	s.call.release(completed)
 }
 
 // ReadStream returns the next piece of a stream's body.
@@ -294,11 +292,11 @@ func (b *Bridge) ReadStream(payload []byte) (string, []byte) {
 	case !got:
 		out.Timeout = true
 	case ev.eof:
-		b.finishStream(s)
+		b.finishStream(s, true)
 		out.EOF = true
 	case ev.err != nil:
-		err := b.bodyError(s.call, ev.err) // before finishStream ends the context
-		b.finishStream(s)
+		err := b.bodyError(s.call, ev.err)
+		b.finishStream(s, false)
 		out.Error, out.ErrorCode = err.Error(), errorCode(err)
 	default:
 		out.Chunk = base64.StdEncoding.EncodeToString(ev.data)
@@ -333,7 +331,7 @@ func (b *Bridge) ReadStreamAll(payload []byte) (string, []byte) {
 		body.Write(ev.data)
 	}
 	s.readMu.Unlock()
-	b.finishStream(s)
+	b.finishStream(s, failure == nil)
 	if failure != nil {
 		out := b.errorResponse(s.call.input, failure)
 		return out.ID, marshal(out)

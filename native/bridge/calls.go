@@ -22,14 +22,27 @@ import (
 
 // call is one request in flight, from its start until its body is read,
 // written, drained or cancelled.
+//
+// A call's context is cancelled only to abort it before its headers
+// arrive. Cancelling the context of a finished request makes fhttp close
+// the connection that request dialled (measured: 1000 requests at 16 in
+// flight opened ~60 connections instead of 16), so a finished call leaves
+// its context alone, and an abort after the headers closes the body
+// instead (HTTP/2: RST_STREAM of that stream only).
 type call struct {
 	id        string
 	input     *RequestInput
 	ctx       context.Context
-	cancel    context.CancelFunc
+	cancelCtx context.CancelCauseFunc
+	deadline  *time.Timer
 	client    tls_client.HttpClient
 	ephemeral bool
 	logger    *collectingLogger
+
+	mu      sync.Mutex
+	body    io.Closer     // set once the headers arrived
+	aborted error         // why the call was aborted: errCancelled or errDeadline
+	done    chan struct{} // closed on abort
 
 	connMu sync.Mutex
 	conn   net.Conn
@@ -37,11 +50,58 @@ type call struct {
 	releaseOnce sync.Once
 }
 
-// release ends the call: its context is cancelled (aborting any transfer)
-// and a client built for this call only gives its connections back.
-func (c *call) release() {
+// errDeadline is the abort reason when the per-call deadline passes.
+var errDeadline = newError(CodeTimeout, "context deadline exceeded (Client.Timeout exceeded)")
+
+// abort stops the transfer once; the first reason wins.
+func (c *call) abort(reason error) {
+	c.mu.Lock()
+	if c.aborted != nil {
+		c.mu.Unlock()
+		return
+	}
+	c.aborted = reason
+	body := c.body
+	close(c.done)
+	c.mu.Unlock()
+	if body != nil {
+		_ = body.Close()
+	} else {
+		c.cancelCtx(reason)
+	}
+}
+
+// attachBody records the response body so that an abort closes it; false
+// if the call was aborted meanwhile (the body is then closed here).
+func (c *call) attachBody(body io.Closer) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.aborted != nil {
+		_ = body.Close()
+		return false
+	}
+	c.body = body
+	return true
+}
+
+// abortReason is nil unless the call was aborted.
+func (c *call) abortReason() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.aborted
+}
+
+// release ends the call: a call that did not complete is aborted, the
+// deadline timer stops, and a client built for this call only gives its
+// connections back.
+func (c *call) release(completed bool) {
 	c.releaseOnce.Do(func() {
-		c.cancel()
+		if c.deadline != nil {
+			c.deadline.Stop()
+		}
+		if !completed {
+			c.abort(errCancelled)
+		}
 		if c.ephemeral && c.client != nil {
 			c.client.CloseIdleConnections()
 		}
@@ -154,18 +214,16 @@ func (b *Bridge) startCall(in *RequestInput) (*call, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if !noDeadline {
-		var cancelDeadline context.CancelFunc
-		ctx, cancelDeadline = context.WithTimeout(ctx, deadline)
-		outer := cancel
-		cancel = func() { cancelDeadline(); outer() }
-	}
+	ctx, cancelCtx := context.WithCancelCause(context.Background())
 	id := in.StreamID
 	if id == "" {
 		id = b.newID()
 	}
-	c := &call{id: id, input: in, ctx: ctx, cancel: cancel, client: client, ephemeral: ephemeral, logger: logger}
+	c := &call{id: id, input: in, ctx: ctx, cancelCtx: cancelCtx, client: client, ephemeral: ephemeral,
+		logger: logger, done: make(chan struct{})}
+	if !noDeadline {
+		c.deadline = time.AfterFunc(deadline, func() { c.abort(errDeadline) })
+	}
 
 	b.mu.Lock()
 	_, cancelled := b.tombstones[id]
@@ -176,7 +234,7 @@ func (b *Bridge) startCall(in *RequestInput) (*call, error) {
 	delete(b.tombstones, id)
 	b.mu.Unlock()
 	if cancelled || duplicate {
-		c.release()
+		c.release(false)
 		if duplicate {
 			return nil, newError(CodeInvalidInput, fmt.Sprintf("streamId %q is already in use", id))
 		}
@@ -186,13 +244,13 @@ func (b *Bridge) startCall(in *RequestInput) (*call, error) {
 	return c, nil
 }
 
-func (b *Bridge) endCall(c *call) {
+func (b *Bridge) endCall(c *call, completed bool) {
 	b.mu.Lock()
 	if b.calls[c.id] == c {
 		delete(b.calls, c.id)
 	}
 	b.mu.Unlock()
-	c.release()
+	c.release(completed)
 }
 
 // cancelCall aborts a call or stream by id; unknown ids leave a tombstone.
@@ -211,14 +269,11 @@ func (b *Bridge) cancelCall(id string) {
 	b.mu.Unlock()
 	if ok {
 		b.callsCancelled.Add(1)
-		c.cancel()
+		c.release(false)
 	}
 	if isStream {
-		s.close()
+		s.call.release(false)
 		b.streamsClosed.Add(1)
-	}
-	if ok {
-		c.release()
 	}
 }
 
@@ -236,10 +291,13 @@ func (b *Bridge) send(c *call) (*http.Response, error) {
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {
-		if c.ctx.Err() == context.Canceled {
-			return nil, errCancelled
+		if reason := c.abortReason(); reason != nil {
+			return nil, reason
 		}
 		return nil, fmt.Errorf("failed to do request: %w", err)
+	}
+	if !c.attachBody(resp.Body) {
+		return nil, c.abortReason()
 	}
 	if c.logger != nil {
 		c.logger.Debug("response %s %d headers %v", resp.Proto, resp.StatusCode, resp.Header)

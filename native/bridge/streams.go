@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"context"
 	"errors"
 	"io"
 	"sync"
@@ -52,14 +51,14 @@ func newStream(c *call, body io.ReadCloser, meta Response) *stream {
 
 func (s *stream) pump(body io.ReadCloser, blockSize int) {
 	defer body.Close()
-	ctx := s.call.ctx
+	done := s.call.done
 	for {
 		buf := make([]byte, blockSize)
 		n, err := body.Read(buf)
 		if n > 0 {
 			select {
 			case s.events <- streamEvent{data: buf[:n]}:
-			case <-ctx.Done():
+			case <-done:
 				return
 			}
 		}
@@ -70,15 +69,12 @@ func (s *stream) pump(body io.ReadCloser, blockSize int) {
 			}
 			select {
 			case s.events <- ev:
-			case <-ctx.Done():
+			case <-done:
 			}
 			return
 		}
 	}
 }
-
-// close aborts the transfer; the pump sees its context end and exits.
-func (s *stream) close() { s.call.release() }
 
 // next returns the next event, waiting according to timeoutMs (<0 block,
 // 0 poll, >0 at most that long); ok is false on timeout. Buffered events
@@ -104,22 +100,18 @@ func (s *stream) next(timeoutMs int) (streamEvent, bool) {
 		defer t.Stop()
 		timer = t.C
 	}
-	ctx := s.call.ctx
 	select {
 	case ev := <-s.events:
 		return ev, true
 	case <-timer:
 		return streamEvent{}, false
-	case <-ctx.Done():
+	case <-s.call.done:
 		select {
 		case ev := <-s.events:
 			return ev, true
 		default:
 		}
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return streamEvent{err: newError(CodeTimeout, "context deadline exceeded (Client.Timeout or context cancellation while reading body)")}, true
-		}
-		return streamEvent{err: errCancelled}, true
+		return streamEvent{err: s.call.abortReason()}, true
 	}
 }
 
