@@ -61,10 +61,19 @@ char* readStreamAll(char* params);
 char* cancelStream(char* params);
 char* getInfo(void);
 char* getStats(void);
+void submit(char* params);
+char* pollCompletions(char* params);
 long long outstandingBuffers(void);
 """
 _STREAMING_EXPORTS: Final = ("requestStream", "readStream", "readStreamAll", "cancelStream")
-_OPTIONAL_EXPORTS: Final = (*_STREAMING_EXPORTS, "getInfo", "getStats", "outstandingBuffers")
+_OPTIONAL_EXPORTS: Final = (
+    *_STREAMING_EXPORTS,
+    "getInfo",
+    "getStats",
+    "outstandingBuffers",
+    "submit",
+    "pollCompletions",
+)
 
 
 @dataclass(frozen=True)
@@ -246,6 +255,30 @@ class NativeLibrary:
         stats = self._call("getStats", None)
         stats.pop("id", None)
         return {key: int(value) for key, value in stats.items()}
+
+    def submit(self, queue: str, op: str, ticket: str, payload: Any) -> None:
+        """Start ``op`` (request, requestStream, readStream, readStreamAll,
+        cancelStream) in the background; it returns at once, and the result
+        comes from :meth:`poll_completions` of ``queue`` under ``ticket``. Not blocking."""
+        if "submit" not in self.exports:
+            raise NativeFeatureUnavailable("submit needs this project's library (completion queue)")
+        if os.getpid() != self._pid:
+            raise NativeLibraryError("the tls-client library was loaded before this process was forked")
+        document = {"queue": queue, "op": op, "ticket": ticket, "input": payload}
+        self._lib.submit(json.dumps(document, separators=(",", ":")).encode("utf-8"))
+
+    def poll_completions(self, queue: str, timeout_ms: int, max_items: int = 256) -> list[dict[str, Any]]:
+        """Finished submissions ``{"ticket", "op", "result"}`` of ``queue``,
+        waiting up to ``timeout_ms`` for the first one. Blocking: call it
+        from a thread."""
+        answer = self._call("pollCompletions", {"queue": queue, "timeoutMs": timeout_ms, "max": max_items})
+        raise_for_error(answer)
+        completions: list[dict[str, Any]] = answer["completions"]
+        return completions
+
+    def drop_queue(self, queue: str) -> None:
+        """Forget a completion queue whose consumer stopped."""
+        raise_for_error(self._call("pollCompletions", {"queue": queue, "drop": True}))
 
     def outstanding_buffers(self) -> int:
         """Strings handed out by the library and not yet freed."""

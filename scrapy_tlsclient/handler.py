@@ -3,8 +3,10 @@
 It follows the flow of Scrapy's own streaming handlers: send, check the
 announced size, ``headers_received``, read the body chunk by chunk with
 ``bytes_received``, ``DOWNLOAD_MAXSIZE``/``WARNSIZE`` while reading,
-``StopDownload``, dataloss. Every native call runs in a thread pool
-(``_threads``); the reactor thread never blocks.
+``StopDownload``, dataloss. Requests and reads go through the library's
+completion queue (``_completions``: one poller thread for all of them); the
+few other native calls (cancel, destroy) run in a small thread pool
+(``_threads``). The reactor thread never blocks.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from scrapy import signals
 from scrapy.exceptions import (
     DownloadCancelledError,
+    NotConfigured,
     ResponseDataLossError,
     StopDownload,
     UnsupportedURLSchemeError,
@@ -27,6 +30,7 @@ from scrapy.responsetypes import responsetypes
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.python.failure import Failure
 
+from ._completions import CompletionDispatcher
 from ._config import HandlerConfig
 from ._errors import NativeDataLossError, NativeError
 from ._native import load_library
@@ -75,6 +79,14 @@ class TLSClientDownloadHandler:
         self.crawler = crawler
         self._config = HandlerConfig.from_settings(crawler.settings)
         self._library = load_library(self._config.library_path)
+        if not self._library.supports("submit"):
+            raise NotConfigured(
+                f"TLSClientDownloadHandler needs this project's tls-client library (raw bodies, ordered "
+                f"headers, streaming, the completion queue); {self._library.info.path} is "
+                f"{self._library.info.version}. Unset TLS_CLIENT_LIBRARY_PATH / SCRAPY_TLSCLIENT_LIBRARY "
+                f"to use the library built into the package."
+            )
+        self._calls = CompletionDispatcher(self._library)
         self._runner = make_runner(self._config.threads)
         self._sessions = SessionPool(self._config.max_sessions)
         self._stream_ids = (f"scrapy-{secrets.token_hex(4)}-{n}" for n in itertools.count())
@@ -122,7 +134,7 @@ class TLSClientDownloadHandler:
         started = time.monotonic()
         try:
             try:
-                native = await self._runner.run(self._library.request_stream, request_input)
+                native = await self._calls.request_stream(request_input)
             except NativeError as exc:
                 open_stream = None
                 raise scrapy_error_for(exc, request, call.timeout) from exc
@@ -181,9 +193,7 @@ class TLSClientDownloadHandler:
             if self._closing:
                 raise DownloadCancelledError(f"The download handler closed while downloading {request.url}")
             try:
-                read = await self._runner.run(
-                    self._library.read_stream, stream_id, READ_HEARTBEAT_MS, READ_MAX_BYTES
-                )
+                read = await self._calls.read_stream(stream_id, READ_HEARTBEAT_MS, READ_MAX_BYTES)
             except NativeError as exc:
                 error, stream_id = exc, None  # the library released the stream
                 chunk = b""
@@ -272,6 +282,7 @@ class TLSClientDownloadHandler:
         deadline = time.monotonic() + CLOSE_GRACE_S
         while self._in_flight and time.monotonic() < deadline:
             await sleep(0.02)
+        self._calls.stop()
         await self._runner.close()
 
 

@@ -22,7 +22,7 @@ const Version = "0.1.0"
 var Capabilities = []string{
 	"request", "requestStream", "readStream", "readStreamAll", "cancelStream",
 	"destroySession", "destroyAll", "getCookiesFromSession", "addCookiesToSession",
-	"getInfo", "getStats",
+	"getInfo", "getStats", "submit", "pollCompletions",
 	"headersList", "rawBody", "streamIdInput", "readStreamMaxBytes", "remoteAddress",
 	"tlsInfo", "peerCertificate", "errorCode", "debugLog", "negativeTimeout",
 	"perRequestDeadline", "streamOutputTruncate", "unknownProfileError",
@@ -484,7 +484,9 @@ type Stats struct {
 	StreamsClosed  int64  `json:"streamsClosed"`
 	CallsStarted   int64  `json:"callsStarted"`
 	CallsCancelled int64  `json:"callsCancelled"`
-	Goroutines     int    `json:"goroutines"`
+	// Submissions not completed yet plus completions not polled yet.
+	CompletionsPending int `json:"completionsPending"`
+	Goroutines         int `json:"goroutines"`
 }
 
 // GetStats reports the bridge's live counters.
@@ -498,5 +500,6 @@ func (b *Bridge) GetStats() (string, []byte) {
 	out.CallsStarted = b.callsStarted.Load()
 	out.CallsCancelled = b.callsCancelled.Load()
 	out.Goroutines = runtime.NumGoroutine()
+	out.CompletionsPending = b.completions.pending()
 	return out.ID, marshal(out)
 }

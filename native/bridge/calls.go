@@ -147,7 +147,8 @@ func (c *call) connectionInfo(withCert bool) (string, *TLSInfo) {
 // Bridge holds the library's process-wide state: sessions, calls in
 // flight and open streams.
 type Bridge struct {
-	sessions *sessionRegistry
+	sessions    *sessionRegistry
+	completions *completionQueues
 
 	mu         sync.Mutex
 	calls      map[string]*call
@@ -164,10 +165,11 @@ type Bridge struct {
 // New returns an empty bridge.
 func New() *Bridge {
 	return &Bridge{
-		sessions:   newSessionRegistry(),
-		calls:      map[string]*call{},
-		streams:    map[string]*stream{},
-		tombstones: map[string]time.Time{},
+		sessions:    newSessionRegistry(),
+		completions: newCompletionQueues(),
+		calls:       map[string]*call{},
+		streams:     map[string]*stream{},
+		tombstones:  map[string]time.Time{},
 	}
 }
 

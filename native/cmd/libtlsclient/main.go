@@ -93,6 +93,12 @@ func addCookiesToSession(params *C.char) *C.char {
 	return hand(core.AddCookiesToSession(input(params)))
 }
 
+//export submit
+func submit(params *C.char) { core.Submit(input(params)) }
+
+//export pollCompletions
+func pollCompletions(params *C.char) *C.char { return hand(core.PollCompletions(input(params))) }
+
 //export getInfo
 func getInfo() *C.char { return hand(core.GetInfo()) }
 

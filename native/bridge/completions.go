@@ -1,0 +1,202 @@
+package bridge
+
+import (
+	"encoding/json"
+	"sync"
+	"time"
+)
+
+// The completion ABI lets a caller run many calls with one waiting thread:
+// submit() starts a call in a goroutine and returns at once, and
+// pollCompletions() hands back finished calls in batches. A Python caller
+// then needs one thread for any number of requests in flight instead of one
+// blocked thread per request (docs/abi.rst, "Completion queue").
+
+type submitInput struct {
+	// Queue names the completion queue (one per consumer, so that two
+	// crawlers in a process never take each other's results).
+	Queue  string          `json:"queue"`
+	Op     string          `json:"op"`
+	Ticket string          `json:"ticket"`
+	Input  json.RawMessage `json:"input"`
+}
+
+// Completion is one finished submission: the envelope its synchronous
+// export would have returned, unparsed.
+type Completion struct {
+	Ticket string          `json:"ticket"`
+	Op     string          `json:"op"`
+	Result json.RawMessage `json:"result"`
+}
+
+type pollInput struct {
+	Queue     string `json:"queue"`
+	TimeoutMs int    `json:"timeoutMs"`
+	Max       int    `json:"max"`
+	// Drop forgets the queue (after its consumer stopped); results that
+	// arrive later for it are discarded.
+	Drop bool `json:"drop"`
+}
+
+type pollOutput struct {
+	ID          string       `json:"id"`
+	Completions []Completion `json:"completions"`
+}
+
+type completionQueue struct {
+	mu      sync.Mutex
+	items   []Completion
+	notify  chan struct{}
+	pending int // submitted, not yet completed
+}
+
+func newCompletionQueue() *completionQueue {
+	return &completionQueue{notify: make(chan struct{}, 1)}
+}
+
+// completionQueues holds the named queues.
+type completionQueues struct {
+	mu     sync.Mutex
+	queues map[string]*completionQueue
+}
+
+func newCompletionQueues() *completionQueues {
+	return &completionQueues{queues: map[string]*completionQueue{}}
+}
+
+func (qs *completionQueues) get(name string) *completionQueue {
+	qs.mu.Lock()
+	defer qs.mu.Unlock()
+	q, ok := qs.queues[name]
+	if !ok {
+		q = newCompletionQueue()
+		qs.queues[name] = q
+	}
+	return q
+}
+
+func (qs *completionQueues) drop(name string) {
+	qs.mu.Lock()
+	delete(qs.queues, name)
+	qs.mu.Unlock()
+}
+
+// pending counts submissions not completed plus completions not polled.
+func (qs *completionQueues) pending() int {
+	qs.mu.Lock()
+	defer qs.mu.Unlock()
+	n := 0
+	for _, q := range qs.queues {
+		q.mu.Lock()
+		n += q.pending + len(q.items)
+		q.mu.Unlock()
+	}
+	return n
+}
+
+func (q *completionQueue) push(c Completion) {
+	q.mu.Lock()
+	q.items = append(q.items, c)
+	q.pending--
+	q.mu.Unlock()
+	select {
+	case q.notify <- struct{}{}:
+	default:
+	}
+}
+
+// take waits up to timeout for at least one completion and returns at most
+// max of them.
+func (q *completionQueue) take(timeout time.Duration, limit int) []Completion {
+	deadline := time.Now().Add(timeout)
+	for {
+		q.mu.Lock()
+		if len(q.items) > 0 {
+			n := min(len(q.items), limit)
+			out := append([]Completion(nil), q.items[:n]...)
+			q.items = append(q.items[:0], q.items[n:]...)
+			more := len(q.items) > 0
+			q.mu.Unlock()
+			if more {
+				select {
+				case q.notify <- struct{}{}:
+				default:
+				}
+			}
+			return out
+		}
+		q.mu.Unlock()
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return nil
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-q.notify:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+var submitOps = map[string]func(b *Bridge, payload []byte) (string, []byte){
+	"request":       (*Bridge).Request,
+	"requestStream": (*Bridge).RequestStream,
+	"readStream":    (*Bridge).ReadStream,
+	"readStreamAll": (*Bridge).ReadStreamAll,
+	"cancelStream":  (*Bridge).CancelStream,
+}
+
+// Submit starts an operation in the background; its result arrives
+// through PollCompletions under the caller's ticket. Every submission
+// completes exactly once, errors included.
+func (b *Bridge) Submit(payload []byte) {
+	var in submitInput
+	err := json.Unmarshal(payload, &in)
+	queue := b.completions.get(in.Queue)
+	queue.mu.Lock()
+	queue.pending++
+	queue.mu.Unlock()
+	if err != nil {
+		out := b.errorResponse(nil, newError(CodeInvalidInput, err.Error()))
+		queue.push(Completion{Ticket: in.Ticket, Op: in.Op, Result: marshal(out)})
+		return
+	}
+	op, ok := submitOps[in.Op]
+	if !ok {
+		out := b.errorResponse(nil, newError(CodeInvalidInput, "unknown submit op "+in.Op+
+			"; accepted: request, requestStream, readStream, readStreamAll, cancelStream"))
+		queue.push(Completion{Ticket: in.Ticket, Op: in.Op, Result: marshal(out)})
+		return
+	}
+	go func() {
+		_, result := op(b, in.Input)
+		queue.push(Completion{Ticket: in.Ticket, Op: in.Op, Result: result})
+	}()
+}
+
+// PollCompletions returns finished submissions: it waits up to timeoutMs
+// (capped at 60 s; 0 polls) for the first one and returns at most max
+// (default 256).
+func (b *Bridge) PollCompletions(payload []byte) (string, []byte) {
+	var in pollInput
+	if err := json.Unmarshal(payload, &in); err != nil {
+		out := b.errorResponse(nil, newError(CodeInvalidInput, err.Error()))
+		return out.ID, marshal(out)
+	}
+	limit := in.Max
+	if limit <= 0 {
+		limit = 256
+	}
+	if in.Drop {
+		b.completions.drop(in.Queue)
+		out := pollOutput{ID: b.newID(), Completions: []Completion{}}
+		return out.ID, marshal(out)
+	}
+	timeout := time.Duration(min(max(in.TimeoutMs, 0), 60000)) * time.Millisecond
+	out := pollOutput{ID: b.newID(), Completions: b.completions.get(in.Queue).take(timeout, limit)}
+	if out.Completions == nil {
+		out.Completions = []Completion{}
+	}
+	return out.ID, marshal(out)
+}

@@ -1,0 +1,98 @@
+package bridge
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+	"time"
+)
+
+func pollAll(t *testing.T, b *Bridge, want int, limit time.Duration) map[string]Completion {
+	t.Helper()
+	got := map[string]Completion{}
+	deadline := time.Now().Add(limit)
+	for len(got) < want && time.Now().Before(deadline) {
+		_, out := b.PollCompletions(mustJSON(t, map[string]any{"timeoutMs": 500, "max": 7}))
+		for _, c := range decode[pollOutput](t, out).Completions {
+			if _, dup := got[c.Ticket]; dup {
+				t.Fatalf("ticket %s completed twice", c.Ticket)
+			}
+			got[c.Ticket] = c
+		}
+	}
+	if len(got) != want {
+		t.Fatalf("%d of %d completions within %s", len(got), want, limit)
+	}
+	return got
+}
+
+func TestSubmitAndPollCompletions(t *testing.T) {
+	b := New()
+	s := testServers(t)
+	const n = 40
+	for i := 0; i < n; i++ {
+		in := req(fmt.Sprintf("%s/bytes?n=%d", s.H2, 1000+i), map[string]any{"prefetchBytes": 1 << 20, "prefetchTimeoutMs": 5000})
+		b.Submit(mustJSON(t, map[string]any{"op": "requestStream", "ticket": fmt.Sprint("t", i), "input": in}))
+	}
+	b.Submit([]byte(`{"op": "teleport", "ticket": "bad-op", "input": {}}`))
+	b.Submit([]byte(`{not json`))
+	got := pollAll(t, b, n+2, 20*time.Second)
+	for i := 0; i < n; i++ {
+		r := decode[Response](t, got[fmt.Sprint("t", i)].Result)
+		if !r.EOF || !bytes.Equal(dataURLBytes(t, r.Body), pattern(1000+i)) {
+			t.Fatalf("ticket t%d: eof %v, %d bytes", i, r.EOF, r.BodyBytes)
+		}
+	}
+	if r := decode[Response](t, got["bad-op"].Result); r.ErrorCode != CodeInvalidInput {
+		t.Fatalf("bad op: %+v", r)
+	}
+	if r := decode[Response](t, got[""].Result); r.ErrorCode != CodeInvalidInput {
+		t.Fatalf("bad json: %+v", r)
+	}
+	_, out := b.GetStats()
+	if st := decode[Stats](t, out); st.CompletionsPending != 0 || st.CallsInFlight != 0 {
+		t.Fatalf("left behind: %+v", st)
+	}
+}
+
+func TestSubmittedReadStreamIsWokenByCancel(t *testing.T) {
+	b := New()
+	s := testServers(t)
+	st := startStream(t, b, req(s.HTTP+"/stall?n=10", nil))
+	readChunk(t, b, st.StreamID, 5000, 0)
+	b.Submit(mustJSON(t, map[string]any{"op": "readStream", "ticket": "r", "input": map[string]any{"streamId": st.StreamID, "timeoutMs": -1}}))
+	time.Sleep(100 * time.Millisecond)
+	b.CancelStream(mustJSON(t, map[string]any{"streamId": st.StreamID}))
+	if c := decode[StreamChunk](t, pollAll(t, b, 1, 5*time.Second)["r"].Result); c.ErrorCode != CodeCancelled {
+		t.Fatalf("%+v", c)
+	}
+}
+
+func TestPollTimesOutEmpty(t *testing.T) {
+	b := New()
+	start := time.Now()
+	_, out := b.PollCompletions([]byte(`{"timeoutMs": 150}`))
+	if got := decode[pollOutput](t, out); len(got.Completions) != 0 || time.Since(start) < 140*time.Millisecond {
+		t.Fatalf("%+v after %s", got, time.Since(start))
+	}
+}
+
+func TestQueuesAreSeparate(t *testing.T) {
+	b := New()
+	s := testServers(t)
+	for _, q := range []string{"a", "b"} {
+		in := req(s.HTTP+"/bytes?n=10", map[string]any{"prefetchBytes": 100, "prefetchTimeoutMs": 2000})
+		b.Submit(mustJSON(t, map[string]any{"queue": q, "op": "requestStream", "ticket": "same", "input": in}))
+	}
+	for _, q := range []string{"a", "b"} {
+		_, out := b.PollCompletions(mustJSON(t, map[string]any{"queue": q, "timeoutMs": 5000}))
+		if got := decode[pollOutput](t, out).Completions; len(got) != 1 || got[0].Ticket != "same" {
+			t.Fatalf("queue %s: %+v", q, got)
+		}
+	}
+	b.PollCompletions([]byte(`{"queue": "a", "drop": true}`))
+	_, out := b.GetStats()
+	if st := decode[Stats](t, out); st.CompletionsPending != 0 {
+		t.Fatalf("%+v", st)
+	}
+}
