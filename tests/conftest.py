@@ -30,6 +30,10 @@ class Servers:
     https: str
     h2: str
     cert: str
+    proxy: str
+    proxy_auth: str
+    socks5: str
+    proxy_tls: str
 
     def all(self) -> dict[str, str]:
         return {"http1": self.http, "https1": self.https, "h2": self.h2}
@@ -65,7 +69,7 @@ def servers(testserver_binary: Path, tmp_path_factory: pytest.TempPathFactory) -
         pytest.fail("the test server did not start")
     urls = json.loads(line)
     try:
-        yield Servers(http=urls["http"], https=urls["https"], h2=urls["h2"], cert=urls["cert"])
+        yield Servers(**{field: urls[field] for field in Servers.__dataclass_fields__})
     finally:
         assert process.stdin is not None
         process.stdin.close()  # the server exits on stdin EOF

@@ -86,6 +86,7 @@ type EchoReply struct {
 	Path        string      `json:"path"` // RequestURI: path and query as received
 	Proto       string      `json:"proto"`
 	Host        string      `json:"host"`
+	Remote      string      `json:"remote"` // the client's ip:port, as the server saw it
 	Headers     [][2]string `json:"headers"`
 	HeaderOrder string      `json:"header_order"`
 	BodyLen     int64       `json:"body_len"`
@@ -99,6 +100,7 @@ func handleEcho(w http.ResponseWriter, r *http.Request) {
 		Path:   r.RequestURI,
 		Proto:  r.Proto,
 		Host:   r.Host,
+		Remote: r.RemoteAddr,
 	}
 	if fields, ok := wireHeaders(r); ok {
 		reply.Headers, reply.HeaderOrder = fields, "wire"

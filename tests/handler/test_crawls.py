@@ -1,0 +1,97 @@
+"""Whole crawls in fresh processes: Scrapy's middlewares on top of the
+handler, stopping a busy crawl, and Scrapy's reactorless mode."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import Servers, run_python
+
+CRAWL = """
+import json, sys, time
+import scrapy
+from scrapy.crawler import AsyncCrawlerProcess, CrawlerProcess
+
+mode, base = sys.argv[1], sys.argv[2]
+results = {"ok": [], "errors": []}
+HANDLERS = {"http": "scrapy_tlsclient.TLSClientDownloadHandler",
+            "https": "scrapy_tlsclient.TLSClientDownloadHandler"}
+
+class Spider(scrapy.Spider):
+    name = "crawl"
+
+    async def start(self):
+        if mode == "compression":
+            yield scrapy.Request(f"{base}/gzip?n=100000", errback=self.failed)
+            yield scrapy.Request(f"{base}/gzip?n=30000&again=1", errback=self.failed)
+        elif mode == "stop":
+            from twisted.internet import reactor  # installed by now
+
+            reactor.callLater(2, stop)
+            for i in range(64):
+                yield scrapy.Request(f"{base}/slow?delay_ms=60000&i={i}", errback=self.failed)
+        else:
+            for i in range(5):
+                yield scrapy.Request(f"{base}/bytes?n={1000 * i}&i={i}", errback=self.failed)
+
+    def parse(self, response):
+        results["ok"].append([response.url, len(response.body), response.headers.get("Content-Encoding")])
+
+    def failed(self, failure):
+        results["errors"].append(type(failure.value).__name__)
+
+settings = {"DOWNLOAD_HANDLERS": HANDLERS, "LOG_LEVEL": "ERROR", "CONCURRENT_REQUESTS": 64,
+            "TELNETCONSOLE_ENABLED": False, "DOWNLOAD_MAXSIZE": 50000 if mode == "compression" else 0}
+if mode == "reactorless":
+    settings["TWISTED_REACTOR_ENABLED"] = False
+    process = AsyncCrawlerProcess(settings)
+else:
+    process = CrawlerProcess(settings)
+crawler = process.create_crawler(Spider)
+stop_asked = []
+
+
+def stop():
+    # What Ctrl-C twice does: a graceful stop (which, as with HTTP11, would
+    # wait for the downloads in flight), then a forced reactor stop.
+    from twisted.internet import reactor
+
+    stop_asked.append(time.monotonic())
+    process.stop()
+    reactor.stop()
+
+
+process.crawl(crawler)
+process.start()
+results["stopped_after"] = time.monotonic() - stop_asked[0] if stop_asked else None
+print(json.dumps(results))
+"""
+
+
+def crawl(mode: str, base: str) -> dict[str, object]:
+    result = run_python(CRAWL, mode, base)
+    assert result.returncode == 0, result.stderr[-3000:]
+    output: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    return output
+
+
+def test_http_compression_middleware_decodes_and_applies_maxsize_to_the_decoded_body(
+    servers: Servers,
+) -> None:
+    results = crawl("compression", servers.h2)
+    # 30000 decoded bytes pass; 100000 decoded bytes exceed DOWNLOAD_MAXSIZE
+    # (its gzip body is far smaller), so Scrapy drops it after decoding.
+    assert results["ok"] == [[f"{servers.h2}/gzip?n=30000&again=1", 30000, None]]
+    assert results["errors"] == ["IgnoreRequest"]
+
+
+def test_forced_stop_with_64_slow_requests_exits_promptly(servers: Servers) -> None:
+    results = crawl("stop", servers.h2)
+    assert results["stopped_after"] is not None, results
+    assert results["stopped_after"] < 5, results
+
+
+def test_reactorless_mode(servers: Servers) -> None:
+    results = crawl("reactorless", servers.https)
+    assert sorted(size for _, size, _ in results["ok"]) == [0, 1000, 2000, 3000, 4000]  # type: ignore[union-attr]
+    assert results["errors"] == []

@@ -1,0 +1,88 @@
+"""Proxies from meta["proxy"], through real proxies on loopback."""
+
+from __future__ import annotations
+
+import base64
+import json
+from urllib.request import Request as URLRequest
+from urllib.request import urlopen
+
+import pytest
+from scrapy import Request
+from scrapy.exceptions import DownloadConnectionRefusedError, DownloadFailedError
+from scrapy.utils.defer import deferred_f_from_coro_f
+
+from conftest import Servers
+from handler_utils import open_handler
+
+CREDENTIALS = "Basic " + base64.b64encode(b"user:pass").decode()
+
+
+def proxy_log(servers: Servers) -> list[dict[str, object]]:
+    with urlopen(f"{servers.http}/proxy-log", timeout=10) as answer:
+        entries: list[dict[str, object]] = json.load(answer)["entries"]
+    return entries
+
+
+def clear_proxy_log(servers: Servers) -> None:
+    urlopen(URLRequest(f"{servers.http}/proxy-log", method="DELETE"), timeout=10).close()
+
+
+def echo_request(base: str, proxy: str, auth: str | None = None) -> Request:
+    headers = {"Proxy-Authorization": auth} if auth else {}
+    # HttpProxyMiddleware sets exactly this header from proxy credentials.
+    return Request(f"{base}/echo", meta={"proxy": proxy}, headers=headers)
+
+
+@deferred_f_from_coro_f
+async def test_http_proxy_credentials_reach_the_proxy_never_the_target(servers: Servers) -> None:
+    clear_proxy_log(servers)
+    async with open_handler() as handler:
+        for target in (servers.http, servers.https, servers.h2):
+            response = await handler.download_request(echo_request(target, servers.proxy_auth, CREDENTIALS))
+            assert response.status == 200
+            echo = json.loads(response.body)
+            # The canary: the target never sees the proxy credentials.
+            assert not [name for name, _ in echo["headers"] if name.lower() == "proxy-authorization"]
+    entries = [e for e in proxy_log(servers) if e["proxy"] == "proxy_auth"]
+    assert {e["method"] for e in entries} == {"CONNECT"}
+    assert all(e["proxy_authorization"] == CREDENTIALS and e["status"] == 200 for e in entries)
+
+
+@deferred_f_from_coro_f
+async def test_proxy_without_credentials_and_unreachable_proxy(servers: Servers) -> None:
+    async with open_handler() as handler:
+        plain = await handler.download_request(echo_request(servers.https, servers.proxy))
+        assert plain.status == 200
+        with pytest.raises(DownloadFailedError, match="407"):
+            await handler.download_request(echo_request(servers.https, servers.proxy_auth))
+        with pytest.raises(DownloadConnectionRefusedError):
+            await handler.download_request(echo_request(servers.https, "http://127.0.0.1:1"))
+
+
+@deferred_f_from_coro_f
+async def test_socks5_proxy_with_credentials(servers: Servers) -> None:
+    clear_proxy_log(servers)
+    async with open_handler() as handler:
+        response = await handler.download_request(echo_request(servers.h2, servers.socks5, CREDENTIALS))
+        assert response.status == 200
+        assert not [n for n, _ in json.loads(response.body)["headers"] if n.lower() == "proxy-authorization"]
+    entries = [e for e in proxy_log(servers) if e["proxy"] == "socks5"]
+    assert [e["socks_user"] for e in entries] == ["user"]
+
+
+@deferred_f_from_coro_f
+async def test_unsupported_proxy_scheme_is_refused(servers: Servers) -> None:
+    async with open_handler() as handler:
+        with pytest.raises(ValueError, match="accepted: http, https, socks5"):
+            await handler.download_request(echo_request(servers.http, "ftp://127.0.0.1:21"))
+
+
+@deferred_f_from_coro_f
+async def test_bind_address(servers: Servers) -> None:
+    async with open_handler(DOWNLOAD_BIND_ADDRESS="127.0.0.2") as handler:
+        echo = json.loads((await handler.download_request(Request(f"{servers.http}/echo"))).body)
+        assert echo["remote"].startswith("127.0.0.2:")
+        request = Request(f"{servers.http}/echo", meta={"bindaddress": ("127.0.0.3", 0)})
+        echo = json.loads((await handler.download_request(request)).body)
+        assert echo["remote"].startswith("127.0.0.3:")
