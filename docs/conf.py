@@ -5,4 +5,3 @@ author = "scrapy-tlsclient contributors"
 extensions: list[str] = []
 exclude_patterns = ["_build"]
 html_theme = "alabaster"
-nitpicky = True
