@@ -210,3 +210,12 @@ async def test_native_failures_become_scrapy_exceptions(servers: Servers) -> Non
     async with open_handler(DOWNLOAD_VERIFY_CERTIFICATES=True) as handler:
         with pytest.raises(DownloadFailedError, match="certificate"):
             await handler.download_request(Request(f"{servers.h2}/bytes?n=1"))
+
+
+@deferred_f_from_coro_f
+async def test_tls_verbose_logging(servers: Servers, caplog: pytest.LogCaptureFixture) -> None:
+    async with open_handler(DOWNLOADER_CLIENT_TLS_VERBOSE_LOGGING=True) as handler:
+        with caplog.at_level(logging.DEBUG, logger="scrapy_tlsclient"):
+            await handler.download_request(Request(f"{servers.h2}/bytes?n=1"))
+    assert "SSL connection to 127.0.0.1 using protocol TLS 1.3" in caplog.text
+    assert "ALPN h2" in caplog.text

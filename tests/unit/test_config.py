@@ -1,0 +1,45 @@
+"""Settings are validated at start, with the setting named in the error."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from scrapy.exceptions import NotConfigured
+from scrapy.settings import Settings
+
+from scrapy_tlsclient._config import HandlerConfig
+
+
+def config(**values: object) -> HandlerConfig:
+    return HandlerConfig.from_settings(Settings(values))
+
+
+def test_defaults_follow_scrapy() -> None:
+    c = config()
+    assert c.verify_certificates is False
+    assert c.max_sessions == 64
+    assert c.threads == 16 + 10  # CONCURRENT_REQUESTS + REACTOR_THREADPOOL_MAXSIZE
+    assert c.bind_address is None
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"TLS_CLIENT_MAX_SESSIONS": 0}, "TLS_CLIENT_MAX_SESSIONS must be a positive integer"),
+        ({"TLS_CLIENT_MAX_SESSIONS": "many"}, "TLS_CLIENT_MAX_SESSIONS must be an integer"),
+        ({"DOWNLOAD_MAXSIZE": -1}, "DOWNLOAD_MAXSIZE must be 0"),
+        ({"CONCURRENT_REQUESTS": 0}, "CONCURRENT_REQUESTS must be a positive integer"),
+        ({"DOWNLOAD_BIND_ADDRESS": ("127.0.0.1",)}, "DOWNLOAD_BIND_ADDRESS must be a host string"),
+        ({"TLS_CLIENT_LIBRARY_PATH": 5}, "TLS_CLIENT_LIBRARY_PATH must be a path string"),
+    ],
+)
+def test_bad_values_are_refused_by_name(values: dict[str, object], message: str) -> None:
+    with pytest.raises(NotConfigured, match=message):
+        config(**values)
+
+
+def test_tls_version_settings_are_reported_as_ignored(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="scrapy_tlsclient"):
+        config(DOWNLOAD_TLS_MIN_VERSION="TLSv1.2")
+    assert "DOWNLOAD_TLS_MIN_VERSION = 'TLSv1.2' is ignored" in caplog.text

@@ -1,0 +1,88 @@
+"""Scrapy Request + settings -> native input (pure)."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from scrapy import Request
+from scrapy.settings import Settings
+
+from scrapy_tlsclient._config import HandlerConfig
+from scrapy_tlsclient._request_input import header_pairs, request_input_from
+
+CONFIG = HandlerConfig.from_settings(Settings({"DOWNLOAD_TIMEOUT": 30}))
+
+
+def native_input(request: Request) -> dict[str, object]:
+    return dict(request_input_from(request, CONFIG, stream_id="s1").request_input)
+
+
+def test_headers_keep_repeats_drop_none_and_proxy_authorization() -> None:
+    request = Request(
+        "https://example.com/",
+        headers={
+            "X-Repeat": ["1", "2"],
+            "X-None": None,
+            "Proxy-Authorization": "Basic eA==",
+            "Accept": "a/b",
+        },
+    )
+    assert header_pairs(request.headers) == [["X-Repeat", "1"], ["X-Repeat", "2"], ["Accept", "a/b"]]
+
+
+def test_body_is_base64_and_scrapy_owns_redirects_cookies_decoding() -> None:
+    got = native_input(Request("https://example.com/", method="POST", body=b"\x00\xff"))
+    assert got["requestBody"] == base64.b64encode(b"\x00\xff").decode()
+    assert got["isByteRequest"] is True
+    assert got["followRedirects"] is False
+    assert got["withoutCookieJar"] is True
+    assert got["rawBody"] is True
+    assert got["timeoutMilliseconds"] == 30000
+    assert got["insecureSkipVerify"] is True
+
+
+def test_download_timeout_meta_wins() -> None:
+    assert (
+        native_input(Request("https://e.com/", meta={"download_timeout": 0.25}))["timeoutMilliseconds"] == 250
+    )
+
+
+def test_http_proxy_credentials_go_to_connect_headers() -> None:
+    request = Request(
+        "https://e.com/", meta={"proxy": "127.0.0.1:8080"}, headers={"Proxy-Authorization": "Basic dTpw"}
+    )
+    got = native_input(request)
+    assert got["proxyUrl"] == "http://127.0.0.1:8080"
+    assert got["connectHeaders"] == {"Proxy-Authorization": ["Basic dTpw"]}
+
+
+def test_socks_credentials_go_into_the_proxy_url() -> None:
+    auth = "Basic " + base64.b64encode(b"us er:p@ss").decode()
+    request = Request(
+        "https://e.com/", meta={"proxy": "socks5://127.0.0.1:1080"}, headers={"Proxy-Authorization": auth}
+    )
+    assert native_input(request)["proxyUrl"] == "socks5://us%20er:p%40ss@127.0.0.1:1080"
+
+
+@pytest.mark.parametrize(
+    ("meta", "message"),
+    [
+        ({"proxy": "ftp://127.0.0.1:21"}, "Unsupported proxy scheme 'ftp'"),
+        ({"proxy": 5}, "must be a URL string"),
+        ({"bindaddress": ["127.0.0.1"]}, "'bindaddress' request meta key must be a host string"),
+    ],
+)
+def test_bad_meta_is_refused_by_name(meta: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        native_input(Request("https://e.com/", meta=meta))
+
+
+def test_session_key_separates_what_a_client_fixes() -> None:
+    def key(**meta: object) -> str:
+        return request_input_from(Request("https://e.com/a", meta=meta), CONFIG, stream_id="x").session_key
+
+    assert key() == key(download_timeout=5)  # a per-call deadline shares the client
+    assert key() != key(proxy="socks5://127.0.0.1:1")
+    assert key(proxy="http://127.0.0.1:1", download_timeout=5) != key(proxy="http://127.0.0.1:1")
+    assert key() != key(bindaddress="127.0.0.2")
