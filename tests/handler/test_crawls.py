@@ -4,6 +4,7 @@ handler, stopping a busy crawl, and Scrapy's reactorless mode."""
 from __future__ import annotations
 
 import json
+import os
 
 from conftest import Servers, run_python
 
@@ -30,6 +31,8 @@ class Spider(scrapy.Spider):
             reactor.callLater(2, stop)
             for i in range(64):
                 yield scrapy.Request(f"{base}/slow?delay_ms=60000&i={i}", errback=self.failed)
+        elif mode == "proxy":
+            yield scrapy.Request(f"{base}/echo", meta={"proxy": sys.argv[3]}, errback=self.failed)
         else:
             for i in range(5):
                 yield scrapy.Request(f"{base}/bytes?n={1000 * i}&i={i}", errback=self.failed)
@@ -68,8 +71,8 @@ print(json.dumps(results))
 """
 
 
-def crawl(mode: str, base: str) -> dict[str, object]:
-    result = run_python(CRAWL, mode, base)
+def crawl(mode: str, base: str, *extra: str, env: dict[str, str] | None = None) -> dict[str, object]:
+    result = run_python(CRAWL, mode, base, *extra, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     output: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
     return output
@@ -95,3 +98,15 @@ def test_reactorless_mode(servers: Servers) -> None:
     results = crawl("reactorless", servers.https)
     assert sorted(size for _, size, _ in results["ok"]) == [0, 1000, 2000, 3000, 4000]  # type: ignore[union-attr]
     assert results["errors"] == []
+
+
+def test_https_proxy(servers: Servers) -> None:
+    # The library verifies an https:// proxy's certificate against the
+    # system roots even without DOWNLOAD_VERIFY_CERTIFICATES; trust the test
+    # CA for this process (docs/handler.rst, limitations).
+    env = dict(os.environ, SSL_CERT_FILE=servers.cert)
+    results = crawl("proxy", servers.https, servers.proxy_tls, env=env)
+    assert results["errors"] == []
+    assert len(results["ok"]) == 1  # type: ignore[arg-type]
+    untrusted = crawl("proxy", servers.https, servers.proxy_tls)
+    assert untrusted["errors"] == ["DownloadFailedError"]
