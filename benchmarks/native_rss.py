@@ -19,15 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from scrapy_tlsclient import get_library
 
+from _process import rss_mib
 from _testserver import test_server
-
-
-def rss_mib() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS in /proc/self/status")
 
 
 def main() -> None:

@@ -24,6 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 NATIVE_DIR = ROOT / "native"
 
 
+def pattern(n: int) -> bytes:
+    """What the test server's /bytes?n=N sends: byte i is i % 256."""
+    return (bytes(range(256)) * (n // 256 + 1))[:n]
+
+
 @dataclass(frozen=True)
 class Servers:
     http: str

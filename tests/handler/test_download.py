@@ -22,12 +22,8 @@ from scrapy.exceptions import (
 from scrapy.utils.defer import deferred_f_from_coro_f
 from twisted.internet.ssl import Certificate
 
-from conftest import Servers
+from conftest import Servers, pattern
 from handler_utils import open_handler
-
-
-def pattern(n: int) -> bytes:
-    return (bytes(range(256)) * (n // 256 + 1))[:n]
 
 
 @deferred_f_from_coro_f

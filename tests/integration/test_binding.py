@@ -25,11 +25,7 @@ from scrapy_tlsclient import (
     UnknownProfileError,
 )
 
-from conftest import Servers, run_python
-
-
-def pattern(n: int) -> bytes:
-    return (bytes(range(256)) * (n // 256 + 1))[:n]
+from conftest import Servers, pattern, run_python
 
 
 def request_input(url: str, **extra: object) -> RequestInput:
