@@ -10,12 +10,15 @@ thread switches that dominated CPU at 128 requests in flight
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import secrets
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
+
+from twisted.internet.defer import Deferred
 
 from ._envelopes import response_from_envelope, stream_read_from_envelope
 from ._errors import NativeError
@@ -41,63 +44,62 @@ _DECODERS: dict[str, Callable[[dict[str, Any]], Any]] = {
 
 
 class _Waiter:
-    """A result slot the event loop can await, on Twisted or asyncio."""
+    """A result slot the event loop can await: an asyncio future when an
+    asyncio loop drives Scrapy (asyncio reactor or reactorless), else a
+    Deferred for the classic reactor."""
 
-    def __init__(self, use_reactor: bool) -> None:
-        self._use_reactor = use_reactor
-        if use_reactor:
-            from twisted.internet.defer import Deferred
+    __slots__ = ("_deferred", "_future")
 
-            self._deferred: Any = Deferred()
+    def __init__(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        if loop is not None:
+            self._future: asyncio.Future[Any] | None = loop.create_future()
+            self._deferred: Deferred[Any] | None = None
         else:
-            import asyncio
-
-            self._future: Any = asyncio.get_running_loop().create_future()
+            self._future = None
+            self._deferred = Deferred()
 
     def settle(self, value: Any, error: BaseException | None) -> None:
-        if self._use_reactor:
-            if self._deferred.called:  # cancelled meanwhile
-                return
-            if error is not None:
-                self._deferred.errback(error)
-            else:
-                self._deferred.callback(value)
-        else:
-            if self._future.done():
+        if self._future is not None:
+            if self._future.done():  # cancelled meanwhile
                 return
             if error is not None:
                 self._future.set_exception(error)
             else:
                 self._future.set_result(value)
+            return
+        assert self._deferred is not None
+        if self._deferred.called:  # cancelled meanwhile
+            return
+        if error is not None:
+            self._deferred.errback(error)
+        else:
+            self._deferred.callback(value)
 
     async def wait(self) -> Any:
-        if self._use_reactor:
-            from scrapy.utils.defer import maybe_deferred_to_future
-
-            return await maybe_deferred_to_future(self._deferred)
-        return await self._future
+        if self._future is not None:
+            return await self._future
+        assert self._deferred is not None
+        return await self._deferred
 
 
 class CompletionDispatcher:
     """Runs native calls without a thread per call."""
 
     def __init__(self, library: NativeLibrary) -> None:
-        from scrapy.utils.reactor import is_reactor_installed
+        from scrapy.utils.asyncio import is_asyncio_available
 
         self._library = library
-        self._use_reactor = is_reactor_installed()
+        self._loop = asyncio.get_event_loop() if is_asyncio_available() else None
         self._waiters: dict[str, _Waiter] = {}
         self._tickets = (f"c{n}" for n in itertools.count())
         self._queue = f"scrapy-{secrets.token_hex(6)}"
         self._stopping = threading.Event()
-        if self._use_reactor:
+        if self._loop is not None:
+            self._call_soon: Callable[..., Any] = self._loop.call_soon_threadsafe
+        else:
             from twisted.internet import reactor
 
-            self._call_soon: Callable[..., Any] = reactor.callFromThread
-        else:
-            import asyncio
-
-            self._call_soon = asyncio.get_event_loop().call_soon_threadsafe
+            self._call_soon = reactor.callFromThread
         self._thread = threading.Thread(
             target=self._poll_forever, name="scrapy_tlsclient-poller", daemon=True
         )
@@ -114,7 +116,7 @@ class CompletionDispatcher:
 
     async def _run(self, op: str, payload: dict[str, Any]) -> Any:
         ticket = next(self._tickets)
-        waiter = _Waiter(self._use_reactor)
+        waiter = _Waiter(self._loop)
         self._waiters[ticket] = waiter
         self._library.submit(self._queue, op, ticket, payload)
         return await waiter.wait()

@@ -31,6 +31,7 @@ def protocol_name(used_protocol: str) -> str | None:
     return _PROTOCOLS.get(used_protocol, used_protocol)
 
 
+@lru_cache(maxsize=1024)
 def ip_address_from(remote_address: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     if not remote_address:
         return None
