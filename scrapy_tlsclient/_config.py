@@ -23,6 +23,7 @@ __all__ = ["DEFAULT_SETTINGS", "HandlerConfig"]
 DEFAULT_SETTINGS: dict[str, object] = {
     "TLS_CLIENT_LIBRARY_PATH": None,
     "TLS_CLIENT_MAX_SESSIONS": 64,
+    "TLS_CLIENT_PROFILE": None,
 }
 
 #: Scrapy's own TLS settings that tls-client's browser profiles fix
@@ -51,6 +52,9 @@ class HandlerConfig:
     threads: int
     max_sessions: int
     library_path: str | None
+    #: Default browser profile; None: the library's own default. Checked
+    #: against the loaded library by the handler.
+    profile: str | None
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> HandlerConfig:
@@ -62,6 +66,9 @@ class HandlerConfig:
             raise NotConfigured(
                 f"TLS_CLIENT_LIBRARY_PATH must be a path string or None, got {library_path!r}"
             )
+        profile = settings.get("TLS_CLIENT_PROFILE", DEFAULT_SETTINGS["TLS_CLIENT_PROFILE"])
+        if profile is not None and (not isinstance(profile, str) or not profile):
+            raise NotConfigured(f"TLS_CLIENT_PROFILE must be a profile name string or None, got {profile!r}")
         for name, default in _FIXED_BY_PROFILE.items():
             if settings.get(name) != default:
                 logger.warning(
@@ -86,6 +93,7 @@ class HandlerConfig:
             threads=concurrent + reactor_threads,
             max_sessions=max_sessions,
             library_path=library_path,
+            profile=profile,
         )
 
 

@@ -16,8 +16,11 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
 from ._config import HandlerConfig, bind_address_from_meta
+from ._profiles import check_profile
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from scrapy import Request
     from scrapy.http.headers import Headers
 
@@ -58,8 +61,14 @@ class NativeCall:
     timeout: float
 
 
-def request_input_from(request: Request, config: HandlerConfig, *, stream_id: str) -> NativeCall:
-    """Build the native input for ``request``; raise ValueError on bad meta."""
+def request_input_from(
+    request: Request, config: HandlerConfig, *, stream_id: str, profiles: Collection[str] = ()
+) -> NativeCall:
+    """Build the native input for ``request``; raise ValueError on bad meta.
+
+    ``profiles`` are the profile names the loaded library has; the
+    ``tls_client_profile`` meta key is checked against them.
+    """
     timeout = float(request.meta.get("download_timeout") or config.download_timeout)
     request_input: RequestInput = {
         "requestUrl": request.url,
@@ -83,6 +92,12 @@ def request_input_from(request: Request, config: HandlerConfig, *, stream_id: st
             "maxConnsPerHost": config.concurrent_requests,
         },
     }
+    if "tls_client_profile" in request.meta:
+        request_input["tlsClientIdentifier"] = check_profile(
+            request.meta["tls_client_profile"], profiles, "The 'tls_client_profile' request meta key"
+        )
+    elif config.profile is not None:
+        request_input["tlsClientIdentifier"] = config.profile
     if request.body:
         request_input["requestBody"] = base64.b64encode(request.body).decode("ascii")
         request_input["isByteRequest"] = True

@@ -34,6 +34,7 @@ from ._completions import CompletionDispatcher
 from ._config import HandlerConfig
 from ._errors import NativeDataLossError, NativeError
 from ._native import load_library
+from ._profiles import check_profile
 from ._request_input import request_input_from
 from ._response_args import ip_address_from, protocol_name, scrapy_headers, tls_certificate
 from ._scrapy_errors import scrapy_error_for
@@ -86,6 +87,12 @@ class TLSClientDownloadHandler:
                 f"{self._library.info.version}. Unset TLS_CLIENT_LIBRARY_PATH / SCRAPY_TLSCLIENT_LIBRARY "
                 f"to use the library built into the package."
             )
+        self._profiles = self._library.info.profiles
+        if self._config.profile is not None:
+            try:
+                check_profile(self._config.profile, self._profiles, "The TLS_CLIENT_PROFILE setting")
+            except ValueError as exc:
+                raise NotConfigured(str(exc)) from None
         self._calls = CompletionDispatcher(self._library)
         self._runner = make_runner(self._config.threads)
         self._sessions = SessionPool(self._config.max_sessions)
@@ -102,7 +109,7 @@ class TLSClientDownloadHandler:
             info.tls_client_version,
             info.go_version,
             info.path,
-            info.default_profile or "(library default)",
+            self._config.profile or info.default_profile,
             self._config.threads,
         )
 
@@ -119,7 +126,7 @@ class TLSClientDownloadHandler:
         if scheme not in ("http", "https"):
             raise UnsupportedURLSchemeError(f"Unsupported URL scheme {scheme!r} in {request.url}")
         stream_id = next(self._stream_ids)
-        call = request_input_from(request, self._config, stream_id=stream_id)
+        call = request_input_from(request, self._config, stream_id=stream_id, profiles=self._profiles)
         session_id, evicted = self._sessions.session_for(call.session_key)
         if evicted is not None:
             await self._runner.run(self._library.destroy_session, evicted)

@@ -70,6 +70,7 @@ func Handler() http.Handler {
 	mux.HandleFunc("/redirect", handleRedirect)
 	mux.HandleFunc("/cookies", handleCookies)
 	mux.HandleFunc("/conns", handleConns)
+	mux.HandleFunc("/tls", handleTLS)
 	return withWireHeaders(mux)
 }
 

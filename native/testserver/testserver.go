@@ -93,8 +93,8 @@ func (s *Servers) startAll(cert tls.Certificate) error {
 	var h1, h2 http.Protocols
 	h1.SetHTTP1(true)
 	h2.SetHTTP2(true)
-	h1Config := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}
-	h2Config := &tls.Config{Certificates: []tls.Certificate{cert}}
+	h1Config := recordHellos(&tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}})
+	h2Config := recordHellos(&tls.Config{Certificates: []tls.Certificate{cert}})
 
 	// The HTTP/1.1 servers see the plaintext through captureListener, for
 	// /echo's wire-order headers. HTTP/2 needs no capture and must see the

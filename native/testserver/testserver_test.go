@@ -727,3 +727,27 @@ func TestCloseEndsRequests(t *testing.T) {
 		t.Error("request after Close succeeded")
 	}
 }
+
+func TestTLSEndpointShowsTheClientHello(t *testing.T) {
+	s := start(t)
+	for _, base := range []string{s.HTTPS, s.H2} {
+		resp, err := s.Client().Get(base + "/tls")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hello testserver.HelloSummary
+		err = json.NewDecoder(resp.Body).Decode(&hello)
+		resp.Body.Close()
+		if err != nil || len(hello.CipherSuites) == 0 || len(hello.Extensions) == 0 || len(hello.ALPN) == 0 {
+			t.Fatalf("%s: %+v (%v)", base, hello, err)
+		}
+	}
+	resp, err := http.Get(s.HTTP + "/tls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("plain HTTP: %d", resp.StatusCode)
+	}
+}
