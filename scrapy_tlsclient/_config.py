@@ -24,6 +24,7 @@ DEFAULT_SETTINGS: dict[str, object] = {
     "TLS_CLIENT_LIBRARY_PATH": None,
     "TLS_CLIENT_MAX_SESSIONS": 64,
     "TLS_CLIENT_PROFILE": None,
+    "TLS_CLIENT_DEBUG": False,
 }
 
 #: Scrapy's own TLS settings that tls-client's browser profiles fix
@@ -55,6 +56,8 @@ class HandlerConfig:
     #: Default browser profile; None: the library's own default. Checked
     #: against the loaded library by the handler.
     profile: str | None
+    #: tls-client's debug log for every request, in Scrapy's log.
+    debug: bool
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> HandlerConfig:
@@ -94,7 +97,17 @@ class HandlerConfig:
             max_sessions=max_sessions,
             library_path=library_path,
             profile=profile,
+            debug=_bool_setting(settings, "TLS_CLIENT_DEBUG"),
         )
+
+
+def _bool_setting(settings: BaseSettings, name: str) -> bool:
+    try:
+        return settings.getbool(name, bool(DEFAULT_SETTINGS.get(name)))
+    except ValueError:
+        raise NotConfigured(
+            f"{name} must be a boolean (True/False, 1/0, 'true'/'false'), got {settings.get(name)!r}"
+        ) from None
 
 
 def _int_setting(settings: BaseSettings, name: str) -> int:

@@ -98,6 +98,12 @@ def request_input_from(
         )
     elif config.profile is not None:
         request_input["tlsClientIdentifier"] = config.profile
+    debug = request.meta.get("tls_client_debug", config.debug)
+    if not isinstance(debug, bool):
+        raise ValueError(f"The 'tls_client_debug' request meta key must be True or False, got {debug!r}")
+    if debug:
+        # A debug call gets a client of its own, so its log is this request's.
+        request_input["withDebug"] = True
     if request.body:
         request_input["requestBody"] = base64.b64encode(request.body).decode("ascii")
         request_input["isByteRequest"] = True

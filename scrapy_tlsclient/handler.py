@@ -146,6 +146,8 @@ class TLSClientDownloadHandler:
                 open_stream = None
                 raise scrapy_error_for(exc, request, call.timeout) from exc
             request.meta["download_latency"] = time.monotonic() - started
+            for line in native.debug_log:
+                logger.debug("tls-client debug for %s: %s", request, line)
             open_stream = native.stream_id
             response, open_stream = await self._read_response(native, request, call.timeout)
             return response

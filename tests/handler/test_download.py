@@ -215,3 +215,23 @@ async def test_tls_verbose_logging(servers: Servers, caplog: pytest.LogCaptureFi
             await handler.download_request(Request(f"{servers.h2}/bytes?n=1"))
     assert "SSL connection to 127.0.0.1 using protocol TLS 1.3" in caplog.text
     assert "ALPN h2" in caplog.text
+
+
+@deferred_f_from_coro_f
+async def test_debug_log_goes_to_scrapys_log_per_request(
+    servers: Servers, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with open_handler() as handler:
+        with caplog.at_level(logging.DEBUG, logger="scrapy_tlsclient"):
+            await handler.download_request(
+                Request(f"{servers.h2}/bytes?n=7", meta={"tls_client_debug": True})
+            )
+            await handler.download_request(Request(f"{servers.h2}/bytes?n=8"))
+        with pytest.raises(ValueError, match="'tls_client_debug' request meta key must be True or False"):
+            await handler.download_request(
+                Request(f"{servers.h2}/bytes?n=9", meta={"tls_client_debug": "yes"})
+            )
+    lines = [r.getMessage() for r in caplog.records if "tls-client debug for" in r.getMessage()]
+    assert lines
+    assert all("/bytes?n=7>" in line for line in lines)
+    assert any("request GET" in line for line in lines)

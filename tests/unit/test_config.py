@@ -43,3 +43,9 @@ def test_tls_version_settings_are_reported_as_ignored(caplog: pytest.LogCaptureF
     with caplog.at_level(logging.WARNING, logger="scrapy_tlsclient"):
         config(DOWNLOAD_TLS_MIN_VERSION="TLSv1.2")
     assert "DOWNLOAD_TLS_MIN_VERSION = 'TLSv1.2' is ignored" in caplog.text
+
+
+def test_debug_setting_must_be_boolean() -> None:
+    assert config(TLS_CLIENT_DEBUG="true").debug is True
+    with pytest.raises(NotConfigured, match="TLS_CLIENT_DEBUG must be a boolean"):
+        config(TLS_CLIENT_DEBUG="sometimes")
