@@ -137,32 +137,31 @@ class TLSClientDownloadHandler:
             "prefetchTimeoutMs": PREFETCH_TIMEOUT_MS,
         }
         self._in_flight.add(stream_id)
-        open_stream: str | None = stream_id  # until the library has released it
+        transfer = _Transfer(stream_id)
         started = time.monotonic()
         try:
             try:
                 native = await self._calls.request_stream(request_input)
             except NativeError as exc:
-                open_stream = None
+                transfer.open_stream = None
                 raise scrapy_error_for(exc, request, call.timeout) from exc
             request.meta["download_latency"] = time.monotonic() - started
             for line in native.debug_log:
                 logger.debug("tls-client debug for %s: %s", request, line)
-            open_stream = native.stream_id
-            response, open_stream = await self._read_response(native, request, call.timeout)
-            return response
+            transfer.open_stream = native.stream_id
+            return await self._read_response(native, request, call.timeout, transfer)
         finally:
             self._in_flight.discard(stream_id)
-            if open_stream is not None:
-                # Every exit path (error, maxsize, StopDownload, a cancelled
-                # download) ends the native transfer.
-                await self._runner.run(self._library.cancel_stream, open_stream)
+            if transfer.open_stream is not None:
+                # Every exit path that leaves the body unread (maxsize,
+                # StopDownload, a cancelled download) ends the transfer.
+                await self._runner.run(self._library.cancel_stream, transfer.open_stream)
 
     async def _read_response(
-        self, native: NativeResponse, request: Request, download_timeout: float
-    ) -> tuple[Response, str | None]:
-        """Read the body; return the response and the stream id if the
-        native stream is still open (the caller cancels it)."""
+        self, native: NativeResponse, request: Request, download_timeout: float, transfer: _Transfer
+    ) -> Response:
+        """Read the body, keeping ``transfer.open_stream`` up to date: None
+        once the library has released the stream (end of body or error)."""
         maxsize: int = request.meta.get("download_maxsize", self._config.maxsize)
         warnsize: int = request.meta.get("download_warnsize", self._config.warnsize)
         headers = scrapy_headers(native)
@@ -179,7 +178,7 @@ class TLSClientDownloadHandler:
             self._log_tls(native, request)
         stop = self._stop_download(signals.headers_received, request, headers=headers, body_length=expected)
         if stop is not None:
-            return _make_response(base_args, b"", stop_download=stop), native.stream_id
+            return _make_response(base_args, b"", stop_download=stop)
 
         body = BytesIO()
         stream_id = native.stream_id
@@ -190,7 +189,7 @@ class TLSClientDownloadHandler:
                 body.write(chunk)
                 stop = self._stop_download(signals.bytes_received, request, data=chunk)
                 if stop is not None:
-                    return _make_response(base_args, body.getvalue(), stop_download=stop), stream_id
+                    return _make_response(base_args, body.getvalue(), stop_download=stop)
                 size = body.tell()
                 if maxsize and size > maxsize:
                     self._cancel_for_maxsize(size, maxsize, request, expected=False)
@@ -205,19 +204,20 @@ class TLSClientDownloadHandler:
                 read = await self._calls.read_stream(stream_id, READ_HEARTBEAT_MS, READ_MAX_BYTES)
             except NativeError as exc:
                 error, stream_id = exc, None  # the library released the stream
+                transfer.open_stream = None
                 chunk = b""
                 continue
             if read.eof:
-                stream_id = None
+                stream_id = transfer.open_stream = None
             chunk = read.chunk
 
         if error is None:
-            return _make_response(base_args, body.getvalue()), None
+            return _make_response(base_args, body.getvalue())
         if not isinstance(error, NativeDataLossError):
             raise scrapy_error_for(error, request, download_timeout) from error
         fail_on_dataloss: bool = request.meta.get("download_fail_on_dataloss", self._config.fail_on_dataloss)
         if not fail_on_dataloss:
-            return _make_response(base_args, body.getvalue(), flags=["dataloss"]), None
+            return _make_response(base_args, body.getvalue(), flags=["dataloss"])
         if not self._dataloss_warned:
             self._dataloss_warned = True
             logger.warning(
@@ -293,6 +293,15 @@ class TLSClientDownloadHandler:
             await sleep(0.02)
         self._calls.stop()
         await self._runner.close()
+
+
+class _Transfer:
+    """The native stream of one download, while the library holds it open."""
+
+    __slots__ = ("open_stream",)
+
+    def __init__(self, stream_id: str | None) -> None:
+        self.open_stream = stream_id
 
 
 def _size_message(kind: str, size: int, limit: int, request: Request, *, expected: bool) -> str:

@@ -486,13 +486,15 @@ type Stats struct {
 	CallsCancelled int64  `json:"callsCancelled"`
 	// Submissions not completed yet plus completions not polled yet.
 	CompletionsPending int `json:"completionsPending"`
-	Goroutines         int `json:"goroutines"`
+	// Cancels remembered for ids not (yet) seen.
+	Tombstones int `json:"tombstones"`
+	Goroutines int `json:"goroutines"`
 }
 
 // GetStats reports the bridge's live counters.
 func (b *Bridge) GetStats() (string, []byte) {
 	b.mu.Lock()
-	out := Stats{ID: b.newID(), CallsInFlight: len(b.calls), StreamsOpen: len(b.streams)}
+	out := Stats{ID: b.newID(), CallsInFlight: len(b.calls), StreamsOpen: len(b.streams), Tombstones: len(b.tombstones)}
 	b.mu.Unlock()
 	out.Sessions = b.sessions.count()
 	out.StreamsOpened = b.streamsOpened.Load()

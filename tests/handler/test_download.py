@@ -126,6 +126,7 @@ async def test_warnsize_warns_once_per_response(servers: Servers, caplog: pytest
 @deferred_f_from_coro_f
 async def test_download_timeout(servers: Servers) -> None:
     async with open_handler() as handler:
+        tombstones = handler._library.stats()["tombstones"]
         started = time.monotonic()
         with pytest.raises(DownloadTimeoutError, match=r"took longer than 0\.5 seconds"):
             await handler.download_request(
@@ -136,6 +137,8 @@ async def test_download_timeout(servers: Servers) -> None:
             await handler.download_request(
                 Request(f"{servers.http}/stall?n=100", meta={"download_timeout": 0.5})
             )
+        # Streams the library already released are not cancelled again.
+        assert handler._library.stats()["tombstones"] == tombstones
 
 
 @deferred_f_from_coro_f
