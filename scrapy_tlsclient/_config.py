@@ -25,6 +25,8 @@ DEFAULT_SETTINGS: dict[str, object] = {
     "TLS_CLIENT_MAX_SESSIONS": 64,
     "TLS_CLIENT_PROFILE": None,
     "TLS_CLIENT_DEBUG": False,
+    "TLS_CLIENT_FORCE_HTTP1": False,
+    "TLS_CLIENT_HTTP3": False,
 }
 
 #: Scrapy's own TLS settings that tls-client's browser profiles fix
@@ -58,6 +60,11 @@ class HandlerConfig:
     profile: str | None
     #: tls-client's debug log for every request, in Scrapy's log.
     debug: bool
+    #: Offer only HTTP/1.1 in ALPN.
+    force_http1: bool
+    #: Let profiles that offer h3 keep it (off: a browser's TCP ClientHello
+    #: never offers h3; tls-client's chrome_133 does unless told not to).
+    http3: bool
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> HandlerConfig:
@@ -98,6 +105,8 @@ class HandlerConfig:
             library_path=library_path,
             profile=profile,
             debug=_bool_setting(settings, "TLS_CLIENT_DEBUG"),
+            force_http1=_bool_setting(settings, "TLS_CLIENT_FORCE_HTTP1"),
+            http3=_bool_setting(settings, "TLS_CLIENT_HTTP3"),
         )
 
 

@@ -70,6 +70,7 @@ def request_input_from(
     ``tls_client_profile`` meta key is checked against them.
     """
     timeout = float(request.meta.get("download_timeout") or config.download_timeout)
+    no_deadline = _bool_meta(request, "tls_client_no_deadline", False)
     request_input: RequestInput = {
         "requestUrl": request.url,
         "requestMethod": request.method,
@@ -82,7 +83,8 @@ def request_input_from(
         "insecureSkipVerify": not config.verify_certificates,
         "withPeerCertificate": True,
         "streamId": stream_id,
-        "timeoutMilliseconds": max(1, round(timeout * 1000)),
+        # A negative value is the library's "no deadline" (long streams).
+        "timeoutMilliseconds": -1 if no_deadline else max(1, round(timeout * 1000)),
         # Go keeps only 2 idle connections per host by default, and dials
         # a new one whenever none is idle at that instant; both churn TLS
         # handshakes. Scrapy never has more than CONCURRENT_REQUESTS in
@@ -98,10 +100,11 @@ def request_input_from(
         )
     elif config.profile is not None:
         request_input["tlsClientIdentifier"] = config.profile
-    debug = request.meta.get("tls_client_debug", config.debug)
-    if not isinstance(debug, bool):
-        raise ValueError(f"The 'tls_client_debug' request meta key must be True or False, got {debug!r}")
-    if debug:
+    if _bool_meta(request, "tls_client_force_http1", config.force_http1):
+        request_input["forceHttp1"] = True
+    if not _bool_meta(request, "tls_client_http3", config.http3):
+        request_input["disableHttp3"] = True
+    if _bool_meta(request, "tls_client_debug", config.debug):
         # A debug call gets a client of its own, so its log is this request's.
         request_input["withDebug"] = True
     if request.body:
@@ -115,6 +118,13 @@ def request_input_from(
         request_input["localAddress"] = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     _add_proxy(request_input, request, config.proxy_auth_encoding)
     return NativeCall(request_input, session_key(request_input), timeout)
+
+
+def _bool_meta(request: Request, key: str, default: bool) -> bool:
+    value = request.meta.get(key, default)
+    if not isinstance(value, bool):
+        raise ValueError(f"The {key!r} request meta key must be True or False, got {value!r}")
+    return value
 
 
 def header_pairs(headers: Headers) -> list[list[str]]:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 from scrapy import Request
-from scrapy.exceptions import NotConfigured
+from scrapy.exceptions import DownloadTimeoutError, NotConfigured
 from scrapy.utils.defer import deferred_f_from_coro_f
 
 from conftest import Servers
@@ -43,3 +43,41 @@ async def test_unknown_profiles_are_refused(servers: Servers) -> None:
     ):
         async with open_handler(TLS_CLIENT_PROFILE="firefox_999"):
             pass
+
+
+@deferred_f_from_coro_f
+async def test_alpn_options_on_the_wire(servers: Servers) -> None:
+    async def alpn(handler: object, **meta: object) -> list[str]:
+        request = Request(f"{servers.https}/tls", meta={"tls_client_profile": "chrome_133", **meta})
+        response = await handler.download_request(request)  # type: ignore[attr-defined]
+        offered: list[str] = json.loads(response.body)["alpn"]
+        return offered
+
+    async with open_handler() as handler:
+        # Measured: chrome_133 offers h3 on TCP unless HTTP/3 is disabled, which
+        # no real Chrome does; so HTTP/3 is off unless asked for.
+        assert "h3" not in await alpn(handler)
+        assert "h3" in await alpn(handler, tls_client_http3=True)
+        assert await alpn(handler, tls_client_force_http1=True) == ["http/1.1"]
+    async with open_handler(TLS_CLIENT_FORCE_HTTP1=True) as handler:
+        assert await alpn(handler) == ["http/1.1"]
+
+
+@deferred_f_from_coro_f
+async def test_no_deadline_for_long_responses(servers: Servers) -> None:
+    slow = f"{servers.h2}/slowbody?delay_ms=1500"
+    async with open_handler() as handler:
+        with pytest.raises(DownloadTimeoutError):
+            await handler.download_request(Request(slow, meta={"download_timeout": 0.5}))
+        response = await handler.download_request(
+            Request(slow, meta={"download_timeout": 0.5, "tls_client_no_deadline": True})
+        )
+        assert response.status == 200
+
+
+@pytest.mark.parametrize("key", ["tls_client_http3", "tls_client_force_http1", "tls_client_no_deadline"])
+@deferred_f_from_coro_f
+async def test_boolean_meta_keys_refuse_other_values(servers: Servers, key: str) -> None:
+    async with open_handler() as handler:
+        with pytest.raises(ValueError, match=f"'{key}' request meta key must be True or False"):
+            await handler.download_request(Request(f"{servers.h2}/tls", meta={key: "yes"}))
