@@ -124,7 +124,9 @@ def error_from_envelope(envelope: dict[str, Any]) -> NativeError | None:
     if "error" in envelope and envelope.get("error"):
         return native_error_from(str(envelope["error"]), envelope.get("errorCode"))
     if envelope.get("status") == 0:
-        return native_error_from(str(envelope.get("body", "")), envelope.get("errorCode"))
+        error = native_error_from(str(envelope.get("body", "")), envelope.get("errorCode"))
+        error.debug_log = list(envelope.get("debugLog") or ())
+        return error
     return None
 
 

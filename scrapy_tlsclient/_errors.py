@@ -60,6 +60,8 @@ class NativeError(Exception):
     def __init__(self, message: str, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        #: The call's debug log (requests sent with withDebug).
+        self.debug_log: list[str] = []
         if code is not None:
             self.code = code
 

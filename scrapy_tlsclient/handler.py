@@ -144,10 +144,10 @@ class TLSClientDownloadHandler:
                 native = await self._calls.request_stream(request_input)
             except NativeError as exc:
                 transfer.open_stream = None
+                _log_debug(request, exc.debug_log)
                 raise scrapy_error_for(exc, request, call.timeout) from exc
             request.meta["download_latency"] = time.monotonic() - started
-            for line in native.debug_log:
-                logger.debug("tls-client debug for %s: %s", request, line)
+            _log_debug(request, native.debug_log)
             transfer.open_stream = native.stream_id
             return await self._read_response(native, request, call.timeout, transfer)
         finally:
@@ -293,6 +293,11 @@ class TLSClientDownloadHandler:
             await sleep(0.02)
         self._calls.stop()
         await self._runner.close()
+
+
+def _log_debug(request: Request, lines: list[str]) -> None:
+    for line in lines:
+        logger.debug("tls-client debug for %s: %s", request, line)
 
 
 class _Transfer:

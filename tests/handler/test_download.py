@@ -230,11 +230,15 @@ async def test_debug_log_goes_to_scrapys_log_per_request(
                 Request(f"{servers.h2}/bytes?n=7", meta={"tls_client_debug": True})
             )
             await handler.download_request(Request(f"{servers.h2}/bytes?n=8"))
+            with pytest.raises(DownloadConnectionRefusedError):
+                await handler.download_request(
+                    Request("http://127.0.0.1:1/refused", meta={"tls_client_debug": True})
+                )
         with pytest.raises(ValueError, match="'tls_client_debug' request meta key must be True or False"):
             await handler.download_request(
                 Request(f"{servers.h2}/bytes?n=9", meta={"tls_client_debug": "yes"})
             )
     lines = [r.getMessage() for r in caplog.records if "tls-client debug for" in r.getMessage()]
-    assert lines
-    assert all("/bytes?n=7>" in line for line in lines)
-    assert any("request GET" in line for line in lines)
+    assert any("/bytes?n=7>" in line and "request GET" in line for line in lines)
+    assert any("/refused>" in line for line in lines)  # failed requests log too
+    assert all("/bytes?n=7>" in line or "/refused>" in line for line in lines)
