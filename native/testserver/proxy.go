@@ -666,11 +666,13 @@ func (p *socksProxy) handle(c net.Conn) {
 	} else if slices.Contains(methods, socksMethodNone) {
 		method = socksMethodNone
 	}
-	if _, err := c.Write([]byte{socksVersion, method}); err != nil {
+	if method == socksNoAcceptable {
+		// Log before answering: a client that has the answer may look.
+		record(socksNoAcceptable, fmt.Errorf("no acceptable authentication method in %v", methods))
+		_, _ = c.Write([]byte{socksVersion, method})
 		return
 	}
-	if method == socksNoAcceptable {
-		record(socksNoAcceptable, fmt.Errorf("no acceptable authentication method in %v", methods))
+	if _, err := c.Write([]byte{socksVersion, method}); err != nil {
 		return
 	}
 
@@ -683,8 +685,8 @@ func (p *socksProxy) handle(c net.Conn) {
 		}
 		entry.SocksUser = user
 		if user != ProxyUser || pass != ProxyPassword {
-			_, _ = c.Write([]byte{socksAuthVersion, 1})
 			record(1, errors.New("wrong credentials"))
+			_, _ = c.Write([]byte{socksAuthVersion, 1})
 			return
 		}
 		if _, err := c.Write([]byte{socksAuthVersion, 0}); err != nil {
@@ -704,8 +706,8 @@ func (p *socksProxy) handle(c net.Conn) {
 	host, err := readSocksAddr(br, req[3])
 	if err != nil {
 		if errors.Is(err, errAtypUnsupported) {
-			_ = writeSocksReply(c, socksAtypUnsupported, nil)
 			record(socksAtypUnsupported, err)
+			_ = writeSocksReply(c, socksAtypUnsupported, nil)
 		}
 		return
 	}
@@ -715,8 +717,8 @@ func (p *socksProxy) handle(c net.Conn) {
 	}
 	entry.Target = net.JoinHostPort(host, strconv.Itoa(int(binary.BigEndian.Uint16(portBytes))))
 	if req[1] != socksCmdConnect {
-		_ = writeSocksReply(c, socksCmdUnsupported, nil)
 		record(socksCmdUnsupported, fmt.Errorf("command %d not supported", req[1]))
+		_ = writeSocksReply(c, socksCmdUnsupported, nil)
 		return
 	}
 	target, err := dialTarget(p.ctx, entry.Target)
@@ -725,8 +727,8 @@ func (p *socksProxy) handle(c net.Conn) {
 		if errors.Is(err, syscall.ECONNREFUSED) {
 			rep = socksRefused
 		}
-		_ = writeSocksReply(c, rep, nil)
 		record(int(rep), err)
+		_ = writeSocksReply(c, rep, nil)
 		return
 	}
 	if !p.tracked.add(target) {
