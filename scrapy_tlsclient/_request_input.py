@@ -117,7 +117,10 @@ def request_input_from(
         host, port = bind_address
         request_input["localAddress"] = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     _add_proxy(request_input, request, config.proxy_auth_encoding)
-    return NativeCall(request_input, session_key(request_input), timeout)
+    identity = request.meta.get("tls_client_session", "")
+    if not isinstance(identity, str):
+        raise ValueError(f"The 'tls_client_session' request meta key must be a string, got {identity!r}")
+    return NativeCall(request_input, session_key(request_input, identity), timeout)
 
 
 def _bool_meta(request: Request, key: str, default: bool) -> bool:
@@ -187,8 +190,10 @@ def _basic_credentials(header: bytes, encoding: str) -> tuple[str, str]:
     return user, password
 
 
-def session_key(request_input: RequestInput) -> str:
-    """A digest of every option that fixes a native client.
+def session_key(request_input: RequestInput, identity: str = "") -> str:
+    """A digest of every option that fixes a native client, and of the
+    caller's identity name (requests of different identities never share a
+    client, so never a connection or TLS session ticket).
 
     HTTP(S) proxies need the deadline in the key: their CONNECT step only
     honours the client's own timeout (docs/abi.rst).
@@ -196,5 +201,5 @@ def session_key(request_input: RequestInput) -> str:
     fixed = {key: value for key, value in request_input.items() if key not in _PER_CALL_FIELDS}
     if str(request_input.get("proxyUrl", "")).lower().startswith(("http://", "https://")):
         fixed["timeoutMilliseconds"] = request_input.get("timeoutMilliseconds")
-    canonical = json.dumps(fixed, sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps([fixed, identity], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:24]

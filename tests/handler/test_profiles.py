@@ -81,3 +81,20 @@ async def test_boolean_meta_keys_refuse_other_values(servers: Servers, key: str)
     async with open_handler() as handler:
         with pytest.raises(ValueError, match=f"'{key}' request meta key must be True or False"):
             await handler.download_request(Request(f"{servers.h2}/tls", meta={key: "yes"}))
+
+
+@deferred_f_from_coro_f
+async def test_identities_never_share_a_connection(servers: Servers) -> None:
+    async def connections(handler: object, identity: str) -> int:
+        request = Request(f"{servers.h2}/conns?who={identity}", meta={"tls_client_session": identity})
+        response = await handler.download_request(request)  # type: ignore[attr-defined]
+        accepted: int = json.loads(response.body)["accepted"]
+        return accepted
+
+    async with open_handler() as handler:
+        first = await connections(handler, "alice")
+        assert await connections(handler, "alice") == first  # reused
+        assert await connections(handler, "bob") == first + 1  # a connection of its own
+        assert len(handler._sessions) == 2
+        with pytest.raises(ValueError, match="'tls_client_session' request meta key must be a string"):
+            await handler.download_request(Request(f"{servers.h2}/conns", meta={"tls_client_session": 7}))
