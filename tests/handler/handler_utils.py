@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from scrapy.utils.asyncio import is_asyncio_available
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from scrapy.utils.test import get_crawler
+from twisted.internet import defer
 
 from scrapy_tlsclient import TLSClientDownloadHandler
 
@@ -20,3 +24,12 @@ async def open_handler(**settings: Any) -> AsyncIterator[TLSClientDownloadHandle
         yield handler
     finally:
         await handler.close()
+
+
+async def gather(*coros: object) -> list[object]:
+    """Run coroutines concurrently on whichever loop drives Scrapy."""
+    if is_asyncio_available():
+        return list(await asyncio.gather(*coros, return_exceptions=True))  # type: ignore[arg-type]
+    deferreds = [deferred_from_coro(c) for c in coros]
+    results = await maybe_deferred_to_future(defer.DeferredList(deferreds, consumeErrors=True))
+    return [value if ok else value.value for ok, value in results]

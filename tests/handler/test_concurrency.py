@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import time
 
 from scrapy import Request
 from scrapy.exceptions import DownloadCancelledError
-from scrapy.utils.asyncio import is_asyncio_available
 from scrapy.utils.defer import deferred_f_from_coro_f, deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import defer, reactor
 from twisted.internet.task import LoopingCall
 
 from conftest import Servers
-from handler_utils import open_handler
-
-
-async def gather(*coros: object) -> list[object]:
-    """Run coroutines concurrently on whichever loop drives Scrapy."""
-    if is_asyncio_available():
-        return list(await asyncio.gather(*coros, return_exceptions=True))  # type: ignore[arg-type]
-    deferreds = [deferred_from_coro(c) for c in coros]
-    results = await maybe_deferred_to_future(defer.DeferredList(deferreds, consumeErrors=True))
-    return [value if ok else value.value for ok, value in results]
+from handler_utils import gather, open_handler
 
 
 @deferred_f_from_coro_f

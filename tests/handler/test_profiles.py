@@ -8,6 +8,7 @@ import pytest
 from scrapy import Request
 from scrapy.exceptions import DownloadTimeoutError, NotConfigured
 from scrapy.utils.defer import deferred_f_from_coro_f
+from test_concurrency import gather
 
 from conftest import Servers
 from handler_utils import open_handler
@@ -98,3 +99,30 @@ async def test_identities_never_share_a_connection(servers: Servers) -> None:
         assert len(handler._sessions) == 2
         with pytest.raises(ValueError, match="'tls_client_session' request meta key must be a string"):
             await handler.download_request(Request(f"{servers.h2}/conns", meta={"tls_client_session": 7}))
+
+
+PROFILES = ("chrome_150", "chrome_146", "firefox_147", "safari_ios_18_5")
+
+
+def _hello_key(hello: dict[str, list[int]]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Cipher suites and extensions without GREASE values (random per hello)."""
+
+    def real(values: list[int]) -> tuple[int, ...]:
+        return tuple(sorted(v for v in values if (v & 0x0F0F) != 0x0A0A))
+
+    return real(hello["cipher_suites"]), real(hello["extensions"])
+
+
+@deferred_f_from_coro_f
+async def test_200_concurrent_requests_keep_their_own_profiles(servers: Servers) -> None:
+    async def hello_of(handler: object, profile: str, i: int) -> tuple[str, object]:
+        request = Request(f"{servers.h2}/tls?i={i}", meta={"tls_client_profile": profile})
+        response = await handler.download_request(request)  # type: ignore[attr-defined]
+        return profile, _hello_key(json.loads(response.body))
+
+    async with open_handler(CONCURRENT_REQUESTS=64) as handler:
+        reference = {p: (await hello_of(handler, p, -1))[1] for p in PROFILES}
+        assert len(set(reference.values())) == len(PROFILES)  # four different ClientHellos
+        results = await gather(*(hello_of(handler, PROFILES[i % 4], i) for i in range(200)))
+    assert all(not isinstance(r, Exception) for r in results), results[:3]
+    assert all(hello == reference[profile] for profile, hello in results)  # type: ignore[misc]
