@@ -706,23 +706,7 @@ func TestProxiesClose(t *testing.T) {
 	if n := len(s.ProxyEntries()); n != len(requests) {
 		t.Errorf("%d entries for %d requests", n, len(requests))
 	}
-	closed := make(chan struct{})
-	go func() { s.Close(); close(closed) }()
-	for range requests {
-		select {
-		case err := <-errs:
-			if err == nil {
-				t.Error("a stalled request completed")
-			}
-		case <-timeout:
-			t.Fatal("requests still running after Close")
-		}
-	}
-	select {
-	case <-closed:
-	case <-timeout:
-		t.Fatal("Close did not return")
-	}
+	closeEndsStalledRequests(t, s, errs, len(requests), timeout)
 	for _, p := range []string{s.Proxy, s.ProxyAuth, s.ProxyTLS, s.Socks5} {
 		if conn, err := net.DialTimeout("tcp", hostPort(p), testTimeout); err == nil {
 			conn.Close()

@@ -705,24 +705,7 @@ func TestCloseEndsRequests(t *testing.T) {
 	}
 	// Let the requests arrive; Close must end them either way.
 	time.Sleep(100 * time.Millisecond)
-	closed := make(chan struct{})
-	go func() { s.Close(); close(closed) }()
-	timeout := time.After(testTimeout)
-	for range 3 {
-		select {
-		case err := <-errs:
-			if err == nil {
-				t.Error("a stalled request completed")
-			}
-		case <-timeout:
-			t.Fatal("requests still running after Close")
-		}
-	}
-	select {
-	case <-closed:
-	case <-timeout:
-		t.Fatal("Close did not return")
-	}
+	closeEndsStalledRequests(t, s, errs, 3, time.After(testTimeout))
 	if resp, err := c.Get(s.HTTP + "/status/200"); err == nil {
 		resp.Body.Close()
 		t.Error("request after Close succeeded")
@@ -750,5 +733,28 @@ func TestTLSEndpointShowsTheClientHello(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("plain HTTP: %d", resp.StatusCode)
+	}
+}
+
+// closeEndsStalledRequests closes the servers and checks that each of n
+// stalled requests ends with an error, and that Close returns, in time.
+func closeEndsStalledRequests(t *testing.T, s *testserver.Servers, errs <-chan error, n int, timeout <-chan time.Time) {
+	t.Helper()
+	closed := make(chan struct{})
+	go func() { s.Close(); close(closed) }()
+	for range n {
+		select {
+		case err := <-errs:
+			if err == nil {
+				t.Error("a stalled request completed")
+			}
+		case <-timeout:
+			t.Fatal("requests still running after Close")
+		}
+	}
+	select {
+	case <-closed:
+	case <-timeout:
+		t.Fatal("Close did not return")
 	}
 }
