@@ -25,6 +25,7 @@ from ._errors import (
 from ._native import LibraryInfo, NativeLibrary, get_library, load_library
 from ._version import __version__
 from .handler import TLSClientDownloadHandler
+from .middleware import TLSClientMiddleware
 
 __all__ = [
     "LibraryInfo",
@@ -49,6 +50,7 @@ __all__ = [
     "RequestInput",
     "StreamRead",
     "TLSClientDownloadHandler",
+    "TLSClientMiddleware",
     "TLSDetails",
     "UnknownProfileError",
     "__version__",

@@ -8,22 +8,34 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from scrapy.exceptions import NotConfigured
 
+from ._tls_options import certificate_pins, custom_tls
+
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from scrapy.settings import BaseSettings
 
 logger = logging.getLogger("scrapy_tlsclient")
 
-__all__ = ["DEFAULT_SETTINGS", "HandlerConfig"]
+__all__ = ["DEFAULT_PROFILE", "DEFAULT_SETTINGS", "HandlerConfig", "warn_ignored_tls_settings"]
+
+#: A current Chrome whose JA4 and Akamai fingerprints match the real
+#: browser's published values (docs/profiles.rst).
+DEFAULT_PROFILE = "chrome_150"
 
 #: This package's settings and their defaults (docs/settings.rst).
 DEFAULT_SETTINGS: dict[str, object] = {
     "TLS_CLIENT_LIBRARY_PATH": None,
     "TLS_CLIENT_MAX_SESSIONS": 64,
-    "TLS_CLIENT_PROFILE": None,
+    "TLS_CLIENT_PROFILE": DEFAULT_PROFILE,
+    "TLS_CLIENT_BROWSER_HEADERS": True,
+    "TLS_CLIENT_RANDOM_TLS_EXTENSION_ORDER": None,
+    "TLS_CLIENT_CUSTOM_TLS": None,
+    "TLS_CLIENT_CERTIFICATE_PINS": None,
     "TLS_CLIENT_DEBUG": False,
     "TLS_CLIENT_FORCE_HTTP1": False,
     "TLS_CLIENT_HTTP3": False,
@@ -56,8 +68,17 @@ class HandlerConfig:
     max_sessions: int
     library_path: str | None
     #: Default browser profile; None: the library's own default. Checked
-    #: against the loaded library by the handler.
+    #: against the loaded library by the handler and the middleware.
     profile: str | None
+    #: The middleware gives requests the profile's browser headers.
+    browser_headers: bool
+    #: Shuffle TLS extensions per connection; None: as the profile's
+    #: browser does (Chromium browsers do).
+    random_extension_order: bool | None
+    #: A customTlsClient spec used instead of the profile.
+    custom_tls: dict[str, object] | None
+    #: Host -> SHA-256 public-key pins.
+    certificate_pins: dict[str, list[str]] | None
     #: tls-client's debug log for every request, in Scrapy's log.
     debug: bool
     #: Offer only HTTP/1.1 in ALPN.
@@ -72,21 +93,14 @@ class HandlerConfig:
         reactor_threads = _positive_int(settings, "REACTOR_THREADPOOL_MAXSIZE")
         max_sessions = _positive_int(settings, "TLS_CLIENT_MAX_SESSIONS")
         library_path = settings.get("TLS_CLIENT_LIBRARY_PATH", DEFAULT_SETTINGS["TLS_CLIENT_LIBRARY_PATH"])
-        if library_path is not None and not isinstance(library_path, str):
+        if library_path is not None and (not isinstance(library_path, str) or not library_path):
             raise NotConfigured(
-                f"TLS_CLIENT_LIBRARY_PATH must be a path string or None, got {library_path!r}"
+                f"TLS_CLIENT_LIBRARY_PATH must be a path string or None (the packaged library), "
+                f"got {library_path!r}"
             )
         profile = settings.get("TLS_CLIENT_PROFILE", DEFAULT_SETTINGS["TLS_CLIENT_PROFILE"])
         if profile is not None and (not isinstance(profile, str) or not profile):
             raise NotConfigured(f"TLS_CLIENT_PROFILE must be a profile name string or None, got {profile!r}")
-        for name, default in _FIXED_BY_PROFILE.items():
-            if settings.get(name) != default:
-                logger.warning(
-                    "%s = %r is ignored by scrapy_tlsclient: the TLS versions and ciphers a request "
-                    "offers are fixed by its tls-client browser profile.",
-                    name,
-                    settings.get(name),
-                )
         return cls(
             maxsize=_non_negative_int(settings, "DOWNLOAD_MAXSIZE"),
             warnsize=_non_negative_int(settings, "DOWNLOAD_WARNSIZE"),
@@ -104,18 +118,58 @@ class HandlerConfig:
             max_sessions=max_sessions,
             library_path=library_path,
             profile=profile,
+            browser_headers=_bool_setting(settings, "TLS_CLIENT_BROWSER_HEADERS"),
+            random_extension_order=_optional_bool_setting(settings, "TLS_CLIENT_RANDOM_TLS_EXTENSION_ORDER"),
+            custom_tls=_checked(settings, "TLS_CLIENT_CUSTOM_TLS", custom_tls),
+            certificate_pins=_checked(settings, "TLS_CLIENT_CERTIFICATE_PINS", certificate_pins),
             debug=_bool_setting(settings, "TLS_CLIENT_DEBUG"),
             force_http1=_bool_setting(settings, "TLS_CLIENT_FORCE_HTTP1"),
             http3=_bool_setting(settings, "TLS_CLIENT_HTTP3"),
         )
 
 
-def _bool_setting(settings: BaseSettings, name: str) -> bool:
+def warn_ignored_tls_settings(settings: BaseSettings) -> None:
+    for name, default in _FIXED_BY_PROFILE.items():
+        if settings.get(name) != default:
+            logger.warning(
+                "%s = %r is ignored by scrapy_tlsclient: the TLS versions and ciphers a request "
+                "offers are fixed by its tls-client browser profile.",
+                name,
+                settings.get(name),
+            )
+
+
+_T = TypeVar("_T")
+
+
+def _checked(settings: BaseSettings, name: str, check: Callable[[object, str], _T]) -> _T | None:
+    value = settings.get(name, DEFAULT_SETTINGS.get(name))
+    if value is None:
+        return None
     try:
-        return settings.getbool(name, bool(DEFAULT_SETTINGS.get(name)))
-    except ValueError:
+        return check(value, name)
+    except ValueError as exc:
+        raise NotConfigured(str(exc)) from None
+
+
+def _optional_bool_setting(settings: BaseSettings, name: str) -> bool | None:
+    value = settings.get(name, DEFAULT_SETTINGS.get(name))
+    if value is None or value == "":
+        return None
+    return _bool_setting(settings, name)
+
+
+def _bool_setting(settings: BaseSettings, name: str) -> bool:
+    value = settings.get(name, DEFAULT_SETTINGS.get(name))
+    # Settings given on the command line (-s NAME=...) arrive as strings.
+    # True == 1 and False == 0 as dict keys, so 1/0 are accepted too.
+    accepted = {True: True, False: False, "true": True, "false": False, "1": True, "0": False}
+    key = value.lower() if isinstance(value, str) else value
+    try:
+        return accepted[key]
+    except (KeyError, TypeError):
         raise NotConfigured(
-            f"{name} must be a boolean (True/False, 1/0, 'true'/'false'), got {settings.get(name)!r}"
+            f"{name} must be a boolean (True/False, 1/0, 'true'/'false'), got {value!r}"
         ) from None
 
 

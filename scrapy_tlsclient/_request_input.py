@@ -9,24 +9,46 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import hashlib
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
+from ._browsers import browser_for
 from ._config import HandlerConfig, bind_address_from_meta
 from ._profiles import check_profile
+from ._tls_options import certificate_pins, custom_tls, header_order, server_name
 
 if TYPE_CHECKING:
-    from collections.abc import Collection
+    from collections.abc import Collection, Mapping, Sequence
 
     from scrapy import Request
     from scrapy.http.headers import Headers
 
     from ._envelopes import RequestInput
 
-__all__ = ["NativeCall", "header_pairs", "request_input_from", "session_key"]
+__all__ = ["META_KEYS", "NativeCall", "header_pairs", "request_input_from", "session_key"]
+
+#: The ``tls_client_*`` request meta keys this package reads (docs/meta.rst);
+#: any other key with that prefix is refused as a likely typo.
+META_KEYS = frozenset(
+    {
+        "tls_client_profile",
+        "tls_client_custom_tls",
+        "tls_client_random_tls_extension_order",
+        "tls_client_header_order",
+        "tls_client_browser_headers",
+        "tls_client_server_name",
+        "tls_client_certificate_pins",
+        "tls_client_session",
+        "tls_client_force_http1",
+        "tls_client_http3",
+        "tls_client_no_deadline",
+        "tls_client_debug",
+    }
+)
 
 #: Proxy schemes tls-client dials (connect.go); http(s) proxies use CONNECT.
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h", "socks4", "socks4a")
@@ -69,12 +91,13 @@ def request_input_from(
     ``profiles`` are the profile names the loaded library has; the
     ``tls_client_profile`` meta key is checked against them.
     """
-    timeout = float(request.meta.get("download_timeout") or config.download_timeout)
+    _check_meta_keys(request.meta)
+    timeout = _timeout(request.meta.get("download_timeout"), config.download_timeout)
     no_deadline = _bool_meta(request, "tls_client_no_deadline", False)
     request_input: RequestInput = {
         "requestUrl": request.url,
         "requestMethod": request.method,
-        "headersList": header_pairs(request.headers),
+        "headersList": header_pairs(request.headers, _header_order(request)),
         # Scrapy owns cookies, redirects and decompression.
         "withoutCookieJar": True,
         "followRedirects": False,
@@ -94,16 +117,14 @@ def request_input_from(
             "maxConnsPerHost": config.concurrent_requests,
         },
     }
-    if "tls_client_profile" in request.meta:
-        request_input["tlsClientIdentifier"] = check_profile(
-            request.meta["tls_client_profile"], profiles, "The 'tls_client_profile' request meta key"
-        )
-    elif config.profile is not None:
-        request_input["tlsClientIdentifier"] = config.profile
+    _add_fingerprint(request_input, request, config, profiles)
     if _bool_meta(request, "tls_client_force_http1", config.force_http1):
         request_input["forceHttp1"] = True
     if not _bool_meta(request, "tls_client_http3", config.http3):
         request_input["disableHttp3"] = True
+    # Read by the middleware; checked here too so a bad value fails the
+    # request even where the middleware is not enabled.
+    _bool_meta(request, "tls_client_browser_headers", config.browser_headers)
     if _bool_meta(request, "tls_client_debug", config.debug):
         # A debug call gets a client of its own, so its log is this request's.
         request_input["withDebug"] = True
@@ -118,9 +139,91 @@ def request_input_from(
         request_input["localAddress"] = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     _add_proxy(request_input, request, config.proxy_auth_encoding)
     identity = request.meta.get("tls_client_session", "")
-    if not isinstance(identity, str):
-        raise ValueError(f"The 'tls_client_session' request meta key must be a string, got {identity!r}")
+    if not isinstance(identity, str) or ("tls_client_session" in request.meta and not identity):
+        raise ValueError(
+            f"The 'tls_client_session' request meta key must be a non-empty name string, got {identity!r}"
+        )
     return NativeCall(request_input, session_key(request_input, identity), timeout)
+
+
+def _timeout(value: object, default: float) -> float:
+    """Scrapy's ``download_timeout``: seconds; 0 or None means the
+    DOWNLOAD_TIMEOUT setting, as in Scrapy's own handler."""
+    if value is None or value == 0:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+        raise ValueError(
+            f"The 'download_timeout' request meta key must be a positive number of seconds, got {value!r} "
+            "(for no deadline at all, set 'tls_client_no_deadline': True)"
+        )
+    return float(value)
+
+
+def _check_meta_keys(meta: Mapping[str, object]) -> None:
+    """A misspelt key would silently leave a fingerprint option unset."""
+    for key in meta:
+        if isinstance(key, str) and key.startswith("tls_client_") and key not in META_KEYS:
+            close = difflib.get_close_matches(key, sorted(META_KEYS), n=3)
+            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+            raise ValueError(
+                f"Unknown request meta key {key!r}.{hint} This package reads: {', '.join(sorted(META_KEYS))}"
+            )
+
+
+def _add_fingerprint(
+    request_input: RequestInput, request: Request, config: HandlerConfig, profiles: Collection[str]
+) -> None:
+    """The browser profile or custom TLS spec, and the options that change
+    how it looks on the wire."""
+    meta = request.meta
+    profile, custom = config.profile, config.custom_tls
+    if "tls_client_custom_tls" in meta:
+        if "tls_client_profile" in meta:
+            raise ValueError(
+                "The 'tls_client_profile' and 'tls_client_custom_tls' request meta keys exclude each other: "
+                "a custom TLS spec replaces the profile"
+            )
+        custom = custom_tls(meta["tls_client_custom_tls"], "The 'tls_client_custom_tls' request meta key")
+    elif "tls_client_profile" in meta:
+        profile = check_profile(
+            meta["tls_client_profile"], profiles, "The 'tls_client_profile' request meta key"
+        )
+        custom = None
+    if custom is not None:
+        request_input["customTlsClient"] = custom
+    elif profile is not None:
+        request_input["tlsClientIdentifier"] = profile
+    random_order = meta.get("tls_client_random_tls_extension_order", config.random_extension_order)
+    if random_order is None:
+        # As the browser does: Chromium shuffles its extensions per connection.
+        browser = browser_for(profile) if custom is None and profile else None
+        random_order = browser is not None and browser.chromium
+    if not isinstance(random_order, bool):
+        raise ValueError(
+            "The 'tls_client_random_tls_extension_order' request meta key must be True, False or None "
+            f"(as the profile's browser does), got {random_order!r}"
+        )
+    if random_order:
+        request_input["withRandomTLSExtensionOrder"] = True
+    if "tls_client_server_name" in meta:
+        request_input["serverNameOverwrite"] = server_name(
+            meta["tls_client_server_name"], "The 'tls_client_server_name' request meta key"
+        )
+    pins = config.certificate_pins
+    if "tls_client_certificate_pins" in meta:
+        pins = certificate_pins(
+            meta["tls_client_certificate_pins"], "The 'tls_client_certificate_pins' request meta key"
+        )
+    if pins:
+        request_input["certificatePinningHosts"] = pins
+
+
+def _header_order(request: Request) -> list[str] | None:
+    if "tls_client_header_order" not in request.meta:
+        return None
+    return header_order(
+        request.meta["tls_client_header_order"], "The 'tls_client_header_order' request meta key"
+    )
 
 
 def _bool_meta(request: Request, key: str, default: bool) -> bool:
@@ -130,11 +233,16 @@ def _bool_meta(request: Request, key: str, default: bool) -> bool:
     return value
 
 
-def header_pairs(headers: Headers) -> list[list[str]]:
+def header_pairs(headers: Headers, order: Sequence[str] | None = None) -> list[list[str]]:
     """Request headers as ordered [name, value] pairs, Proxy-Authorization
-    removed (it goes to the proxy only) and ``None`` values dropped."""
+    removed (it goes to the proxy only) and ``None`` values dropped; names
+    in ``order`` (lowercase) first, in that order."""
     pairs: list[list[str]] = []
-    for name, values in headers.items():
+    items = list(headers.items())
+    if order:
+        rank = {name: position for position, name in enumerate(order)}
+        items.sort(key=lambda item: rank.get(item[0].decode("latin-1").lower(), len(rank)))
+    for name, values in items:
         if name.lower() == b"proxy-authorization":
             continue
         text_name = name.decode("latin-1")

@@ -15,6 +15,7 @@ import itertools
 import logging
 import secrets
 import time
+from dataclasses import replace
 from io import BytesIO
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -31,7 +32,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.python.failure import Failure
 
 from ._completions import CompletionDispatcher
-from ._config import HandlerConfig
+from ._config import HandlerConfig, warn_ignored_tls_settings
 from ._errors import NativeDataLossError, NativeError
 from ._native import load_library
 from ._profiles import check_profile
@@ -79,6 +80,7 @@ class TLSClientDownloadHandler:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self._config = HandlerConfig.from_settings(crawler.settings)
+        warn_ignored_tls_settings(crawler.settings)
         self._library = load_library(self._config.library_path)
         if not self._library.supports("submit"):
             raise NotConfigured(
@@ -93,6 +95,9 @@ class TLSClientDownloadHandler:
                 check_profile(self._config.profile, self._profiles, "The TLS_CLIENT_PROFILE setting")
             except ValueError as exc:
                 raise NotConfigured(str(exc)) from None
+        else:
+            # The mapping needs the name to choose browser-like options.
+            self._config = replace(self._config, profile=self._library.info.default_profile)
         self._calls = CompletionDispatcher(self._library)
         self._runner = make_runner(self._config.threads)
         self._sessions = SessionPool(self._config.max_sessions)
@@ -109,7 +114,7 @@ class TLSClientDownloadHandler:
             info.tls_client_version,
             info.go_version,
             info.path,
-            self._config.profile or info.default_profile,
+            self._config.profile if self._config.custom_tls is None else "custom TLS (TLS_CLIENT_CUSTOM_TLS)",
             self._config.threads,
         )
 

@@ -8,7 +8,7 @@ import pytest
 from scrapy.exceptions import NotConfigured
 from scrapy.settings import Settings
 
-from scrapy_tlsclient._config import HandlerConfig
+from scrapy_tlsclient._config import HandlerConfig, warn_ignored_tls_settings
 
 
 def config(**values: object) -> HandlerConfig:
@@ -41,7 +41,7 @@ def test_bad_values_are_refused_by_name(values: dict[str, object], message: str)
 
 def test_tls_version_settings_are_reported_as_ignored(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="scrapy_tlsclient"):
-        config(DOWNLOAD_TLS_MIN_VERSION="TLSv1.2")
+        warn_ignored_tls_settings(Settings({"DOWNLOAD_TLS_MIN_VERSION": "TLSv1.2"}))
     assert "DOWNLOAD_TLS_MIN_VERSION = 'TLSv1.2' is ignored" in caplog.text
 
 

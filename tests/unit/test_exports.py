@@ -29,6 +29,7 @@ def test_exported_names() -> None:
         "RequestInput",
         "StreamRead",
         "TLSClientDownloadHandler",
+        "TLSClientMiddleware",
         "TLSDetails",
         "UnknownProfileError",
         "__version__",

@@ -86,3 +86,81 @@ def test_session_key_separates_what_a_client_fixes() -> None:
     assert key() != key(proxy="socks5://127.0.0.1:1")
     assert key(proxy="http://127.0.0.1:1", download_timeout=5) != key(proxy="http://127.0.0.1:1")
     assert key() != key(bindaddress="127.0.0.2")
+
+
+PROFILES = frozenset({"chrome_150", "firefox_147"})
+PIN = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+JA3 = "771,4865-4866,0-23-65281,29-23,0"
+
+
+def fingerprint_input(config: HandlerConfig = CONFIG, **meta: object) -> dict[str, object]:
+    call = request_input_from(Request("https://e.com/", meta=meta), config, stream_id="s", profiles=PROFILES)
+    return dict(call.request_input)
+
+
+def test_profile_and_extension_order_follow_the_browser() -> None:
+    chrome = fingerprint_input()
+    assert chrome["tlsClientIdentifier"] == "chrome_150"
+    assert chrome["withRandomTLSExtensionOrder"] is True  # Chrome shuffles per connection
+    firefox = fingerprint_input(tls_client_profile="firefox_147")
+    assert "withRandomTLSExtensionOrder" not in firefox  # Firefox does not
+    fixed = fingerprint_input(tls_client_random_tls_extension_order=False)
+    assert "withRandomTLSExtensionOrder" not in fixed
+    setting = HandlerConfig.from_settings(Settings({"TLS_CLIENT_RANDOM_TLS_EXTENSION_ORDER": True}))
+    assert fingerprint_input(setting, tls_client_profile="firefox_147")["withRandomTLSExtensionOrder"] is True
+
+
+def test_custom_tls_replaces_the_profile() -> None:
+    got = fingerprint_input(
+        tls_client_custom_tls={
+            "ja3String": JA3,
+            "pseudoHeaderOrder": [":method", ":path", ":authority", ":scheme"],
+        }
+    )
+    assert "tlsClientIdentifier" not in got
+    assert got["customTlsClient"] == {
+        "ja3String": JA3,
+        "pseudoHeaderOrder": [":method", ":path", ":authority", ":scheme"],
+    }
+    assert "withRandomTLSExtensionOrder" not in got  # a JA3 string fixes the order
+    with pytest.raises(
+        ValueError, match="'tls_client_profile' and 'tls_client_custom_tls' request meta keys exclude"
+    ):
+        fingerprint_input(tls_client_custom_tls={"ja3String": JA3}, tls_client_profile="chrome_150")
+    setting = HandlerConfig.from_settings(Settings({"TLS_CLIENT_CUSTOM_TLS": {"ja3String": JA3}}))
+    assert fingerprint_input(setting)["customTlsClient"] == {"ja3String": JA3}
+    assert (
+        fingerprint_input(setting, tls_client_profile="firefox_147")["tlsClientIdentifier"] == "firefox_147"
+    )
+
+
+def test_server_name_pins_and_header_order() -> None:
+    got = fingerprint_input(
+        tls_client_server_name="www.example.org", tls_client_certificate_pins={"*.E.com": [PIN]}
+    )
+    assert got["serverNameOverwrite"] == "www.example.org"
+    assert got["certificatePinningHosts"] == {"*.e.com": [PIN]}
+    request = Request(
+        "https://e.com/", headers={"A": "1", "B": "2", "C": "3"}, meta={"tls_client_header_order": ["c", "a"]}
+    )
+    pairs = request_input_from(request, CONFIG, stream_id="s").request_input["headersList"]
+    assert pairs == [["C", "3"], ["A", "1"], ["B", "2"]]
+
+
+def test_fingerprint_options_have_their_own_sessions() -> None:
+    def key(**meta: object) -> str:
+        return request_input_from(
+            Request("https://e.com/", meta=meta), CONFIG, stream_id="s", profiles=PROFILES
+        ).session_key
+
+    variants = [
+        key(),
+        key(tls_client_profile="firefox_147"),
+        key(tls_client_random_tls_extension_order=False),
+        key(tls_client_custom_tls={"ja3String": JA3}),
+        key(tls_client_server_name="x.e.com"),
+        key(tls_client_certificate_pins={"e.com": [PIN]}),
+        key(tls_client_session="alice"),
+    ]
+    assert len(set(variants)) == len(variants)
+    assert key(tls_client_header_order=["accept"]) == key()  # per call: the same client

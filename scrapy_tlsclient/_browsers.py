@@ -1,0 +1,386 @@
+"""The headers each browser profile's real browser sends, in its order.
+
+tls-client makes the TLS ClientHello and the HTTP/2 frames look like a
+browser; the headers are the caller's job. A Chrome ClientHello carrying
+``User-Agent: Scrapy/2.x`` is easier to flag than no impersonation at all,
+so the middleware fills in the headers of a top-level navigation from the
+profile's browser, and orders every request's headers the way that browser
+does.
+
+The values are those of a desktop Chrome / Firefox on Windows and of Safari
+on iOS or macOS in an en-US locale, per browser version (pure data and pure
+functions over Scrapy's ``Headers``; no I/O).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+from scrapy.downloadermiddlewares.httpcompression import ACCEPTED_ENCODINGS
+from scrapy.settings import default_settings
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from scrapy.http.headers import Headers
+
+__all__ = [
+    "Browser",
+    "accept_encoding",
+    "add_browser_headers",
+    "browser_for",
+    "fetch_site",
+    "order_headers",
+    "wants_browser_headers",
+]
+
+
+@dataclass(frozen=True)
+class Browser:
+    """What one browser version sends for a top-level navigation."""
+
+    #: "chrome", "brave", "firefox" or "safari".
+    family: str
+    major: int
+    #: The navigation headers, lowercase names, in the order sent.
+    headers: tuple[tuple[str, str], ...]
+    #: Every header name this browser places (lowercase), in its order;
+    #: includes request-dependent ones (referer, cookie, ...). Names not
+    #: listed keep their relative order after these.
+    order: tuple[str, ...]
+
+    @property
+    def chromium(self) -> bool:
+        """Chromium browsers shuffle their TLS extensions per connection."""
+        return self.family in ("chrome", "brave")
+
+    @property
+    def user_agent(self) -> str:
+        return dict(self.headers)["user-agent"]
+
+
+#: Headers a browser sends only with a navigation it makes itself; a request
+#: that already has one of these has browser headers chosen by the user.
+BROWSER_ONLY_HEADERS = frozenset(
+    {
+        "sec-ch-ua",
+        "sec-ch-ua-mobile",
+        "sec-ch-ua-platform",
+        "sec-fetch-site",
+        "sec-fetch-mode",
+        "sec-fetch-user",
+        "sec-fetch-dest",
+        "upgrade-insecure-requests",
+        "priority",
+        "te",
+    }
+)
+
+_PROFILE_NAME = re.compile(r"^(chrome|brave|firefox)_(\d+)(?:_[A-Z]+)*$")
+_SAFARI_NAME = re.compile(r"^safari_(ios_|ipad_)?(\d+)_(\d+)(?:_(\d+))?$")
+
+
+@cache
+def browser_for(profile: str) -> Browser | None:
+    """The browser a tls-client profile name imitates; None for profiles
+    of apps and libraries (okhttp, mobile apps, cloudscraper, opera)."""
+    match = _PROFILE_NAME.match(profile)
+    if match:
+        family, major = match.group(1), int(match.group(2))
+        if family == "firefox":
+            return _firefox(major)
+        return _chromium(family, major)
+    match = _SAFARI_NAME.match(profile)
+    if match:
+        device = {"ios_": "iphone", "ipad_": "ipad", None: "mac"}[match.group(1)]
+        version = tuple(int(part) for part in match.group(2, 3, 4) if part is not None)
+        return _safari(device, version)
+    return None
+
+
+# -- Chromium ---------------------------------------------------------------
+
+_CHROMIUM_ORDER = (
+    "content-length",
+    "cache-control",
+    "sec-ch-ua",
+    "sec-ch-ua-mobile",
+    "sec-ch-ua-platform",
+    "origin",
+    "content-type",
+    "upgrade-insecure-requests",
+    "user-agent",
+    "accept",
+    "sec-fetch-site",
+    "sec-fetch-mode",
+    "sec-fetch-user",
+    "sec-fetch-dest",
+    "referer",
+    "accept-encoding",
+    "accept-language",
+    "cookie",
+    "priority",
+)
+
+
+def _chromium(family: str, major: int) -> Browser:
+    brand = "Brave" if family == "brave" else "Google Chrome"
+    headers = [
+        ("sec-ch-ua", _sec_ch_ua(major, brand)),
+        ("sec-ch-ua-mobile", "?0"),
+        ("sec-ch-ua-platform", '"Windows"'),
+        ("upgrade-insecure-requests", "1"),
+        (
+            "user-agent",
+            f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            f"Chrome/{major}.0.0.0 Safari/537.36",
+        ),
+        (
+            "accept",
+            "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,"
+            "*/*;q=0.8,application/signed-exchange;v=b3;q=0.7",
+        ),
+        ("sec-fetch-site", "none"),
+        ("sec-fetch-mode", "navigate"),
+        ("sec-fetch-user", "?1"),
+        ("sec-fetch-dest", "document"),
+        # zstd from Chrome 123, the priority header from 124.
+        ("accept-encoding", "gzip, deflate, br, zstd" if major >= 123 else "gzip, deflate, br"),
+        ("accept-language", "en-US,en;q=0.9"),
+    ]
+    if major >= 124:
+        headers.append(("priority", "u=0, i"))
+    return Browser(family, major, tuple(headers), _CHROMIUM_ORDER)
+
+
+#: Chromium's "GREASE" brand characters (user_agent_utils.cc).
+_GREASE_CHARS = (" ", "(", ":", "-", ".", "/", ")", ";", "=", "?", "_")
+_GREASE_VERSIONS = ("8", "99", "24")
+#: The six orders of (grease, Chromium, brand), chosen by major % 6.
+_BRAND_ORDERS = ((0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0))
+#: Before the seeded algorithm (Chrome 105) the list was fixed per version.
+_EARLY_SEC_CH_UA = {
+    103: '".Not/A)Brand";v="99", "{brand}";v="103", "Chromium";v="103"',
+    104: '"Chromium";v="104", " Not A;Brand";v="99", "{brand}";v="104"',
+}
+
+
+def _sec_ch_ua(major: int, brand: str) -> str:
+    """Chromium's brand list: a "GREASE" brand and an order, both seeded
+    by the major version, so a given version always sends the same value
+    (e.g. Chrome 131: ``"Google Chrome";v="131", "Chromium";v="131",
+    "Not_A Brand";v="24"``)."""
+    if major in _EARLY_SEC_CH_UA:
+        return _EARLY_SEC_CH_UA[major].format(brand=brand)
+    first, second = (_GREASE_CHARS[n % len(_GREASE_CHARS)] for n in (major, major + 1))
+    grease_brand = f"Not{first}A{second}Brand"
+    entries = [
+        (grease_brand, _GREASE_VERSIONS[major % len(_GREASE_VERSIONS)]),
+        ("Chromium", str(major)),
+        (brand, str(major)),
+    ]
+    placed: list[tuple[str, str]] = [("", "")] * 3
+    for entry, position in zip(entries, _BRAND_ORDERS[major % len(_BRAND_ORDERS)], strict=True):
+        placed[position] = entry
+    return ", ".join(f'"{name}";v="{version}"' for name, version in placed)
+
+
+# -- Firefox ----------------------------------------------------------------
+
+_FIREFOX_ORDER = (
+    "user-agent",
+    "accept",
+    "accept-language",
+    "accept-encoding",
+    "content-type",
+    "content-length",
+    "origin",
+    "referer",
+    "cookie",
+    "upgrade-insecure-requests",
+    "sec-fetch-dest",
+    "sec-fetch-mode",
+    "sec-fetch-site",
+    "sec-fetch-user",
+    "priority",
+    "te",
+)
+
+
+def _firefox(major: int) -> Browser:
+    if major >= 128:
+        accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    else:
+        accept = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+    headers = [
+        (
+            "user-agent",
+            f"Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:{major}.0) Gecko/20100101 Firefox/{major}.0",
+        ),
+        ("accept", accept),
+        ("accept-language", "en-US,en;q=0.5"),
+        ("accept-encoding", "gzip, deflate, br, zstd" if major >= 126 else "gzip, deflate, br"),
+        ("upgrade-insecure-requests", "1"),
+        ("sec-fetch-dest", "document"),
+        ("sec-fetch-mode", "navigate"),
+        ("sec-fetch-site", "none"),
+        ("sec-fetch-user", "?1"),
+    ]
+    if major >= 128:
+        headers.append(("priority", "u=0, i"))
+    headers.append(("te", "trailers"))
+    return Browser("firefox", major, tuple(headers), _FIREFOX_ORDER)
+
+
+# -- Safari -----------------------------------------------------------------
+
+_SAFARI_ORDER = (
+    "content-type",
+    "origin",
+    "content-length",
+    "sec-fetch-dest",
+    "user-agent",
+    "accept",
+    "sec-fetch-site",
+    "sec-fetch-mode",
+    "referer",
+    "accept-language",
+    "priority",
+    "accept-encoding",
+    "cookie",
+)
+#: Safari before 16.4 sent no Sec-Fetch headers.
+_OLD_SAFARI_ORDER = ("accept", "user-agent", "accept-language", "referer", "accept-encoding", "cookie")
+
+
+def _safari(device: str, version: tuple[int, ...]) -> Browser:
+    dotted = ".".join(map(str, version))
+    # Safari 26 freezes the OS version in its User-Agent at 18.6 / 10.15.7.
+    os_version = "18_6" if version[0] >= 26 else "_".join(map(str, version))
+    if device == "mac":
+        user_agent = (
+            f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+            f"Version/{dotted} Safari/605.1.15"
+        )
+    else:
+        platform = "iPhone; CPU iPhone OS" if device == "iphone" else "iPad; CPU OS"
+        user_agent = (
+            f"Mozilla/5.0 ({platform} {os_version} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+            f"Version/{dotted} Mobile/15E148 Safari/604.1"
+        )
+    accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    if version < (16, 4):
+        headers = (
+            ("accept", accept),
+            ("user-agent", user_agent),
+            ("accept-language", "en-US,en;q=0.9"),
+            ("accept-encoding", "gzip, deflate, br"),
+        )
+        return Browser("safari", version[0], headers, _OLD_SAFARI_ORDER)
+    navigation = [
+        ("sec-fetch-dest", "document"),
+        ("user-agent", user_agent),
+        ("accept", accept),
+        ("sec-fetch-site", "none"),
+        ("sec-fetch-mode", "navigate"),
+        ("accept-language", "en-US,en;q=0.9"),
+    ]
+    if version >= (17,):
+        navigation.append(("priority", "u=0, i"))
+    navigation.append(("accept-encoding", "gzip, deflate, br"))
+    return Browser("safari", version[0], tuple(navigation), _SAFARI_ORDER)
+
+
+# -- request-dependent values ---------------------------------------------
+
+
+def fetch_site(url: str, referer: str | None) -> str:
+    """``Sec-Fetch-Site`` for a navigation to ``url`` from ``referer``.
+
+    Without a public-suffix list, "same-site" is approximated as the same
+    host on another scheme or port.
+    """
+    if not referer:
+        return "none"
+    target, source = _origin(url), _origin(referer)
+    if target == source:
+        return "same-origin"
+    if target[1] == source[1]:
+        return "same-site"
+    return "cross-site"
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+
+
+# -- applying a browser to a request's headers ----------------------------
+
+#: Scrapy's own defaults for the headers a browser also sends: a request
+#: still carrying one of these values has not been given it by the user.
+_SCRAPY_DEFAULTS: dict[bytes, bytes] = {
+    b"user-agent": default_settings.USER_AGENT.encode(),
+    **{
+        name.lower().encode(): value.encode()
+        for name, value in default_settings.DEFAULT_REQUEST_HEADERS.items()
+    },
+    b"accept-encoding": b", ".join(ACCEPTED_ENCODINGS),
+}
+
+
+def accept_encoding(browser: Browser) -> str:
+    """The browser's Accept-Encoding, less what Scrapy's
+    HttpCompressionMiddleware cannot decode here (``br`` needs ``brotli``,
+    ``zstd`` needs ``zstandard``): a body the crawl cannot decode is worse
+    than a slightly different header."""
+    decodable = {encoding.decode() for encoding in ACCEPTED_ENCODINGS}
+    offered = dict(browser.headers)["accept-encoding"].split(", ")
+    return ", ".join(encoding for encoding in offered if encoding in decodable)
+
+
+def wants_browser_headers(headers: Headers) -> bool:
+    """True when the request has Scrapy's User-Agent (or none) and none of
+    the headers only a browser sends: the user has not dressed it."""
+    user_agent = headers.get(b"User-Agent")
+    if user_agent is not None and user_agent != _SCRAPY_DEFAULTS[b"user-agent"]:
+        return False
+    return not any(name in headers for name in BROWSER_ONLY_HEADERS)
+
+
+def add_browser_headers(headers: Headers, browser: Browser, url: str) -> None:
+    """Give ``headers`` the browser's navigation headers, keeping every
+    header whose value is not one of Scrapy's defaults. Accept-Encoding is
+    only rewritten where Scrapy set it (no decompression, no header)."""
+    referer = headers.get(b"Referer")
+    for name, value in browser.headers:
+        key = name.encode()
+        current = headers.getlist(key)
+        if current and current != [_SCRAPY_DEFAULTS.get(key)]:
+            continue
+        if name == "accept-encoding":
+            if not current:
+                continue
+            value = accept_encoding(browser)
+        elif name == "sec-fetch-site":
+            value = fetch_site(url, referer.decode("latin-1") if referer else None)
+        headers[key] = value
+
+
+def order_headers(headers: Headers, order: Sequence[str]) -> None:
+    """Reorder ``headers`` in place: names in ``order`` (lowercase) first,
+    in that order, then the others in their current order."""
+    rank = {name: position for position, name in enumerate(order)}
+    entries = list(dict.items(headers))
+    entries.sort(key=lambda entry: rank.get(entry[0].lower().decode("latin-1"), len(rank)))
+    dict.clear(headers)
+    for key, values in entries:
+        dict.__setitem__(headers, key, values)

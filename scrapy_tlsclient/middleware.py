@@ -1,0 +1,112 @@
+"""The downloader middleware: browser-consistent headers per profile.
+
+The handler maps every ``tls_client_*`` meta key onto the native input
+itself (``_request_input``), so fingerprints work without this middleware.
+What the middleware adds is what a browser with that fingerprint would send
+on top: its User-Agent, Accept..., sec-ch-ua... headers, in its order. It
+must run after every built-in middleware that sets headers (DefaultHeaders
+400, UserAgent 500, HttpCompression 590, Cookies 700, HttpProxy 750), so it
+sees the final header set: enable it at 950 (docs/middleware.rst).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from scrapy.exceptions import NotConfigured
+
+from ._browsers import accept_encoding, add_browser_headers, browser_for, order_headers, wants_browser_headers
+from ._config import HandlerConfig
+from ._native import load_library
+from ._profiles import check_profile, profile_problem
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger("scrapy_tlsclient")
+
+__all__ = ["TLSClientMiddleware"]
+
+
+class TLSClientMiddleware:
+    """Gives each request the headers of its profile's browser."""
+
+    def __init__(self, config: HandlerConfig, profiles: frozenset[str]) -> None:
+        self._config = config
+        self._profiles = profiles
+        self._warned: set[tuple[str, bool]] = set()
+        if config.custom_tls is None and config.profile is not None:
+            self._warn_once(config.profile, "TLS_CLIENT_PROFILE")
+            browser = browser_for(config.profile)
+            if browser is None:
+                logger.info(
+                    "TLS_CLIENT_PROFILE %r imitates an app, not a browser: requests keep the headers Scrapy "
+                    "gives them (set USER_AGENT to the app's).",
+                    config.profile,
+                )
+            elif (
+                config.browser_headers
+                and accept_encoding(browser) != dict(browser.headers)["accept-encoding"]
+            ):
+                logger.info(
+                    "Requests offer Accept-Encoding: %s, not %s as %s does: Scrapy here cannot decode the "
+                    "rest (pip install brotli zstandard).",
+                    accept_encoding(browser),
+                    dict(browser.headers)["accept-encoding"],
+                    config.profile,
+                )
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        config = HandlerConfig.from_settings(crawler.settings)
+        library = load_library(config.library_path)
+        profiles = library.info.profiles
+        if config.profile is not None:
+            try:
+                check_profile(config.profile, profiles, "The TLS_CLIENT_PROFILE setting")
+            except ValueError as exc:
+                raise NotConfigured(str(exc)) from None
+        else:
+            config = replace(config, profile=library.info.default_profile)
+        return cls(config, profiles)
+
+    def process_request(self, request: Request) -> None:
+        meta = request.meta
+        if "tls_client_custom_tls" in meta or (
+            self._config.custom_tls is not None and "tls_client_profile" not in meta
+        ):
+            return  # no browser to imitate the headers of
+        profile = self._config.profile
+        if "tls_client_profile" in meta:
+            # Refused here already, so the request fails before any other
+            # middleware spends work on it.
+            profile = check_profile(
+                meta["tls_client_profile"], self._profiles, "The 'tls_client_profile' request meta key"
+            )
+            self._warn_once(profile, "tls_client_profile", http3=meta.get("tls_client_http3") is True)
+        browser = browser_for(profile) if profile else None
+        if browser is None or not self._wants_headers(request):
+            return
+        if wants_browser_headers(request.headers):
+            add_browser_headers(request.headers, browser, request.url)
+        order_headers(request.headers, browser.order)
+
+    def _wants_headers(self, request: Request) -> bool:
+        value = request.meta.get("tls_client_browser_headers", self._config.browser_headers)
+        if not isinstance(value, bool):
+            raise ValueError(
+                f"The 'tls_client_browser_headers' request meta key must be True or False, got {value!r}"
+            )
+        return value
+
+    def _warn_once(self, profile: str, where: str, *, http3: bool = False) -> None:
+        http3 = http3 or self._config.http3
+        problem = profile_problem(profile, http3=http3)
+        if problem and (profile, http3) not in self._warned:
+            self._warned.add((profile, http3))
+            logger.warning("%s %r does not look like its browser: %s.", where, profile, problem)

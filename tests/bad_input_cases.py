@@ -1,0 +1,131 @@
+"""Bad values for every request meta key and setting this package reads,
+with the start of the error each must give (shared by the unit tests of the
+mapping and the handler tests that check nothing is sent)."""
+
+from __future__ import annotations
+
+JA3 = "771,4865-4866-4867,0-23-65281-10-11-35-16-5-13-18-51-45-43-27,29-23-24,0"
+PIN = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+
+#: (meta key, bad value, what the error must say)
+META_CASES: list[tuple[str, object, str]] = [
+    ("tls_client_profile", 5, "'tls_client_profile' request meta key must be a non-empty profile name"),
+    ("tls_client_profile", "", "'tls_client_profile' request meta key must be a non-empty profile name"),
+    (
+        "tls_client_profile",
+        "chrome_15O",
+        "unknown tls-client profile 'chrome_15O' .close matches: .*chrome_150",
+    ),
+    ("tls_client_custom_tls", JA3, "'tls_client_custom_tls' request meta key must be a dict"),
+    ("tls_client_custom_tls", {}, "'tls_client_custom_tls' request meta key needs a 'ja3String'"),
+    ("tls_client_custom_tls", {"ja3String": "771;4865"}, r"\['ja3String'\] must be a JA3 string"),
+    ("tls_client_custom_tls", {"ja3string": JA3}, "unknown field 'ja3string' .did you mean ja3String"),
+    ("tls_client_custom_tls", {"ja3String": JA3, "h2Settings": {"WINDOW": 1}}, "unknown setting 'WINDOW'"),
+    (
+        "tls_client_custom_tls",
+        {"ja3String": JA3, "connectionFlow": -1},
+        r"\['connectionFlow'\] must be an integer from 0",
+    ),
+    (
+        "tls_client_custom_tls",
+        {"ja3String": JA3, "pseudoHeaderOrder": [":method"]},
+        "must be an order of all four",
+    ),
+    (
+        "tls_client_random_tls_extension_order",
+        "yes",
+        "'tls_client_random_tls_extension_order' request meta key must be True, False or None",
+    ),
+    (
+        "tls_client_random_tls_extension_order",
+        1,
+        "'tls_client_random_tls_extension_order' request meta key must be True, False or None",
+    ),
+    (
+        "tls_client_header_order",
+        "user-agent",
+        "'tls_client_header_order' request meta key must be a list of non-empty strings",
+    ),
+    (
+        "tls_client_header_order",
+        [],
+        "'tls_client_header_order' request meta key must list at least one header name",
+    ),
+    ("tls_client_header_order", ["user agent"], "'user agent' is not a header name"),
+    ("tls_client_header_order", ["Accept", "accept"], "lists a header name twice"),
+    (
+        "tls_client_browser_headers",
+        "no",
+        "'tls_client_browser_headers' request meta key must be True or False",
+    ),
+    ("tls_client_server_name", "", "'tls_client_server_name' request meta key must be a DNS host name"),
+    (
+        "tls_client_server_name",
+        "https://example.com/",
+        "'tls_client_server_name' request meta key must be a DNS host name",
+    ),
+    ("tls_client_server_name", 7, "'tls_client_server_name' request meta key must be a DNS host name"),
+    (
+        "tls_client_certificate_pins",
+        {},
+        "'tls_client_certificate_pins' request meta key must be a non-empty dict",
+    ),
+    (
+        "tls_client_certificate_pins",
+        {"example.com": PIN},
+        r"\['example.com'\] must be a list of non-empty strings",
+    ),
+    ("tls_client_certificate_pins", {"example.com": ["abc"]}, "'abc' is not a base64 SHA-256 digest"),
+    (
+        "tls_client_certificate_pins",
+        {"https://example.com": [PIN]},
+        "'https://example.com' is not a host name",
+    ),
+    ("tls_client_session", 5, "'tls_client_session' request meta key must be a non-empty name string"),
+    ("tls_client_session", "", "'tls_client_session' request meta key must be a non-empty name string"),
+    ("tls_client_force_http1", "yes", "'tls_client_force_http1' request meta key must be True or False"),
+    ("tls_client_http3", 1, "'tls_client_http3' request meta key must be True or False"),
+    ("tls_client_no_deadline", "true", "'tls_client_no_deadline' request meta key must be True or False"),
+    ("tls_client_debug", None, "'tls_client_debug' request meta key must be True or False"),
+    ("download_timeout", -1, "'download_timeout' request meta key must be a positive number of seconds"),
+    ("download_timeout", "soon", "'download_timeout' request meta key must be a positive number of seconds"),
+    ("proxy", 5, "'proxy' request meta key must be a URL string"),
+    ("proxy", "ftp://127.0.0.1:21", "Unsupported proxy scheme 'ftp' in the 'proxy' request meta key"),
+    ("bindaddress", ["127.0.0.1"], "'bindaddress' request meta key must be a host string"),
+    (
+        "tls_client_proflie",
+        "chrome_150",
+        "Unknown request meta key 'tls_client_proflie'. Did you mean 'tls_client_profile'",
+    ),
+]
+
+#: (setting, bad value, what the NotConfigured error must say)
+SETTING_CASES: list[tuple[str, object, str]] = [
+    ("TLS_CLIENT_PROFILE", 5, "TLS_CLIENT_PROFILE must be a profile name string or None"),
+    ("TLS_CLIENT_PROFILE", "", "TLS_CLIENT_PROFILE must be a profile name string or None"),
+    (
+        "TLS_CLIENT_PROFILE",
+        "firefox_999",
+        "TLS_CLIENT_PROFILE setting: unknown tls-client profile 'firefox_999'",
+    ),
+    ("TLS_CLIENT_BROWSER_HEADERS", "maybe", r"TLS_CLIENT_BROWSER_HEADERS must be a boolean \(True/False"),
+    ("TLS_CLIENT_BROWSER_HEADERS", [1], r"TLS_CLIENT_BROWSER_HEADERS must be a boolean \(True/False"),
+    ("TLS_CLIENT_RANDOM_TLS_EXTENSION_ORDER", 2, "TLS_CLIENT_RANDOM_TLS_EXTENSION_ORDER must be a boolean"),
+    ("TLS_CLIENT_CUSTOM_TLS", JA3, "TLS_CLIENT_CUSTOM_TLS must be a dict"),
+    ("TLS_CLIENT_CUSTOM_TLS", {}, "TLS_CLIENT_CUSTOM_TLS needs a 'ja3String'"),
+    (
+        "TLS_CLIENT_CUSTOM_TLS",
+        {"ja3String": JA3, "h2SettingsOrder": ["MAX_FRAME_SIZE"]},
+        "'h2SettingsOrder' .* must list exactly",
+    ),
+    ("TLS_CLIENT_CERTIFICATE_PINS", {}, "TLS_CLIENT_CERTIFICATE_PINS must be a non-empty dict"),
+    ("TLS_CLIENT_CERTIFICATE_PINS", {"example.com": ["x"]}, "'x' is not a base64 SHA-256 digest"),
+    ("TLS_CLIENT_DEBUG", "maybe", "TLS_CLIENT_DEBUG must be a boolean"),
+    ("TLS_CLIENT_FORCE_HTTP1", "on", "TLS_CLIENT_FORCE_HTTP1 must be a boolean"),
+    ("TLS_CLIENT_HTTP3", -1, "TLS_CLIENT_HTTP3 must be a boolean"),
+    ("TLS_CLIENT_MAX_SESSIONS", 0, "TLS_CLIENT_MAX_SESSIONS must be a positive integer"),
+    ("TLS_CLIENT_MAX_SESSIONS", -5, "TLS_CLIENT_MAX_SESSIONS must be a positive integer"),
+    ("TLS_CLIENT_MAX_SESSIONS", "many", "TLS_CLIENT_MAX_SESSIONS must be an integer"),
+    ("TLS_CLIENT_LIBRARY_PATH", 5, "TLS_CLIENT_LIBRARY_PATH must be a path string or None"),
+    ("TLS_CLIENT_LIBRARY_PATH", "", "TLS_CLIENT_LIBRARY_PATH must be a path string or None"),
+]
