@@ -215,6 +215,12 @@ def _add_fingerprint(
             meta["tls_client_certificate_pins"], "The 'tls_client_certificate_pins' request meta key"
         )
     if pins:
+        if not config.verify_certificates:
+            # tls-client refuses pins on a client that skips verification.
+            raise ValueError(
+                "Certificate pins (tls_client_certificate_pins / TLS_CLIENT_CERTIFICATE_PINS) need "
+                "DOWNLOAD_VERIFY_CERTIFICATES = True: tls-client checks pins only on verified connections"
+            )
         request_input["certificatePinningHosts"] = pins
 
 

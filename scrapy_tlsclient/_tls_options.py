@@ -13,7 +13,7 @@ import difflib
 import re
 from collections.abc import Callable, Mapping
 
-__all__ = ["certificate_pins", "custom_tls", "header_order", "server_name"]
+__all__ = ["PROCESS_PINS", "PinRegistry", "certificate_pins", "custom_tls", "header_order", "server_name"]
 
 #: HTTP/2 SETTINGS names tls-client knows (mapper.go H2SettingsMap).
 H2_SETTING_NAMES = (
@@ -263,3 +263,27 @@ def header_order(value: object, where: str) -> list[str]:
     if len(set(lowered)) != len(lowered):
         raise ValueError(f"{where} lists a header name twice: {names}")
     return lowered
+
+
+class PinRegistry:
+    """tls-client keeps certificate pins in one process-wide table keyed by
+    host (pinner.go): the pin set a client registers last for a host is the
+    one every pinning client checks. Two different pin sets for one host
+    would silently replace each other, so the second is refused."""
+
+    def __init__(self) -> None:
+        self._pins: dict[str, list[str]] = {}
+
+    def register(self, pins: Mapping[str, list[str]], where: str) -> None:
+        for host, host_pins in pins.items():
+            known = self._pins.setdefault(host, host_pins)
+            if known != host_pins:
+                raise ValueError(
+                    f"{where}: {host!r} is already pinned to {known} in this process; tls-client keeps one "
+                    "pin set per host per process, so every request to a host must use the same pins "
+                    "(set them once in TLS_CLIENT_CERTIFICATE_PINS)"
+                )
+
+
+#: One per process, like the native table it mirrors.
+PROCESS_PINS = PinRegistry()

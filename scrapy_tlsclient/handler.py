@@ -41,6 +41,7 @@ from ._response_args import ip_address_from, protocol_name, scrapy_headers, tls_
 from ._scrapy_errors import scrapy_error_for
 from ._sessions import SessionPool
 from ._threads import make_runner, sleep
+from ._tls_options import PROCESS_PINS
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -132,6 +133,11 @@ class TLSClientDownloadHandler:
             raise UnsupportedURLSchemeError(f"Unsupported URL scheme {scheme!r} in {request.url}")
         stream_id = next(self._stream_ids)
         call = request_input_from(request, self._config, stream_id=stream_id, profiles=self._profiles)
+        pins = call.request_input.get("certificatePinningHosts")
+        if pins:
+            PROCESS_PINS.register(
+                pins, "Certificate pins (tls_client_certificate_pins / TLS_CLIENT_CERTIFICATE_PINS)"
+            )
         session_id, evicted = self._sessions.session_for(call.session_key)
         if evicted is not None:
             await self._runner.run(self._library.destroy_session, evicted)

@@ -97,7 +97,9 @@ async def test_identities_never_share_a_connection(servers: Servers) -> None:
         assert await connections(handler, "alice") == first  # reused
         assert await connections(handler, "bob") == first + 1  # a connection of its own
         assert len(handler._sessions) == 2
-        with pytest.raises(ValueError, match="'tls_client_session' request meta key must be a non-empty name string"):
+        with pytest.raises(
+            ValueError, match="'tls_client_session' request meta key must be a non-empty name string"
+        ):
             await handler.download_request(Request(f"{servers.h2}/conns", meta={"tls_client_session": 7}))
 
 
