@@ -26,6 +26,7 @@ from ._native import LibraryInfo, NativeLibrary, get_library, load_library
 from ._version import __version__
 from .handler import TLSClientDownloadHandler
 from .middleware import TLSClientMiddleware
+from .streaming import ResponseStream, ServerSentEvent, TLSClientStreamMiddleware, stream_of
 
 __all__ = [
     "LibraryInfo",
@@ -48,12 +49,16 @@ __all__ = [
     "NativeTLSError",
     "NativeTimeoutError",
     "RequestInput",
+    "ResponseStream",
+    "ServerSentEvent",
     "StreamRead",
     "TLSClientDownloadHandler",
     "TLSClientMiddleware",
+    "TLSClientStreamMiddleware",
     "TLSDetails",
     "UnknownProfileError",
     "__version__",
     "get_library",
     "load_library",
+    "stream_of",
 ]

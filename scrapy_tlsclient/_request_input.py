@@ -47,6 +47,7 @@ META_KEYS = frozenset(
         "tls_client_http3",
         "tls_client_no_deadline",
         "tls_client_debug",
+        "tls_client_stream",
     }
 )
 
@@ -81,6 +82,9 @@ class NativeCall:
     request_input: RequestInput
     session_key: str
     timeout: float
+    #: The spider reads the body (``tls_client_stream``): the handler
+    #: enforces the deadline until the headers only.
+    stream: bool = False
 
 
 def request_input_from(
@@ -94,6 +98,7 @@ def request_input_from(
     _check_meta_keys(request.meta)
     timeout = _timeout(request.meta.get("download_timeout"), config.download_timeout)
     no_deadline = _bool_meta(request, "tls_client_no_deadline", False)
+    stream = _bool_meta(request, "tls_client_stream", False)
     request_input: RequestInput = {
         "requestUrl": request.url,
         "requestMethod": request.method,
@@ -107,14 +112,19 @@ def request_input_from(
         "withPeerCertificate": True,
         "streamId": stream_id,
         # A negative value is the library's "no deadline" (long streams).
-        "timeoutMilliseconds": -1 if no_deadline else max(1, round(timeout * 1000)),
+        # The handler times a stream's headers itself: its body may be endless.
+        "timeoutMilliseconds": -1 if no_deadline or stream else max(1, round(timeout * 1000)),
         # Go keeps only 2 idle connections per host by default, and dials
         # a new one whenever none is idle at that instant; both churn TLS
         # handshakes. Scrapy never has more than CONCURRENT_REQUESTS in
         # flight, so capping connections there costs no concurrency.
+        # Streams handed to spiders no longer count against
+        # CONCURRENT_REQUESTS, so they get a client without that cap: an
+        # endless HTTP/1.1 stream must not hold a connection ordinary
+        # requests wait for.
         "transportOptions": {
             "maxIdleConnsPerHost": config.concurrent_requests,
-            "maxConnsPerHost": config.concurrent_requests,
+            "maxConnsPerHost": 0 if stream else config.concurrent_requests,
         },
     }
     _add_fingerprint(request_input, request, config, profiles)
@@ -143,7 +153,7 @@ def request_input_from(
         raise ValueError(
             f"The 'tls_client_session' request meta key must be a non-empty name string, got {identity!r}"
         )
-    return NativeCall(request_input, session_key(request_input, identity), timeout)
+    return NativeCall(request_input, session_key(request_input, identity), timeout, stream)
 
 
 def _timeout(value: object, default: float) -> float:

@@ -10,9 +10,10 @@ pool (DNS lookups use it) and ``close()`` can join exactly these threads.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -21,11 +22,15 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 
-__all__ = ["BlockingRunner", "make_runner", "sleep"]
+__all__ = ["BlockingRunner", "call_later", "make_runner", "sleep"]
 
 
 class BlockingRunner(Protocol):
     async def run(self, function: Callable[..., _T], *args: object) -> _T: ...
+
+    def submit(self, function: Callable[..., object], *args: object) -> None:
+        """Run ``function`` in a pool thread without waiting for it; safe
+        from any thread (cancels from finalizers and synchronous code)."""
 
     async def close(self) -> None:
         """Wait for the running calls, then stop the threads."""
@@ -45,6 +50,9 @@ class TwistedPoolRunner:
 
         deferred = deferToThreadPool(reactor, self._pool, function, *args)
         return await maybe_deferred_to_future(deferred)
+
+    def submit(self, function: Callable[..., object], *args: object) -> None:
+        self._pool.callInThread(function, *args)
 
     async def close(self) -> None:
         from scrapy.utils.defer import maybe_deferred_to_future
@@ -71,6 +79,11 @@ class AsyncioExecutorRunner:
     async def run(self, function: Callable[..., _T], *args: object) -> _T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
 
+    def submit(self, function: Callable[..., object], *args: object) -> None:
+        # After shutdown close() has already released everything.
+        with contextlib.suppress(RuntimeError):
+            self._executor.submit(function, *args)
+
     async def close(self) -> None:
         loop = asyncio.get_running_loop()
         stopped = loop.create_future()
@@ -89,6 +102,26 @@ def make_runner(threads: int) -> BlockingRunner:
     if is_reactor_installed():
         return TwistedPoolRunner(threads)
     return AsyncioExecutorRunner(threads)
+
+
+def call_later(seconds: float, function: Callable[[], object]) -> Callable[[], None]:
+    """Call ``function`` on the event loop after ``seconds``; returns a
+    function that cancels the call if it has not run yet."""
+    from scrapy.utils.reactor import is_reactor_installed
+
+    if is_reactor_installed():
+        from twisted.internet import reactor
+
+        clock: Any = reactor  # zope interfaces confuse mypy about callLater's self
+        delayed = clock.callLater(seconds, function)
+
+        def cancel() -> None:
+            if delayed.active():
+                delayed.cancel()
+
+        return cancel
+    handle = asyncio.get_running_loop().call_later(seconds, function)
+    return handle.cancel
 
 
 async def sleep(seconds: float) -> None:

@@ -15,6 +15,7 @@ import itertools
 import logging
 import secrets
 import time
+import weakref
 from dataclasses import replace
 from io import BytesIO
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from scrapy import signals
 from scrapy.exceptions import (
     DownloadCancelledError,
+    DownloadTimeoutError,
     NotConfigured,
     ResponseDataLossError,
     StopDownload,
@@ -33,16 +35,19 @@ from twisted.python.failure import Failure
 
 from ._completions import CompletionDispatcher
 from ._config import HandlerConfig, warn_ignored_tls_settings
+from ._decoding import decoder_for
 from ._errors import NativeDataLossError, NativeError
+from ._live import LiveBody
 from ._native import load_library
 from ._profiles import check_profile
-from ._request_input import request_input_from
+from ._request_input import NativeCall, request_input_from
 from ._response_args import ip_address_from, protocol_name, scrapy_headers, tls_certificate
 from ._scrapy_errors import scrapy_error_for
 from ._sessions import SessionPool
-from ._threads import make_runner, sleep
+from ._threads import call_later, make_runner, sleep
 from ._tls_options import PROCESS_PINS
 from ._version import __version__
+from .streaming import attach
 
 if TYPE_CHECKING:
     from typing import Self
@@ -104,6 +109,8 @@ class TLSClientDownloadHandler:
         self._sessions = SessionPool(self._config.max_sessions)
         self._stream_ids = (f"scrapy-{secrets.token_hex(4)}-{n}" for n in itertools.count())
         self._in_flight: set[str] = set()
+        #: Bodies handed to spiders and not yet collected.
+        self._live: weakref.WeakSet[LiveBody] = weakref.WeakSet()
         self._closing = False
         self._dataloss_warned = False
         info = self._library.info
@@ -151,16 +158,11 @@ class TLSClientDownloadHandler:
         transfer = _Transfer(stream_id)
         started = time.monotonic()
         try:
-            try:
-                native = await self._calls.request_stream(request_input)
-            except NativeError as exc:
-                transfer.open_stream = None
-                _log_debug(request, exc.debug_log)
-                raise scrapy_error_for(exc, request, call.timeout) from exc
+            native = await self._send(request_input, request, call, transfer)
             request.meta["download_latency"] = time.monotonic() - started
             _log_debug(request, native.debug_log)
             transfer.open_stream = native.stream_id
-            return await self._read_response(native, request, call.timeout, transfer)
+            return await self._read_response(native, request, call, transfer)
         finally:
             self._in_flight.discard(stream_id)
             if transfer.open_stream is not None:
@@ -168,11 +170,40 @@ class TLSClientDownloadHandler:
                 # StopDownload, a cancelled download) ends the transfer.
                 await self._runner.run(self._library.cancel_stream, transfer.open_stream)
 
+    async def _send(
+        self, request_input: dict[str, Any], request: Request, call: NativeCall, transfer: _Transfer
+    ) -> NativeResponse:
+        """Start the call and wait for the response headers (and the first
+        body bytes). A streamed request has no native deadline (its body may
+        be endless), so its headers are timed here."""
+        timed_out = False
+
+        def time_out() -> None:
+            nonlocal timed_out
+            timed_out = True
+            self._runner.submit(self._library.cancel_stream, transfer.open_stream)
+
+        disarm = call_later(call.timeout, time_out) if call.stream else None
+        try:
+            return await self._calls.request_stream(request_input)
+        except NativeError as exc:
+            transfer.open_stream = None
+            _log_debug(request, exc.debug_log)
+            if timed_out:
+                raise DownloadTimeoutError(
+                    f"Getting {request.url} took longer than {call.timeout} seconds."
+                ) from exc
+            raise scrapy_error_for(exc, request, call.timeout) from exc
+        finally:
+            if disarm is not None:
+                disarm()
+
     async def _read_response(
-        self, native: NativeResponse, request: Request, download_timeout: float, transfer: _Transfer
+        self, native: NativeResponse, request: Request, call: NativeCall, transfer: _Transfer
     ) -> Response:
         """Read the body, keeping ``transfer.open_stream`` up to date: None
         once the library has released the stream (end of body or error)."""
+        download_timeout = call.timeout
         maxsize: int = request.meta.get("download_maxsize", self._config.maxsize)
         warnsize: int = request.meta.get("download_warnsize", self._config.warnsize)
         headers = scrapy_headers(native)
@@ -190,6 +221,8 @@ class TLSClientDownloadHandler:
         stop = self._stop_download(signals.headers_received, request, headers=headers, body_length=expected)
         if stop is not None:
             return _make_response(base_args, b"", stop_download=stop)
+        if call.stream:
+            return self._hand_over(native, request, headers, base_args, transfer)
 
         body = BytesIO()
         stream_id = native.stream_id
@@ -237,6 +270,43 @@ class TLSClientDownloadHandler:
                 request.url,
             )
         raise ResponseDataLossError(f"{error.message} (while downloading {request.url})") from error
+
+    def _hand_over(
+        self,
+        native: NativeResponse,
+        request: Request,
+        headers: Any,
+        base_args: dict[str, Any],
+        transfer: _Transfer,
+    ) -> Response:
+        """The response of a ``tls_client_stream`` request, body unread: the
+        spider reads it through ``stream_of(response)``."""
+        decoder = decoder_for(headers.getlist(b"Content-Encoding"))
+        if decoder is not None:
+            # The stream decodes as it reads; HttpCompressionMiddleware,
+            # which decodes whole bodies, must leave this response alone.
+            del headers[b"Content-Encoding"]
+            headers.pop(b"Content-Length", None)
+        stream_id = native.stream_id if transfer.open_stream is not None else None
+        body = LiveBody(
+            request=request,
+            stream_id=stream_id,
+            first_chunk=native.body,
+            first_error=native.body_error,
+            read_native=lambda sid: self._calls.read_stream(sid, READ_HEARTBEAT_MS, READ_MAX_BYTES),
+            cancel_native=lambda sid: self._runner.submit(self._library.cancel_stream, sid),
+            on_bytes=lambda chunk: self._stop_download(signals.bytes_received, request, data=chunk),
+            is_closing=lambda: self._closing,
+            decoder=decoder,
+            # DOWNLOAD_MAXSIZE bounds memory, and a streamed body is never
+            # held whole; an explicit per-request limit still applies.
+            maxsize=int(request.meta.get("download_maxsize") or 0),
+            timeout=float(request.meta.get("download_timeout") or self._config.download_timeout),
+        )
+        transfer.open_stream = None  # the stream's owner is now the body
+        self._live.add(body)
+        attach(request, body)
+        return _make_response(base_args, b"", flags=["tls_client_stream"])
 
     # -- helpers --------------------------------------------------------------
 
@@ -289,6 +359,8 @@ class TLSClientDownloadHandler:
         if self._closing:
             return
         self._closing = True
+        for body in list(self._live):
+            body.cancel("cancelled")
         in_flight = list(self._in_flight)
         sessions = self._sessions.drain()
 

@@ -86,6 +86,7 @@ META_CASES: list[tuple[str, object, str]] = [
     ("tls_client_force_http1", "yes", "'tls_client_force_http1' request meta key must be True or False"),
     ("tls_client_http3", 1, "'tls_client_http3' request meta key must be True or False"),
     ("tls_client_no_deadline", "true", "'tls_client_no_deadline' request meta key must be True or False"),
+    ("tls_client_stream", "yes", "'tls_client_stream' request meta key must be True or False"),
     ("tls_client_debug", None, "'tls_client_debug' request meta key must be True or False"),
     ("download_timeout", -1, "'download_timeout' request meta key must be a positive number of seconds"),
     ("download_timeout", "soon", "'download_timeout' request meta key must be a positive number of seconds"),

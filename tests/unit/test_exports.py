@@ -27,14 +27,18 @@ def test_exported_names() -> None:
         "NativeTLSError",
         "NativeTimeoutError",
         "RequestInput",
+        "ResponseStream",
+        "ServerSentEvent",
         "StreamRead",
         "TLSClientDownloadHandler",
         "TLSClientMiddleware",
+        "TLSClientStreamMiddleware",
         "TLSDetails",
         "UnknownProfileError",
         "__version__",
         "get_library",
         "load_library",
+        "stream_of",
     ]
     for name in scrapy_tlsclient.__all__:
         assert hasattr(scrapy_tlsclient, name), name

@@ -1,0 +1,156 @@
+"""The body of a streamed response, read on demand after the spider has it.
+
+A request with the ``tls_client_stream`` meta key gets its response as soon
+as the headers arrive; its body stays in the native library, which reads
+from the socket only while its bounded buffer has room. Each ``read()``
+asks for the next piece, so a spider that consumes slowly slows the server
+(TCP flow control) and nothing is dropped. Every exit (end of body, error,
+``cancel()``, the handler closing, the object being collected) releases the
+native stream exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from scrapy.exceptions import DownloadCancelledError, ResponseDataLossError, StopDownload
+
+from ._errors import NativeDataLossError, NativeError
+from ._scrapy_errors import scrapy_error_for
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from scrapy import Request
+
+    from ._decoding import Decoder
+    from ._envelopes import StreamRead
+
+logger = logging.getLogger("scrapy_tlsclient")
+
+__all__ = ["LiveBody"]
+
+
+class LiveBody:
+    """Reads one native stream for a spider (owned by the handler)."""
+
+    def __init__(
+        self,
+        *,
+        request: Request,
+        stream_id: str | None,
+        first_chunk: bytes,
+        first_error: NativeError | None,
+        read_native: Callable[[str], Awaitable[StreamRead]],
+        cancel_native: Callable[[str], None],
+        on_bytes: Callable[[bytes], StopDownload | None],
+        is_closing: Callable[[], bool],
+        decoder: Decoder | None,
+        maxsize: int,
+        timeout: float,
+    ) -> None:
+        self.request = request
+        self._stream_id = stream_id
+        self._pending = first_chunk
+        self._error = first_error
+        self._read_native = read_native
+        self._cancel_native = cancel_native
+        self._on_bytes = on_bytes
+        self._is_closing = is_closing
+        self._decoder = decoder
+        self._maxsize = maxsize
+        self._timeout = timeout
+        self._ended = False
+        #: Bytes received so far (as sent, before Content-Encoding decoding).
+        self.bytes_received = 0
+        #: Why the body ended early, if it did: "cancelled", "stopped".
+        self.stopped: str | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self._ended
+
+    async def read(self) -> bytes:
+        """The next piece of the body (decoded); ``b""`` once it has ended.
+
+        Raises the Scrapy exception of a failed transfer:
+        ``ResponseDataLossError`` when the server cut the body short,
+        ``DownloadCancelledError`` after ``cancel()`` or when the crawl
+        closes, ``DownloadFailedError``... as for any download."""
+        while not self._ended:
+            chunk = self._pending
+            self._pending = b""
+            if not chunk:
+                if self._stream_id is None:
+                    return self._finish()
+                if self._is_closing():
+                    self.cancel("cancelled")
+                    raise DownloadCancelledError(f"The crawl closed while streaming {self.request.url}")
+                try:
+                    read = await self._read_native(self._stream_id)
+                except NativeError as exc:
+                    self._stream_id, self._error = None, exc  # released by the library
+                    continue
+                if read.eof:
+                    self._stream_id = None
+                chunk = read.chunk
+                if not chunk:
+                    continue  # a heartbeat: nothing arrived in time, ask again
+            decoded = self._accept(chunk)
+            if decoded:
+                return decoded
+        if self.stopped == "cancelled":
+            raise DownloadCancelledError(f"Streaming {self.request.url} was cancelled")
+        return b""
+
+    def _accept(self, chunk: bytes) -> bytes:
+        self.bytes_received += len(chunk)
+        stop = self._on_bytes(chunk)
+        if stop is not None:
+            self.cancel("stopped")
+            return b""
+        if self._maxsize and self.bytes_received > self._maxsize:
+            message = (
+                f"Received {self.bytes_received} bytes which is larger than download max size "
+                f"({self._maxsize}) in request {self.request}."
+            )
+            logger.warning(message)
+            self.cancel("cancelled")
+            raise DownloadCancelledError(message)
+        if self._decoder is None:
+            return chunk
+        try:
+            return self._decoder.decode(chunk)
+        except ValueError as exc:
+            self.cancel("cancelled")
+            raise ResponseDataLossError(f"{exc} (while streaming {self.request.url})") from None
+
+    def _finish(self) -> bytes:
+        """The body has ended: the decoder's rest, or the failure."""
+        self._ended = True
+        error, self._error = self._error, None
+        if error is not None:
+            if isinstance(error, NativeDataLossError):
+                raise ResponseDataLossError(
+                    f"{error.message} (while streaming {self.request.url})"
+                ) from error
+            raise scrapy_error_for(error, self.request, self._timeout) from error
+        if self._decoder is not None:
+            try:
+                return self._decoder.flush()
+            except ValueError as exc:
+                raise ResponseDataLossError(f"{exc} (while streaming {self.request.url})") from None
+        return b""
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        """End the body now and release the native stream (idempotent,
+        non-blocking, safe from finalizers)."""
+        if self._ended:
+            return
+        self._ended = True
+        self.stopped = reason
+        self._pending = b""
+        stream_id, self._stream_id = self._stream_id, None
+        if stream_id is not None:
+            self._cancel_native(stream_id)

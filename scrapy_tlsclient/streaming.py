@@ -1,0 +1,194 @@
+"""The spider-facing streaming API.
+
+A request with ``meta={"tls_client_stream": True}`` reaches its callback as
+soon as the response headers arrive, with an empty ``response.body``; the
+callback reads the body as it arrives::
+
+    async def parse(self, response):
+        async with stream_of(response) as stream:
+            async for event in stream.sse():
+                yield {"id": event.id, "data": event.data}
+
+Iterators: raw chunks (``async for chunk in stream``), ``lines()``,
+``ndjson()``, ``sse()``. Leaving the ``async with`` block, breaking out of
+an iterator, an exception in the callback or the crawl closing cancels the
+native stream at once.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from ._framing import LineDecoder, NDJSONDecoder, ServerSentEvent, SSEDecoder
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterable, Iterator
+    from types import TracebackType
+    from typing import Self
+
+    from scrapy import Request
+    from scrapy.http import Response
+
+    from ._live import LiveBody
+
+__all__ = ["ResponseStream", "ServerSentEvent", "TLSClientStreamMiddleware", "stream_of"]
+
+#: Default bound of one line / event: a server cannot make memory unbounded.
+MAX_LINE_BYTES = 1024 * 1024
+
+_STREAMS: weakref.WeakKeyDictionary[Request, ResponseStream] = weakref.WeakKeyDictionary()
+
+
+def stream_of(response: Response) -> ResponseStream:
+    """The body stream of a response downloaded with ``tls_client_stream``."""
+    request = response.request
+    stream = _STREAMS.get(request) if request is not None else None
+    if stream is None:
+        raise ValueError(
+            f"{response} has no body stream: stream_of() needs a request with "
+            "meta={'tls_client_stream': True} downloaded by TLSClientDownloadHandler"
+        )
+    return stream
+
+
+def attach(request: Request, body: LiveBody) -> ResponseStream:
+    """Register the stream of ``request``'s response (the handler's side)."""
+    stream = ResponseStream(body)
+    _STREAMS[request] = stream
+    return stream
+
+
+class ResponseStream:
+    """A response body that is still arriving. One consumer at a time."""
+
+    def __init__(self, body: LiveBody) -> None:
+        self._body = body
+        # Released when the stream is collected without having been closed.
+        self._finalizer = weakref.finalize(self, body.cancel, "cancelled")
+
+    @property
+    def closed(self) -> bool:
+        """The body has ended, failed or been cancelled."""
+        return self._body.closed
+
+    @property
+    def bytes_received(self) -> int:
+        """Body bytes received so far, as sent (before decoding)."""
+        return self._body.bytes_received
+
+    async def read(self) -> bytes:
+        """The next piece of the body as it arrived (decoded if the server
+        compressed it); ``b""`` at the end. Raises the download's Scrapy
+        exception if the transfer fails (``ResponseDataLossError`` when the
+        server cuts the stream)."""
+        return await self._body.read()
+
+    def cancel(self) -> None:
+        """Stop reading and release the connection's stream now."""
+        self._body.cancel("cancelled")
+
+    async def aclose(self) -> None:
+        self.cancel()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.cancel()
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self.chunks()
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body as pieces of bytes, as they arrive."""
+        try:
+            while chunk := await self._body.read():
+                yield chunk
+        finally:
+            # Reached early only when the consumer stopped (break, error,
+            # aclose): the rest of the body is not wanted.
+            self._body.cancel("cancelled")
+
+    async def lines(self, *, max_line_bytes: int = MAX_LINE_BYTES) -> AsyncIterator[str]:
+        """The body as text lines (UTF-8; CRLF, LF or CR ends a line)."""
+        decoder = LineDecoder(max_line_bytes=max_line_bytes, limit_name="max_line_bytes")
+        async for chunk in self._framed(decoder):
+            yield chunk
+
+    async def ndjson(self, *, max_line_bytes: int = MAX_LINE_BYTES) -> AsyncIterator[Any]:
+        """The body as newline-delimited JSON values, one per line."""
+        decoder = NDJSONDecoder(max_line_bytes=max_line_bytes, limit_name="max_line_bytes")
+        async for value in self._framed(decoder):
+            yield value
+
+    async def sse(
+        self, *, max_line_bytes: int = MAX_LINE_BYTES, dispatch_incomplete_at_eof: bool = False
+    ) -> AsyncIterator[ServerSentEvent]:
+        """The body as Server-Sent Events, parsed per the WHATWG spec
+        (``event``, multi-line ``data``, ``id``, ``retry``; comments
+        skipped). An event not ended by a blank line when the stream ends
+        is dropped, as browsers do, unless ``dispatch_incomplete_at_eof``."""
+        decoder = SSEDecoder(
+            max_line_bytes=max_line_bytes,
+            limit_name="max_line_bytes",
+            dispatch_incomplete_at_eof=dispatch_incomplete_at_eof,
+        )
+        async for event in self._framed(decoder):
+            yield event
+
+    async def _framed(self, decoder: Any) -> AsyncIterator[Any]:
+        try:
+            while chunk := await self._body.read():
+                for item in decoder.feed(chunk):
+                    yield item
+            for item in decoder.close():
+                yield item
+        finally:
+            self._body.cancel("cancelled")
+
+
+class TLSClientStreamMiddleware:
+    """Spider middleware: when a callback of a streamed response is done
+    (its output exhausted, or it raised), the body is cancelled at once,
+    whether or not the callback closed the stream itself. Without it the
+    stream is still released, but only when Python collects it.
+
+    ``SPIDER_MIDDLEWARES = {"scrapy_tlsclient.TLSClientStreamMiddleware": 1000}``
+    """
+
+    def process_spider_output(self, response: Response, result: Iterable[Any]) -> Iterable[Any]:
+        stream = _stream_or_none(response)
+        if stream is None:
+            return result
+        return _cancel_after(result, stream)
+
+    async def process_spider_output_async(
+        self, response: Response, result: AsyncIterator[Any]
+    ) -> AsyncIterator[Any]:
+        stream = _stream_or_none(response)
+        try:
+            async for item in result:
+                yield item
+        finally:
+            if stream is not None:
+                stream.cancel()
+
+    def process_spider_exception(self, response: Response, exception: Exception) -> None:
+        stream = _stream_or_none(response)
+        if stream is not None:
+            stream.cancel()
+
+
+def _stream_or_none(response: Response) -> ResponseStream | None:
+    request = response.request
+    return _STREAMS.get(request) if request is not None else None
+
+
+def _cancel_after(result: Iterable[Any], stream: ResponseStream) -> Iterator[Any]:
+    try:
+        yield from result
+    finally:
+        stream.cancel()
