@@ -71,6 +71,7 @@ func Handler() http.Handler {
 	mux.HandleFunc("/cookies", handleCookies)
 	mux.HandleFunc("/conns", handleConns)
 	mux.HandleFunc("/tls", handleTLS)
+	registerLive(mux)
 	return withWireHeaders(mux)
 }
 
