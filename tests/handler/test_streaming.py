@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import threading
 import time
+import urllib.request
 from typing import Any
 
 import pytest
 from scrapy import Request
-from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, ResponseDataLossError
+from scrapy.exceptions import (
+    DownloadCancelledError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    ResponseDataLossError,
+)
 from scrapy.http import Response
 from scrapy.utils.defer import deferred_f_from_coro_f
 
@@ -16,7 +25,7 @@ from scrapy_tlsclient._threads import sleep
 from scrapy_tlsclient.streaming import ResponseStream
 
 from conftest import Servers, pattern
-from handler_utils import open_handler
+from handler_utils import gather, open_handler
 
 STREAM = {"tls_client_stream": True}
 
@@ -146,3 +155,123 @@ async def test_stream_of_a_response_without_a_stream(servers: Servers) -> None:
         response.request = request
         with pytest.raises(ValueError, match=r"needs a request with meta=.'tls_client_stream': True"):
             stream_of(response)
+
+
+def live_stats(servers: Servers, stream_id: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{servers.http}/live/stats?id={stream_id}", timeout=10) as response:
+        stats: dict[str, Any] = json.load(response)
+    return stats
+
+
+async def disconnect_seen(servers: Servers, stream_id: str, limit_s: float) -> dict[str, Any]:
+    deadline = time.monotonic() + limit_s
+    while not (stats := live_stats(servers, stream_id))["disconnected"] and time.monotonic() < deadline:
+        await sleep(0.02)
+    return stats
+
+
+@pytest.mark.parametrize("server", ["http", "https", "h2"])
+@deferred_f_from_coro_f
+async def test_the_server_sees_a_stopped_stream_go_within_a_second(servers: Servers, server: str) -> None:
+    stream_id = f"stop-{server}-{time.monotonic_ns()}"
+    baseline = await streams_open_settle()
+    async with open_handler() as handler:
+        _, stream = await open_stream(
+            handler, f"{getattr(servers, server)}/live/sse?id={stream_id}&events=0&interval_ms=20"
+        )
+        async for event in stream.sse():
+            if json.loads(event.data)["n"] == 9:
+                break
+        stopped_ns = time.time_ns()
+        stats = await disconnect_seen(servers, stream_id, 2.0)
+        assert stats["disconnected"], stats
+        assert (stats["disconnected_ns"] - stopped_ns) / 1e9 < 1.0
+        assert stats["ended"] == "client_gone"
+        assert await streams_open_settle(1.0) == baseline
+
+
+@deferred_f_from_coro_f
+async def test_framing_across_chunk_boundaries(servers: Servers) -> None:
+    # Split inside a field name, inside "\r\n", and inside the two bytes of é.
+    text = "data: first\r\n\r\n: a comment\nevent: up\ndata: line one\ndata: line two é\n\nid: 7\ndata: last"
+    raw = text.encode()
+    cut = [5, raw.index(b"\r\n") + 1, raw.index("é".encode()) + 1, len(raw) - 3]
+    parts = [raw[a:b] for a, b in zip([0, *cut], [*cut, len(raw)], strict=True)]
+    encoded = ",".join(base64.urlsafe_b64encode(part).decode().rstrip("=") for part in parts)
+    async with open_handler() as handler:
+        for server in (servers.http, servers.h2):
+            url = f"{server}/live/raw?parts={encoded}&interval_ms=30"
+            _, stream = await open_stream(handler, url)
+            events = [(e.event, e.data, e.id) async for e in stream.sse()]
+            assert events == [("message", "first", None), ("up", "line one\nline two é", None)]
+            _, stream = await open_stream(handler, url)
+            events = [(e.event, e.data, e.id) async for e in stream.sse(dispatch_incomplete_at_eof=True)]
+            assert events[-1] == ("message", "last", "7")  # the final event had no blank line
+            _, stream = await open_stream(handler, url)
+            assert [line async for line in stream.lines()][-2:] == ["id: 7", "data: last"]
+
+
+@pytest.mark.parametrize("server", ["http", "https", "h2"])
+@deferred_f_from_coro_f
+async def test_a_server_failing_mid_stream_is_an_error(servers: Servers, server: str) -> None:
+    async with open_handler() as handler:
+        for kind, iterate in (("sse", "sse"), ("ndjson", "ndjson")):
+            count = "events" if kind == "sse" else "lines"
+            url = f"{getattr(servers, server)}/live/{kind}?{count}=0&fail_after=5&interval_ms=10"
+            _, stream = await open_stream(handler, url)
+            received: list[object] = []
+            with pytest.raises((ResponseDataLossError, DownloadFailedError)):
+                await collect(getattr(stream, iterate)(), received)
+            assert len(received) == 5
+
+
+async def collect(items: Any, into: list[object]) -> None:
+    """Append each item as it arrives, so a failure keeps what came before."""
+    async for item in items:
+        into.append(item)  # noqa: PERF401 (the items before the error are the point)
+
+
+@deferred_f_from_coro_f
+async def test_a_paused_spider_slows_the_server(servers: Servers) -> None:
+    stream_id = f"pressure-{time.monotonic_ns()}"
+    async with open_handler() as handler:
+        _, stream = await open_stream(handler, f"{servers.h2}/live/bytes?id={stream_id}&n={4 << 30}")
+        async with stream:
+            first = await stream.read()
+            await sleep(1.5)  # the server could send GiBs in this time
+            written = live_stats(servers, stream_id)["written_bytes"]
+            assert written < 64 << 20, written  # bounded buffers, not the whole body
+            received = len(first)
+            while received < 32 << 20:
+                received += len(await stream.read())
+        stats = await disconnect_seen(servers, stream_id, 2.0)
+    assert stats["blocked_ns"] > 1e9  # the server spent the pause blocked in writes
+    assert stats["disconnected"]
+
+
+@deferred_f_from_coro_f
+async def test_100_live_streams_with_a_bounded_number_of_threads(servers: Servers) -> None:
+    threads_before = threading.active_count()
+    async with open_handler(CONCURRENT_REQUESTS=16) as handler:
+        opened = await gather(
+            *(
+                open_stream(handler, f"{servers.https}/live/sse?id=many-{n}&events=0&interval_ms=50")
+                for n in range(100)
+            )
+        )
+        streams = [stream for _, stream in opened]  # type: ignore[misc]
+
+        async def five_events(stream: ResponseStream) -> list[int]:
+            numbers = []
+            async for event in stream.sse():
+                numbers.append(json.loads(event.data)["n"])
+                if len(numbers) == 5:
+                    break
+            return numbers
+
+        results = await gather(*(five_events(stream) for stream in streams))
+        threads_during = threading.active_count()
+    assert all(result == [0, 1, 2, 3, 4] for result in results), results[:3]
+    # One poller thread for all reads, plus the handler's small pool for
+    # cancels (created on demand): not a thread per stream.
+    assert threads_during - threads_before <= 1 + 16 + 10, (threads_before, threads_during)
