@@ -26,7 +26,13 @@ from ._native import LibraryInfo, NativeLibrary, get_library, load_library
 from ._version import __version__
 from .handler import TLSClientDownloadHandler
 from .middleware import TLSClientMiddleware
-from .streaming import ResponseStream, ServerSentEvent, TLSClientStreamMiddleware, stream_of
+from .streaming import (
+    ResponseStream,
+    ServerSentEvent,
+    SSEConnectionFailed,
+    TLSClientStreamMiddleware,
+    stream_of,
+)
 
 __all__ = [
     "LibraryInfo",
@@ -50,6 +56,7 @@ __all__ = [
     "NativeTimeoutError",
     "RequestInput",
     "ResponseStream",
+    "SSEConnectionFailed",
     "ServerSentEvent",
     "StreamRead",
     "TLSClientDownloadHandler",

@@ -343,6 +343,13 @@ class SSEDecoder:
         """The latest valid ``retry`` value seen (milliseconds), or ``None``."""
         return self._retry
 
+    def resume(self, last_event_id: str, retry: int | None) -> None:
+        """Continue an event stream on a new connection, as ``EventSource``
+        does when it reconnects: the last event ID and the reconnection
+        time carry over."""
+        self._last_event_id = self._id_buffer = last_event_id
+        self._retry = retry
+
     def feed(self, data: bytes) -> list[ServerSentEvent]:
         """The events that ``data`` completes."""
         self._check_usable()

@@ -49,6 +49,9 @@ class LiveBody:
         decoder: Decoder | None,
         maxsize: int,
         timeout: float,
+        status: int = 200,
+        content_type: str = "",
+        reopen: Callable[[str], Awaitable[LiveBody]] | None = None,
     ) -> None:
         self.request = request
         self._stream_id = stream_id
@@ -62,6 +65,10 @@ class LiveBody:
         self._maxsize = maxsize
         self._timeout = timeout
         self._ended = False
+        self.status = status
+        self.content_type = content_type
+        #: Sends the request again with ``Last-Event-ID`` (SSE reconnection).
+        self.reopen = reopen
         #: Bytes received so far (as sent, before Content-Encoding decoding).
         self.bytes_received = 0
         #: Why the body ended early, if it did: "cancelled", "stopped".

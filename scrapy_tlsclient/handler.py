@@ -47,7 +47,7 @@ from ._sessions import SessionPool
 from ._threads import call_later, make_runner, sleep
 from ._tls_options import PROCESS_PINS
 from ._version import __version__
-from .streaming import attach
+from .streaming import attach, live_body_of
 
 if TYPE_CHECKING:
     from typing import Self
@@ -302,11 +302,26 @@ class TLSClientDownloadHandler:
             # held whole; an explicit per-request limit still applies.
             maxsize=int(request.meta.get("download_maxsize") or 0),
             timeout=float(request.meta.get("download_timeout") or self._config.download_timeout),
+            status=native.status,
+            content_type=(headers.get(b"Content-Type") or b"").decode("latin-1"),
+            reopen=lambda last_event_id: self._reopen(request, last_event_id),
         )
         transfer.open_stream = None  # the stream's owner is now the body
         self._live.add(body)
         attach(request, body)
         return _make_response(base_args, b"", flags=["tls_client_stream"])
+
+    async def _reopen(self, request: Request, last_event_id: str) -> LiveBody:
+        """Send a streamed request again, for SSE reconnection: the same
+        request with the ``Last-Event-ID`` header, straight to the library
+        (Scrapy's middlewares ran for the first connection)."""
+        headers = request.headers.copy()
+        headers.pop(b"Last-Event-ID", None)
+        if last_event_id:
+            headers[b"Last-Event-ID"] = last_event_id.encode("utf-8")
+        again = request.replace(headers=headers)
+        await self.download_request(again)
+        return live_body_of(again)
 
     # -- helpers --------------------------------------------------------------
 

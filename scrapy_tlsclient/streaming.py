@@ -20,7 +20,15 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING, Any
 
+from scrapy.exceptions import (
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+    ResponseDataLossError,
+)
+
 from ._framing import LineDecoder, NDJSONDecoder, ServerSentEvent, SSEDecoder
+from ._threads import sleep
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Iterator
@@ -32,7 +40,13 @@ if TYPE_CHECKING:
 
     from ._live import LiveBody
 
-__all__ = ["ResponseStream", "ServerSentEvent", "TLSClientStreamMiddleware", "stream_of"]
+__all__ = [
+    "ResponseStream",
+    "SSEConnectionFailed",
+    "ServerSentEvent",
+    "TLSClientStreamMiddleware",
+    "stream_of",
+]
 
 #: Default bound of one line / event: a server cannot make memory unbounded.
 MAX_LINE_BYTES = 1024 * 1024
@@ -59,13 +73,25 @@ def attach(request: Request, body: LiveBody) -> ResponseStream:
     return stream
 
 
+def live_body_of(request: Request) -> LiveBody:
+    """The body a request's stream reads now (the handler's side)."""
+    return _STREAMS[request]._current[0]
+
+
 class ResponseStream:
     """A response body that is still arriving. One consumer at a time."""
 
     def __init__(self, body: LiveBody) -> None:
-        self._body = body
-        # Released when the stream is collected without having been closed.
-        self._finalizer = weakref.finalize(self, body.cancel, "cancelled")
+        # A box, so that SSE reconnection can swap the body and the
+        # finalizer (which must not refer to self) still cancels the
+        # current one when the stream is collected without being closed.
+        self._current = [body]
+        self._cancelled = False
+        weakref.finalize(self, _cancel_current, self._current)
+
+    @property
+    def _body(self) -> LiveBody:
+        return self._current[0]
 
     @property
     def closed(self) -> bool:
@@ -86,6 +112,7 @@ class ResponseStream:
 
     def cancel(self) -> None:
         """Stop reading and release the connection's stream now."""
+        self._cancelled = True
         self._body.cancel("cancelled")
 
     async def aclose(self) -> None:
@@ -125,19 +152,77 @@ class ResponseStream:
             yield value
 
     async def sse(
-        self, *, max_line_bytes: int = MAX_LINE_BYTES, dispatch_incomplete_at_eof: bool = False
+        self,
+        *,
+        max_line_bytes: int = MAX_LINE_BYTES,
+        dispatch_incomplete_at_eof: bool = False,
+        reconnect: bool = False,
+        max_reconnects: int | None = None,
+        default_retry_ms: int = 3000,
     ) -> AsyncIterator[ServerSentEvent]:
         """The body as Server-Sent Events, parsed per the WHATWG spec
         (``event``, multi-line ``data``, ``id``, ``retry``; comments
         skipped). An event not ended by a blank line when the stream ends
-        is dropped, as browsers do, unless ``dispatch_incomplete_at_eof``."""
-        decoder = SSEDecoder(
-            max_line_bytes=max_line_bytes,
-            limit_name="max_line_bytes",
-            dispatch_incomplete_at_eof=dispatch_incomplete_at_eof,
-        )
-        async for event in self._framed(decoder):
-            yield event
+        is dropped, as browsers do, unless ``dispatch_incomplete_at_eof``.
+
+        ``reconnect=True`` does what ``EventSource`` does when the stream
+        ends or breaks: wait the server's ``retry`` time (else
+        ``default_retry_ms``), send the request again with
+        ``Last-Event-ID``, and go on, at most ``max_reconnects`` times (no
+        limit: ``None``). A new response that is not ``200`` with
+        ``Content-Type: text/event-stream`` ends it with
+        ``SSEConnectionFailed``, as it would end an ``EventSource``."""
+        reconnects = 0
+        last_event_id, retry = "", None
+        while True:
+            decoder = SSEDecoder(
+                max_line_bytes=max_line_bytes,
+                limit_name="max_line_bytes",
+                dispatch_incomplete_at_eof=dispatch_incomplete_at_eof,
+            )
+            decoder.resume(last_event_id, retry)
+            failure: Exception | None = None
+            try:
+                async for event in self._framed(decoder):
+                    yield event
+            except (ResponseDataLossError, DownloadFailedError) as exc:
+                failure = exc
+            last_event_id, retry = decoder.last_event_id, decoder.retry
+            if (
+                not reconnect
+                or self._cancelled
+                or (max_reconnects is not None and reconnects >= max_reconnects)
+            ):
+                if failure is not None:
+                    raise failure
+                return
+            reconnects += 1
+            await sleep((retry if retry is not None else default_retry_ms) / 1000)
+            await self._reconnect(last_event_id)
+
+    async def _reconnect(self, last_event_id: str) -> None:
+        reopen = self._body.reopen
+        if reopen is None or self._cancelled:
+            raise SSEConnectionFailed("this stream cannot be reopened")
+        try:
+            body = await reopen(last_event_id)
+        except (
+            ResponseDataLossError,
+            DownloadFailedError,
+            DownloadTimeoutError,
+            DownloadConnectionRefusedError,
+        ):
+            return  # the next round reads nothing and tries again
+        if self._cancelled:
+            body.cancel("cancelled")
+            return
+        self._current[0] = body
+        if body.status != 200 or not body.content_type.lower().startswith("text/event-stream"):
+            body.cancel("cancelled")
+            raise SSEConnectionFailed(
+                f"Reconnecting to {body.request.url} gave status {body.status} and Content-Type "
+                f"{body.content_type!r}, not 200 text/event-stream: the event stream ends"
+            )
 
     async def _framed(self, decoder: Any) -> AsyncIterator[Any]:
         try:
@@ -148,6 +233,15 @@ class ResponseStream:
                 yield item
         finally:
             self._body.cancel("cancelled")
+
+
+class SSEConnectionFailed(Exception):
+    """Reconnecting an event stream got a response that is not an event
+    stream (as EventSource, the stream then ends for good)."""
+
+
+def _cancel_current(box: list[LiveBody]) -> None:
+    box[0].cancel("cancelled")
 
 
 class TLSClientStreamMiddleware:

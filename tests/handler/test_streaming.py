@@ -20,7 +20,7 @@ from scrapy.exceptions import (
 from scrapy.http import Response
 from scrapy.utils.defer import deferred_f_from_coro_f
 
-from scrapy_tlsclient import get_library, stream_of
+from scrapy_tlsclient import SSEConnectionFailed, get_library, stream_of
 from scrapy_tlsclient._threads import sleep
 from scrapy_tlsclient.streaming import ResponseStream
 
@@ -275,3 +275,34 @@ async def test_100_live_streams_with_a_bounded_number_of_threads(servers: Server
     # One poller thread for all reads, plus the handler's small pool for
     # cancels (created on demand): not a thread per stream.
     assert threads_during - threads_before <= 1 + 16 + 10, (threads_before, threads_during)
+
+
+@deferred_f_from_coro_f
+async def test_sse_reconnects_with_last_event_id(servers: Servers) -> None:
+    stream_id = f"reconnect-{time.monotonic_ns()}"
+    async with open_handler() as handler:
+        # The server breaks the stream after every 3 events and asks for a
+        # 50 ms reconnection delay.
+        url = f"{servers.h2}/live/sse?id={stream_id}&events=0&fail_after=3&retry_ms=50"
+        _, stream = await open_stream(handler, url)
+        numbers = []
+        async for event in stream.sse(reconnect=True):
+            numbers.append(json.loads(event.data)["n"])
+            if len(numbers) == 10:
+                break
+        assert numbers == list(range(10))  # nothing lost, nothing repeated
+        assert live_stats(servers, stream_id)["last_event_id"] == "8"
+        # Without reconnect=True the break is an error; a clean end stays an
+        # end after max_reconnects.
+        _, stream = await open_stream(handler, f"{servers.https}/live/sse?events=2&retry_ms=20")
+        ids = [event.id async for event in stream.sse(reconnect=True, max_reconnects=2)]
+        assert ids == ["0", "1", "2", "3", "4", "5"]
+        # A reconnection that gets something other than an event stream ends it.
+        part = base64.urlsafe_b64encode(b"retry: 10\ndata: x\n\n").decode().rstrip("=")
+        _, stream = await open_stream(
+            handler, f"{servers.https}/live/raw?parts={part}&content_type=text/plain"
+        )
+        events: list[object] = []
+        with pytest.raises(SSEConnectionFailed, match="Content-Type 'text/plain'"):
+            await collect(stream.sse(reconnect=True), events)
+        assert len(events) == 1

@@ -28,6 +28,7 @@ def test_exported_names() -> None:
         "NativeTimeoutError",
         "RequestInput",
         "ResponseStream",
+        "SSEConnectionFailed",
         "ServerSentEvent",
         "StreamRead",
         "TLSClientDownloadHandler",
