@@ -1,0 +1,159 @@
+"""A local demo site for the example spiders: HTTPS on 127.0.0.1 with a
+self-signed certificate, no internet needed.
+
+    python demo_site.py            # serves until Ctrl-C, prints its URL
+
+Pages: ``/`` (HTML with links), ``/sse`` (Server-Sent Events: ``events``,
+``interval_ms``; ``events=0`` is endless), ``/ndjson`` (``lines``,
+``interval_ms``). Honours ``Last-Event-ID`` like a real SSE server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import ipaddress
+import json
+import ssl
+import sys
+import tempfile
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+MAX_EVENTS = 1_000_000
+
+
+class DemoHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+        routes = {"/": self.index, "/sse": self.sse, "/ndjson": self.ndjson}
+        route = routes.get(parts.path)
+        if route is None:
+            self.send_error(404)
+            return
+        # The client going away is how a stopped stream looks here.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError, ssl.SSLError):
+            route(query)
+
+    def index(self, query: dict[str, str]) -> None:
+        body = (
+            b"<html><head><title>scrapy-tlsclient demo</title></head><body>"
+            b'<a href="/sse?events=10">SSE feed</a> <a href="/ndjson?lines=10">NDJSON feed</a>'
+            b"</body></html>"
+        )
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def sse(self, query: dict[str, str]) -> None:
+        last = self.headers.get("Last-Event-ID", "")
+        first = int(last) + 1 if last.isdigit() else 0
+        # Ask clients to reconnect after half a second when the feed ends.
+        self.stream("text/event-stream", query, "events", first, self.sse_event, preamble=b"retry: 500\n\n")
+
+    def ndjson(self, query: dict[str, str]) -> None:
+        self.stream("application/x-ndjson", query, "lines", 0, self.ndjson_line)
+
+    @staticmethod
+    def sse_event(n: int) -> bytes:
+        data = json.dumps({"n": n, "price": round(100 + (n * 7919 % 1000) / 100, 2)})
+        return f"id: {n}\nevent: quote\ndata: {data}\n\n".encode()
+
+    @staticmethod
+    def ndjson_line(n: int) -> bytes:
+        return (json.dumps({"n": n, "sku": f"SKU-{n:05d}", "stock": n * 37 % 101}) + "\n").encode()
+
+    def stream(
+        self,
+        content_type: str,
+        query: dict[str, str],
+        count_key: str,
+        first: int,
+        render: object,
+        preamble: bytes = b"",
+    ) -> None:
+        count = min(int(query.get(count_key, "10")), MAX_EVENTS)
+        interval = min(int(query.get("interval_ms", "100")), 60_000) / 1000
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        if preamble:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(preamble), preamble))
+        n = first
+        while count == 0 or n < first + count:
+            payload = render(n)  # type: ignore[operator]
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(payload), payload))
+            self.wfile.flush()
+            n += 1
+            time.sleep(interval)
+        self.wfile.write(b"0\r\n\r\n")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+def start(port: int = 0) -> tuple[ThreadingHTTPServer, str]:
+    """Start the site in a background thread; returns the server and its URL."""
+    directory = Path(tempfile.mkdtemp(prefix="tlsclient-demo-"))
+    cert, key = self_signed(directory)
+    server = ThreadingHTTPServer(("127.0.0.1", port), DemoHandler)
+    server.daemon_threads = True
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, name="demo-site", daemon=True).start()
+    return server, f"https://localhost:{server.server_address[1]}"
+
+
+if __name__ == "__main__":
+    site, url = start(int(sys.argv[1]) if len(sys.argv) > 1 else 8443)
+    print(f"demo site at {url}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        site.shutdown()
