@@ -71,7 +71,9 @@ class LiveBody:
         self.reopen = reopen
         #: Bytes received so far (as sent, before Content-Encoding decoding).
         self.bytes_received = 0
-        #: Why the body ended early, if it did: "cancelled", "stopped".
+        #: Why the body ended early, if it did: "cancelled" (by the
+        #: consumer or DOWNLOAD_MAXSIZE), "stopped" (StopDownload),
+        #: "closing" (the crawl is stopping).
         self.stopped: str | None = None
 
     @property
@@ -92,8 +94,11 @@ class LiveBody:
                 if self._stream_id is None:
                     return self._finish()
                 if self._is_closing():
-                    self.cancel("cancelled")
-                    raise DownloadCancelledError(f"The crawl closed while streaming {self.request.url}")
+                    # The crawl is stopping: the body ends here, without an
+                    # error (a graceful stop would otherwise wait for an
+                    # endless stream forever).
+                    self.cancel("closing")
+                    return b""
                 try:
                     read = await self._read_native(self._stream_id)
                 except NativeError as exc:

@@ -296,7 +296,7 @@ class TLSClientDownloadHandler:
             read_native=lambda sid: self._calls.read_stream(sid, READ_HEARTBEAT_MS, READ_MAX_BYTES),
             cancel_native=lambda sid: self._runner.submit(self._library.cancel_stream, sid),
             on_bytes=lambda chunk: self._stop_download(signals.bytes_received, request, data=chunk),
-            is_closing=lambda: self._closing,
+            is_closing=self._crawl_closing,
             decoder=decoder,
             # DOWNLOAD_MAXSIZE bounds memory, and a streamed body is never
             # held whole; an explicit per-request limit still applies.
@@ -310,6 +310,24 @@ class TLSClientDownloadHandler:
         self._live.add(body)
         attach(request, body)
         return _make_response(base_args, b"", flags=["tls_client_stream"])
+
+    def _crawl_closing(self) -> bool:
+        """The crawl is stopping: the handler is closing, or the engine is
+        (a graceful stop waits for every response's callback, so streams
+        handed to callbacks must end for it to finish)."""
+        if self._closing:
+            return True
+        try:
+            engine = self.crawler.engine
+        except RuntimeError:  # no crawl started (a handler used on its own)
+            return False
+        if not getattr(engine, "running", True):
+            return True
+        # Closing for another reason (CloseSpider, closespider_* limits):
+        # Scrapy has no public signal before the spider waits for its
+        # callbacks, so this reads the engine slot's closing marker.
+        slot = getattr(engine, "_slot", None)
+        return getattr(slot, "closing", None) is not None
 
     async def _reopen(self, request: Request, last_event_id: str) -> LiveBody:
         """Send a streamed request again, for SSE reconnection: the same
@@ -375,7 +393,7 @@ class TLSClientDownloadHandler:
             return
         self._closing = True
         for body in list(self._live):
-            body.cancel("cancelled")
+            body.cancel("closing")
         in_flight = list(self._in_flight)
         sessions = self._sessions.drain()
 

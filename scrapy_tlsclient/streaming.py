@@ -99,6 +99,12 @@ class ResponseStream:
         return self._body.closed
 
     @property
+    def stopped(self) -> str | None:
+        """Why the body ended early: ``"cancelled"``, ``"stopped"``
+        (``StopDownload``), ``"closing"`` (the crawl is stopping), or None."""
+        return self._body.stopped
+
+    @property
     def bytes_received(self) -> int:
         """Body bytes received so far, as sent (before decoding)."""
         return self._body.bytes_received
@@ -188,11 +194,8 @@ class ResponseStream:
             except (ResponseDataLossError, DownloadFailedError) as exc:
                 failure = exc
             last_event_id, retry = decoder.last_event_id, decoder.retry
-            if (
-                not reconnect
-                or self._cancelled
-                or (max_reconnects is not None and reconnects >= max_reconnects)
-            ):
+            done = self._cancelled or self._body.stopped == "closing"
+            if not reconnect or done or (max_reconnects is not None and reconnects >= max_reconnects):
                 if failure is not None:
                     raise failure
                 return

@@ -31,6 +31,14 @@ class Spider(scrapy.Spider):
             reactor.callLater(2, stop)
             for i in range(64):
                 yield scrapy.Request(f"{base}/slow?delay_ms=60000&i={i}", errback=self.failed)
+        elif mode == "streams":
+            from twisted.internet import reactor  # installed by now
+
+            reactor.callLater(2, stop_gracefully)
+            for i in range(20):
+                url = f"{base}/live/sse?events=0&interval_ms=20&id=crawl-{i}"
+                yield scrapy.Request(url, meta={"tls_client_stream": True}, callback=self.follow,
+                                     errback=self.failed)
         elif mode == "proxy":
             yield scrapy.Request(f"{base}/echo", meta={"proxy": sys.argv[3]}, errback=self.failed)
         else:
@@ -40,11 +48,21 @@ class Spider(scrapy.Spider):
     def parse(self, response):
         results["ok"].append([response.url, len(response.body), response.headers.get("Content-Encoding")])
 
+    async def follow(self, response):
+        from scrapy_tlsclient import stream_of
+
+        async with stream_of(response) as stream:
+            async for event in stream.sse():
+                results["ok"].append(event.id)
+                if False:
+                    yield
+
     def failed(self, failure):
         results["errors"].append(type(failure.value).__name__)
 
 settings = {"DOWNLOAD_HANDLERS": HANDLERS, "LOG_LEVEL": "ERROR", "CONCURRENT_REQUESTS": 64,
-            "TELNETCONSOLE_ENABLED": False, "DOWNLOAD_MAXSIZE": 50000 if mode == "compression" else 0}
+            "TELNETCONSOLE_ENABLED": False, "DOWNLOAD_MAXSIZE": 50000 if mode == "compression" else 0,
+            "WARN_ON_GENERATOR_RETURN_VALUE": False}
 if mode == "reactorless":
     settings["TWISTED_REACTOR_ENABLED"] = False
     process = AsyncCrawlerProcess(settings)
@@ -62,6 +80,12 @@ def stop():
     stop_asked.append(time.monotonic())
     process.stop()
     reactor.stop()
+
+
+def stop_gracefully():
+    # What one Ctrl-C does: close the spider, let it finish what it does.
+    stop_asked.append(time.monotonic())
+    process.stop()
 
 
 process.crawl(crawler)
@@ -110,3 +134,10 @@ def test_https_proxy(servers: Servers) -> None:
     assert len(results["ok"]) == 1  # type: ignore[arg-type]
     untrusted = crawl("proxy", servers.https, servers.proxy_tls)
     assert untrusted["errors"] == ["DownloadFailedError"]
+
+
+def test_a_graceful_stop_with_20_endless_streams_exits_promptly(servers: Servers) -> None:
+    results = crawl("streams", servers.h2)
+    assert results["stopped_after"] is not None, results
+    assert results["stopped_after"] < 5, results
+    assert len(results["ok"]) > 20 * 10  # every stream delivered events until the stop  # type: ignore[arg-type]
