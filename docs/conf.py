@@ -3,5 +3,5 @@
 project = "scrapy-tlsclient"
 author = "scrapy-tlsclient contributors"
 extensions: list[str] = []
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "_generated"]
 html_theme = "alabaster"

@@ -39,6 +39,7 @@ class Servers:
     proxy_auth: str
     socks5: str
     proxy_tls: str
+    fingerprint: str
 
     def all(self) -> dict[str, str]:
         return {"http1": self.http, "https1": self.https, "h2": self.h2}

@@ -35,6 +35,10 @@ type Servers struct {
 	HTTPS string // HTTP/1.1 over TLS; ALPN offers only http/1.1
 	H2    string // HTTP/2 over TLS; ALPN offers only h2
 
+	// Fingerprint is a TLS server, like https://localhost:PORT, that answers
+	// every request with its connection's fingerprints (fingerprint.go).
+	Fingerprint string
+
 	// URLs of the proxies, without credentials.
 	Proxy     string // HTTP proxy, like http://127.0.0.1:PORT
 	ProxyAuth string // HTTP proxy requiring ProxyUser:ProxyPassword
@@ -125,6 +129,12 @@ func (s *Servers) startAll(cert tls.Certificate) error {
 		s.servers = append(s.servers, srv)
 		*spec.url = srv.url
 	}
+	fp, err := startFingerprintServer(cert)
+	if err != nil {
+		return err
+	}
+	s.servers = append(s.servers, fp)
+	s.Fingerprint = fp.url
 	return nil
 }
 

@@ -8,7 +8,8 @@
 // credentials,
 //
 //	{"http":"http://127.0.0.1:P1","https":"https://127.0.0.1:P2","h2":"https://127.0.0.1:P3","cert":"/abs/DIR/cert.pem",
-//	 "proxy":"http://127.0.0.1:P4","proxy_auth":"http://127.0.0.1:P5","socks5":"socks5://127.0.0.1:P6","proxy_tls":"https://127.0.0.1:P7"}
+//	 "proxy":"http://127.0.0.1:P4","proxy_auth":"http://127.0.0.1:P5","socks5":"socks5://127.0.0.1:P6","proxy_tls":"https://127.0.0.1:P7",
+//	 "fingerprint":"https://localhost:P8"}
 //
 // and serves until stdin reaches EOF, SIGINT or SIGTERM arrives, or its
 // parent process dies; then it exits with status 0. Give it a stdin pipe
@@ -41,6 +42,8 @@ type readyLine struct {
 	ProxyAuth string `json:"proxy_auth"`
 	Socks5    string `json:"socks5"`
 	ProxyTLS  string `json:"proxy_tls"`
+
+	Fingerprint string `json:"fingerprint"`
 }
 
 func main() {
@@ -75,6 +78,7 @@ func run() int {
 	line, err := json.Marshal(readyLine{
 		HTTP: srv.HTTP, HTTPS: srv.HTTPS, H2: srv.H2, Cert: srv.CertFile,
 		Proxy: srv.Proxy, ProxyAuth: srv.ProxyAuth, Socks5: srv.Socks5, ProxyTLS: srv.ProxyTLS,
+		Fingerprint: srv.Fingerprint,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testserver:", err)
