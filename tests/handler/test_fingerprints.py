@@ -140,3 +140,32 @@ async def test_random_extension_order_keeps_ja4(servers: Servers, profile: str) 
             response = await handler.download_request(Request(f"{servers.fingerprint}/", meta=meta))
             seen.append(json.loads(response.body))
     assert len({fingerprint["ja4"] for fingerprint in seen}) == 1
+
+
+@deferred_f_from_coro_f
+async def test_a_custom_tls_spec_is_what_goes_on_the_wire(servers: Servers) -> None:
+    ja3 = "771,4865-4867-4866-49195-49199,0-23-65281-10-11-35-16-5-13-43-45-51,29-23-24,0"
+    custom = {
+        "ja3String": ja3,
+        "h2Settings": {
+            "HEADER_TABLE_SIZE": 65536,
+            "ENABLE_PUSH": 0,
+            "INITIAL_WINDOW_SIZE": 131072,
+            "MAX_FRAME_SIZE": 16384,
+        },
+        "h2SettingsOrder": ["HEADER_TABLE_SIZE", "ENABLE_PUSH", "INITIAL_WINDOW_SIZE", "MAX_FRAME_SIZE"],
+        "pseudoHeaderOrder": [":method", ":path", ":authority", ":scheme"],
+        "connectionFlow": 12517377,
+        "supportedSignatureAlgorithms": ["ECDSAWithP256AndSHA256", "PSSWithSHA256", "PKCS1WithSHA256"],
+        "supportedVersions": ["1.3", "1.2"],
+        "keyShareCurves": ["X25519"],
+        "alpnProtocols": ["h2", "http/1.1"],
+    }
+    async with open_handler() as handler:
+        response = await handler.download_request(
+            Request(f"{servers.fingerprint}/", meta={"tls_client_custom_tls": custom})
+        )
+    seen = json.loads(response.body)
+    assert seen["ja3"] == ja3
+    assert seen["akamai"] == "1:65536;2:0;4:131072;5:16384|12517377|0|m,p,a,s"
+    assert seen["ja4"].startswith("t13d0512h2_")
