@@ -148,12 +148,12 @@ class TLSClientDownloadHandler:
         session_id, evicted = self._sessions.session_for(call.session_key)
         if evicted is not None:
             await self._runner.run(self._library.destroy_session, evicted)
-        request_input = {
-            **call.request_input,
-            "sessionId": session_id,
-            "prefetchBytes": PREFETCH_BYTES,
-            "prefetchTimeoutMs": PREFETCH_TIMEOUT_MS,
-        }
+        request_input: dict[str, Any] = {**call.request_input, "sessionId": session_id}
+        if not call.stream:
+            # A streamed response goes to the spider at its headers: waiting
+            # for body bytes would delay its first events.
+            request_input["prefetchBytes"] = PREFETCH_BYTES
+            request_input["prefetchTimeoutMs"] = PREFETCH_TIMEOUT_MS
         self._in_flight.add(stream_id)
         transfer = _Transfer(stream_id)
         started = time.monotonic()
