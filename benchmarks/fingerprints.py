@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -88,7 +89,12 @@ def main() -> None:
             seen = measure(urls["fingerprint"], profile, middleware, config)
             ja4, akamai = str(seen["ja4"]), str(seen["akamai"])
             published_ja4, published_akamai, sources = PUBLISHED.get(profile, (None, None, ""))
-            note = KNOWN_BAD_PROFILES.get(profile.removesuffix("_PSK"), "")
+            # Fingerprints in the note as literals (a trailing "_" is RST syntax).
+            note = re.sub(
+                r"(\.\.\._\w+|t1\w+(?:\.\.\.)?)",
+                r"``\1``",
+                KNOWN_BAD_PROFILES.get(profile.removesuffix("_PSK"), ""),
+            )
             rows.append(
                 [
                     f"``{profile}``",
