@@ -99,6 +99,11 @@ def request_input_from(
     timeout = _timeout(request.meta.get("download_timeout"), config.download_timeout)
     no_deadline = _bool_meta(request, "tls_client_no_deadline", False)
     stream = _bool_meta(request, "tls_client_stream", False)
+    if stream and request.meta.get("body_file") is not None:
+        raise ValueError(
+            "The 'tls_client_stream' and 'body_file' request meta keys exclude each other: a streamed body "
+            "goes to the spider, a body_file body to the file"
+        )
     request_input: RequestInput = {
         "requestUrl": request.url,
         "requestMethod": request.method,

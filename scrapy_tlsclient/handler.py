@@ -33,6 +33,7 @@ from scrapy.responsetypes import responsetypes
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.python.failure import Failure
 
+from ._body_file import body_sink_for
 from ._completions import CompletionDispatcher
 from ._config import HandlerConfig, warn_ignored_tls_settings
 from ._decoding import decoder_for
@@ -223,6 +224,8 @@ class TLSClientDownloadHandler:
             return _make_response(base_args, b"", stop_download=stop)
         if call.stream:
             return self._hand_over(native, request, headers, base_args, transfer)
+        if request.meta.get("body_file") is not None:
+            return await self._read_into_file(native, request, call, transfer, headers, base_args)
 
         body = BytesIO()
         stream_id = native.stream_id
@@ -270,6 +273,78 @@ class TLSClientDownloadHandler:
                 request.url,
             )
         raise ResponseDataLossError(f"{error.message} (while downloading {request.url})") from error
+
+    async def _read_into_file(
+        self,
+        native: NativeResponse,
+        request: Request,
+        call: NativeCall,
+        transfer: _Transfer,
+        headers: Any,
+        base_args: dict[str, Any],
+    ) -> Response:
+        """The ``body_file`` path: the body goes to the file as it arrives
+        (decoded, as ``response.body`` would be after HttpCompressionMiddleware),
+        ``response.body`` stays empty, and the file is complete or absent."""
+        maxsize: int = request.meta.get("download_maxsize", self._config.maxsize)
+        decoder = decoder_for(headers.getlist(b"Content-Encoding"))
+        if decoder is not None:
+            del headers[b"Content-Encoding"]  # the file holds the decoded body
+            headers.pop(b"Content-Length", None)
+        sink = await self._runner.run(body_sink_for, request.meta["body_file"])
+        committed = False
+        try:
+            stream_id, chunk, error = native.stream_id, native.body, native.body_error
+            received = 0
+            while True:
+                if chunk:
+                    received += len(chunk)
+                    stop = self._stop_download(signals.bytes_received, request, data=chunk)
+                    if stop is not None:
+                        return _make_response(base_args, b"", stop_download=stop)
+                    data = decoder.decode(chunk) if decoder is not None else chunk
+                    # Raw and decoded sizes both count: a decompression bomb
+                    # stops at the limit too.
+                    if maxsize and max(received, sink.written + len(data)) > maxsize:
+                        self._cancel_for_maxsize(
+                            max(received, sink.written + len(data)), maxsize, request, expected=False
+                        )
+                    if data:
+                        await self._runner.run(sink.write, data)
+                if error is not None or stream_id is None:
+                    break
+                if self._closing:
+                    raise DownloadCancelledError(
+                        f"The download handler closed while downloading {request.url}"
+                    )
+                try:
+                    read = await self._calls.read_stream(stream_id, READ_HEARTBEAT_MS, READ_MAX_BYTES)
+                except NativeError as exc:
+                    error, stream_id, chunk = exc, None, b""
+                    transfer.open_stream = None
+                    continue
+                if read.eof:
+                    stream_id = transfer.open_stream = None
+                chunk = read.chunk
+            if error is not None:
+                if isinstance(error, NativeDataLossError):
+                    raise ResponseDataLossError(
+                        f"{error.message} (while downloading {request.url})"
+                    ) from error
+                raise scrapy_error_for(error, request, call.timeout) from error
+            if decoder is not None:
+                try:
+                    await self._runner.run(sink.write, decoder.flush())
+                except ValueError as exc:
+                    raise ResponseDataLossError(f"{exc} (while downloading {request.url})") from None
+            await self._runner.run(sink.commit)
+            committed = True
+            return _make_response(base_args, b"")
+        except ValueError as exc:  # a malformed compressed body
+            raise ResponseDataLossError(f"{exc} (while downloading {request.url})") from None
+        finally:
+            if not committed:
+                await self._runner.run(sink.discard)
 
     def _hand_over(
         self,

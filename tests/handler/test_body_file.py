@@ -1,0 +1,136 @@
+"""body_file: the body goes to a file as it arrives; the file is complete
+or absent (scrapy/scrapy#7987 semantics plus atomic completion)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scrapy import Request, signals
+from scrapy.exceptions import DownloadCancelledError, ResponseDataLossError
+from scrapy.utils.defer import deferred_f_from_coro_f
+
+from scrapy_tlsclient._threads import sleep
+
+from conftest import Servers, pattern
+from handler_utils import gather, open_handler
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(path.name for path in directory.iterdir())
+
+
+@deferred_f_from_coro_f
+async def test_the_body_goes_to_the_file_not_the_response(servers: Servers, tmp_path: Path) -> None:
+    target = tmp_path / "body.bin"
+    seen: list[int] = []
+    async with open_handler() as handler:
+
+        def on_bytes(data: bytes, **_: object) -> None:
+            seen.append(len(data))
+
+        handler.crawler.signals.connect(on_bytes, signal=signals.bytes_received)
+        request = Request(f"{servers.h2}/bytes?n=3000000", meta={"body_file": str(target)})
+        response = await handler.download_request(request)
+    assert response.status == 200
+    assert response.body == b""
+    assert target.read_bytes() == pattern(3000000)
+    assert sum(seen) == 3000000 and len(seen) > 1  # bytes_received per piece
+    assert leftovers(tmp_path) == ["body.bin"]  # no temporary file left
+
+
+@deferred_f_from_coro_f
+async def test_a_file_object_starts_over_each_attempt(servers: Servers) -> None:
+    sink = io.BytesIO(b"left over from an earlier attempt" * 1000)
+    async with open_handler() as handler:
+        await handler.download_request(Request(f"{servers.https}/bytes?n=1000", meta={"body_file": sink}))
+    assert sink.getvalue() == pattern(1000)
+
+
+@deferred_f_from_coro_f
+async def test_compressed_bodies_are_stored_decoded(servers: Servers, tmp_path: Path) -> None:
+    target = tmp_path / "decoded.bin"
+    async with open_handler() as handler:
+        response = await handler.download_request(
+            Request(f"{servers.h2}/gzip?n=500000", meta={"body_file": target})
+        )
+    assert b"Content-Encoding" not in response.headers  # HttpCompressionMiddleware leaves it alone
+    assert target.read_bytes() == pattern(500000)
+
+
+@pytest.mark.parametrize(
+    ("path", "meta", "error"),
+    [
+        ("/bytes?n=5000000", {"download_maxsize": 1000000}, DownloadCancelledError),
+        ("/truncate?declared=2000000&send=500000", {}, ResponseDataLossError),
+        # A decompression bomb stops at the limit too (decoded size).
+        ("/gzip?n=5000000", {"download_maxsize": 1000000}, DownloadCancelledError),
+    ],
+)
+@deferred_f_from_coro_f
+async def test_a_failed_download_leaves_no_file(
+    servers: Servers, tmp_path: Path, path: str, meta: dict[str, Any], error: type[Exception]
+) -> None:
+    target = tmp_path / "body.bin"
+    async with open_handler() as handler:
+        with pytest.raises(error):
+            await handler.download_request(
+                Request(f"{servers.h2}{path}", meta={"body_file": str(target), **meta})
+            )
+    assert leftovers(tmp_path) == []
+
+
+@deferred_f_from_coro_f
+async def test_a_failed_download_keeps_an_earlier_complete_file(servers: Servers, tmp_path: Path) -> None:
+    target = tmp_path / "body.bin"
+    target.write_bytes(b"complete earlier body")
+    async with open_handler() as handler:
+        with pytest.raises(ResponseDataLossError):
+            await handler.download_request(
+                Request(
+                    f"{servers.https}/truncate?declared=100000&send=50000", meta={"body_file": str(target)}
+                )
+            )
+    assert target.read_bytes() == b"complete earlier body"
+    assert leftovers(tmp_path) == ["body.bin"]
+
+
+@deferred_f_from_coro_f
+async def test_closing_the_crawler_mid_body_removes_the_partial_file(
+    servers: Servers, tmp_path: Path
+) -> None:
+    target = tmp_path / "slow.bin"
+    async with open_handler() as handler:
+        request = Request(f"{servers.h2}/slowbody?delay_ms=5000", meta={"body_file": str(target)})
+
+        async def close_soon() -> None:
+            await sleep(0.5)
+            await handler.close()
+
+        outcome, _ = await gather(handler.download_request(request), close_soon())
+    assert isinstance(outcome, DownloadCancelledError)
+    assert leftovers(tmp_path) == []
+
+
+@deferred_f_from_coro_f
+async def test_bad_body_file_values(servers: Servers, tmp_path: Path) -> None:
+    async with open_handler() as handler:
+        for value, message in [
+            (5, "'body_file' request meta key must be a path"),
+            (str(tmp_path / "missing-dir" / "x.bin"), "does not exist"),
+            (io.StringIO(), "'body_file' request meta key must be a binary file object"),
+        ]:
+            with pytest.raises(ValueError, match=message):
+                await handler.download_request(
+                    Request(f"{servers.https}/bytes?n=10", meta={"body_file": value})
+                )
+        with pytest.raises(ValueError, match="'tls_client_stream' and 'body_file' request meta keys exclude"):
+            await handler.download_request(
+                Request(
+                    f"{servers.https}/bytes?n=10",
+                    meta={"body_file": str(tmp_path / "x"), "tls_client_stream": True},
+                )
+            )
+    assert leftovers(tmp_path) == []
