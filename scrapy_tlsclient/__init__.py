@@ -26,6 +26,7 @@ from ._native import LibraryInfo, NativeLibrary, get_library, load_library
 from ._version import __version__
 from .handler import TLSClientDownloadHandler
 from .middleware import TLSClientMiddleware
+from .pipelines import TLSFilesPipeline
 from .streaming import (
     ResponseStream,
     ServerSentEvent,
@@ -63,6 +64,7 @@ __all__ = [
     "TLSClientMiddleware",
     "TLSClientStreamMiddleware",
     "TLSDetails",
+    "TLSFilesPipeline",
     "UnknownProfileError",
     "__version__",
     "get_library",

@@ -34,6 +34,7 @@ def test_exported_names() -> None:
         "TLSClientDownloadHandler",
         "TLSClientMiddleware",
         "TLSClientStreamMiddleware",
+        "TLSFilesPipeline",
         "TLSDetails",
         "UnknownProfileError",
         "__version__",

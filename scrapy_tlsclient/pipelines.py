@@ -1,0 +1,198 @@
+"""TLSFilesPipeline: Scrapy's FilesPipeline without holding files in memory.
+
+Scrapy's FilesPipeline keeps each downloaded file in memory, twice (the
+response body, then a BytesIO for the store). Here each file request gets
+the ``body_file`` meta key, so the download handler writes the body to a
+temporary file beside the store as it arrives; the checksum is computed
+from that file in chunks, and the file is moved atomically into an
+``FSFilesStore`` or streamed from disk into the other stores. Everything
+else (``FILES_STORE``, ``FILES_EXPIRES``, ``FILES_URLS_FIELD``,
+``FILES_RESULT_FIELD``, ``file_path()`` overrides, the item's results) is
+FilesPipeline's own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import tempfile
+import uuid
+from io import BytesIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from scrapy.pipelines.files import FilesPipeline, FSFilesStore, GCSFilesStore
+from scrapy.pipelines.media import FileException
+from scrapy.utils.defer import ensure_awaitable
+from scrapy.utils.request import referer_str
+
+from ._threads import make_runner
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.http import Response
+    from scrapy.pipelines.media import MediaPipeline
+    from twisted.internet.defer import Deferred
+
+logger = logging.getLogger("scrapy_tlsclient")
+
+__all__ = ["TLSFilesPipeline"]
+
+#: Temporary files of an FSFilesStore live here, inside the store, so the
+#: final move is a rename on one filesystem.
+TEMP_DIR_NAME = ".tlsclient-partial"
+CHUNK = 1024 * 1024
+
+
+class TLSFilesPipeline(FilesPipeline):
+    """A FilesPipeline whose files go from the network to disk in pieces.
+
+    Enable it instead of FilesPipeline::
+
+        ITEM_PIPELINES = {"scrapy_tlsclient.TLSFilesPipeline": 1}
+        FILES_STORE = "/data/files"
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if isinstance(self.store, FSFilesStore):
+            self._temp_dir = Path(self.store.basedir) / TEMP_DIR_NAME
+        else:
+            self._temp_dir = Path(tempfile.gettempdir()) / "scrapy-tlsclient-files"
+        self._temp_dir.mkdir(parents=True, exist_ok=True)
+        # Hashing and moving files run off the reactor thread.
+        self._io = make_runner(4)
+
+    def media_to_download(
+        self, request: Request, info: MediaPipeline.SpiderInfo, *, item: Any = None
+    ) -> Deferred[Any] | None:
+        checked = super().media_to_download(request, info, item=item)
+
+        def stream_if_needed(result: Any) -> Any:
+            if result is None and request.meta.get("body_file") is None:
+                # Unique per process and request: several crawler processes
+                # may share one store.
+                request.meta["body_file"] = str(self._temp_dir / f"{os.getpid()}-{uuid.uuid4().hex}")
+            return result
+
+        return checked.addCallback(stream_if_needed) if checked is not None else stream_if_needed(None)
+
+    async def media_downloaded(
+        self, response: Response, request: Request, info: MediaPipeline.SpiderInfo, *, item: Any = None
+    ) -> Any:
+        body_file = request.meta.get("body_file")
+        size = None
+        if isinstance(body_file, str) and not response.body:
+            size = await self._io.run(_size_or_none, Path(body_file))
+        if size is None:
+            # Not written to a file (a cached response, another handler):
+            # FilesPipeline's own in-memory path.
+            return await super().media_downloaded(response, request, info, item=item)
+        source = Path(cast("str", body_file))
+        try:
+            return await self._store_from_disk(source, size, response, request, info, item)
+        finally:
+            await self._io.run(_remove, source)
+
+    async def _store_from_disk(
+        self,
+        source: Path,
+        size: int,
+        response: Response,
+        request: Request,
+        info: MediaPipeline.SpiderInfo,
+        item: Any,
+    ) -> dict[str, str]:
+        """FilesPipeline.media_downloaded's steps, with the body on disk."""
+        referer = referer_str(request)
+        if response.status != 200:
+            logger.warning(
+                "File (code: %s): Error downloading file from %s referred in <%s>",
+                response.status,
+                request,
+                referer,
+            )
+            raise FileException("download-error")
+        if size == 0:
+            logger.warning(
+                "File (empty-content): Empty file from %s referred in <%s>: no-content", request, referer
+            )
+            raise FileException("empty-content")
+        status = "cached" if "cached" in response.flags else "downloaded"
+        self.inc_stats(status)
+        try:
+            path = self.file_path(request, response=response, info=info, item=item)
+            checksum = await self._io.run(_md5_of_file, source)
+            await self._persist(source, path, info)
+        except FileException as exc:
+            logger.warning(
+                "File (error): Error processing file from %s referred in <%s>: %s", request, referer, exc
+            )
+            raise
+        except Exception as exc:
+            logger.error(
+                "File (unknown-error): Error processing file from %s referred in <%s>",
+                request,
+                referer,
+                exc_info=True,
+            )
+            raise FileException(str(exc)) from exc
+        return {"url": request.url, "path": path, "checksum": checksum, "status": status}
+
+    async def _persist(self, source: Path, path: str, info: MediaPipeline.SpiderInfo) -> None:
+        if isinstance(self.store, FSFilesStore):
+            await self._io.run(_move_into_store, source, self.store, path)
+            return
+        if isinstance(self.store, GCSFilesStore):
+            # GCSFilesStore uploads buf.getvalue(): it needs the bytes in memory.
+            data = await self._io.run(source.read_bytes)
+            await ensure_awaitable(self.store.persist_file(path, BytesIO(data), info))
+            return
+        # S3 and FTP stores read the file object in pieces.
+        with source.open("rb") as file:
+            await ensure_awaitable(self.store.persist_file(path, cast("BytesIO", file), info))
+
+    async def close_spider(self, *args: Any, **kwargs: Any) -> None:
+        parent = getattr(super(), "close_spider", None)
+        if parent is not None:
+            result = parent(*args, **kwargs)
+            if result is not None:
+                await ensure_awaitable(result)
+        await self._io.close()
+
+
+def _md5_of_file(path: Path) -> str:
+    digest = hashlib.md5()  # FilesPipeline's checksum
+    with path.open("rb") as file:
+        while chunk := file.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _move_into_store(source: Path, store: FSFilesStore, path: str) -> None:
+    """Rename the finished file into the store, refusing any ``file_path()``
+    that would land outside it (``..``, an absolute path, a symlink)."""
+    base = Path(store.basedir).resolve()
+    parts = str(path).split("/")
+    if Path(str(path)).is_absolute() or any(part in ("..", "") for part in parts):
+        raise FileException(f"file_path() gave {path!r}, which is not a relative path inside FILES_STORE")
+    target = Path(store.basedir, *parts)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    resolved_parent = target.parent.resolve()
+    if resolved_parent != base and base not in resolved_parent.parents:
+        raise FileException(f"file_path() gave {path!r}, which leads outside FILES_STORE ({base})")
+    if target.is_symlink():
+        raise FileException(f"file_path() gave {path!r}, which is a symbolic link in FILES_STORE")
+    os.replace(source, target)
+
+
+def _size_or_none(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return None
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
