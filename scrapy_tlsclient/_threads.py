@@ -41,6 +41,9 @@ class TwistedPoolRunner:
         from twisted.python.threadpool import ThreadPool
 
         self._pool: ThreadPool = ThreadPool(minthreads=0, maxthreads=threads, name="scrapy_tlsclient")
+        # Daemon threads: a forced stop (a second Ctrl-C) skips close(), and
+        # the interpreter must not then wait for idle workers forever.
+        self._pool.threadFactory = _daemon_thread  # type: ignore[assignment]
         self._pool.start()
 
     async def run(self, function: Callable[..., _T], *args: object) -> _T:
@@ -70,6 +73,10 @@ class TwistedPoolRunner:
 
         threading.Thread(target=stop, name="scrapy_tlsclient-close", daemon=True).start()
         await maybe_deferred_to_future(stopped)
+
+
+def _daemon_thread(*args: Any, **kwargs: Any) -> threading.Thread:
+    return threading.Thread(*args, daemon=True, **kwargs)
 
 
 class AsyncioExecutorRunner:

@@ -13,9 +13,11 @@ FilesPipeline's own.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import logging
 import os
+import re
 import tempfile
 import uuid
 from io import BytesIO
@@ -61,8 +63,12 @@ class TLSFilesPipeline(FilesPipeline):
         else:
             self._temp_dir = Path(tempfile.gettempdir()) / "scrapy-tlsclient-files"
         self._temp_dir.mkdir(parents=True, exist_ok=True)
+        _sweep_stale(self._temp_dir)
         # Hashing and moving files run off the reactor thread.
         self._io = make_runner(4)
+        # A forced stop (a second Ctrl-C) skips the download's own cleanup;
+        # what this process left is removed at exit.
+        atexit.register(_sweep_own, self._temp_dir)
 
     def media_to_download(
         self, request: Request, info: MediaPipeline.SpiderInfo, *, item: Any = None
@@ -185,6 +191,30 @@ def _move_into_store(source: Path, store: FSFilesStore, path: str) -> None:
     if target.is_symlink():
         raise FileException(f"file_path() gave {path!r}, which is a symbolic link in FILES_STORE")
     os.replace(source, target)
+
+
+def _sweep_own(directory: Path) -> None:
+    for path in directory.glob(f"*{os.getpid()}-*"):
+        path.unlink(missing_ok=True)
+
+
+def _sweep_stale(directory: Path) -> None:
+    """Remove temporary files of crawler processes that no longer run (the
+    process id is in each name; several processes may share a store)."""
+    for path in directory.iterdir():
+        match = re.search(r"(?:^|-)(\d+)-[0-9a-f]+$", path.name)
+        if match and not _process_alive(int(match.group(1))):
+            path.unlink(missing_ok=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _size_or_none(path: Path) -> int | None:

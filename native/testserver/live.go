@@ -81,6 +81,7 @@ func registerLive(mux *http.ServeMux) {
 	mux.HandleFunc("GET /live/bytes", handleLiveBytes)
 	mux.HandleFunc("GET /live/stats", handleLiveStats)
 	mux.HandleFunc("GET /live/open", handleLiveOpen)
+	mux.HandleFunc("GET /live/flaky", handleLiveFlaky)
 }
 
 // LiveStats is what the server recorded about one /live stream, the JSON
@@ -475,4 +476,43 @@ func (lw *liveWriter) sendPattern(n, chunk int64) error {
 		}
 	}
 	return nil
+}
+
+// flakyAttempts counts /live/flaky requests per id, so that the first ones
+// can fail and a retry can succeed (bounded like the stats store).
+var flakyAttempts = struct {
+	sync.Mutex
+	byID map[string]int64
+}{byID: map[string]int64{}}
+
+// handleLiveFlaky serves n bytes of the /bytes pattern with a
+// Content-Length; the first fail_first requests of an id stop halfway (the
+// client sees the body cut short), later ones send it whole.
+func handleLiveFlaky(w http.ResponseWriter, r *http.Request) {
+	q := query(r)
+	n := q.int("n", 1024, maxLiveBytes)
+	failFirst := q.int("fail_first", 1, 1000)
+	if q.failed(w) {
+		return
+	}
+	id := r.URL.Query().Get("id")
+	flakyAttempts.Lock()
+	if len(flakyAttempts.byID) >= maxLiveRecords {
+		flakyAttempts.byID = map[string]int64{}
+	}
+	flakyAttempts.byID[id]++
+	attempt := flakyAttempts.byID[id]
+	flakyAttempts.Unlock()
+	send := n
+	if attempt <= failFirst {
+		send = n / 2
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+	w.Header().Set("X-Attempt", strconv.FormatInt(attempt, 10))
+	w.WriteHeader(http.StatusOK)
+	// Returning with fewer bytes than announced makes net/http cut the
+	// connection (HTTP/1.1) or reset the stream (HTTP/2).
+	_ = writeRepeated(r.Context(), w, pattern, send, nil)
+	_ = http.NewResponseController(w).Flush()
 }

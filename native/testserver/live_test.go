@@ -674,3 +674,26 @@ func TestLiveLimits(t *testing.T) {
 		t.Errorf("POST: status %d, want 405", resp.StatusCode)
 	}
 }
+
+func TestLiveFlakyFailsFirstThenServesWhole(t *testing.T) {
+	srv := httptest.NewServer(testserver.Handler())
+	defer srv.Close()
+	get := func() (int, error) {
+		resp, err := http.Get(srv.URL + "/live/flaky?id=flaky-test&n=100000&fail_first=2")
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		return len(body), err
+	}
+	for attempt := 1; attempt <= 2; attempt++ {
+		if n, err := get(); err == nil {
+			t.Fatalf("attempt %d: got %d bytes and no error, want a cut body", attempt, n)
+		}
+	}
+	n, err := get()
+	if err != nil || n != 100000 {
+		t.Fatalf("attempt 3: %d bytes, %v; want the whole 100000", n, err)
+	}
+}

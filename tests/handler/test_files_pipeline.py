@@ -1,24 +1,27 @@
 """TLSFilesPipeline through whole crawls: files go from the network to the
-store without being held in memory, with FilesPipeline's behaviour."""
+store without being held in memory, with FilesPipeline's behaviour, and a
+file is either complete under its final name or absent."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from conftest import Servers, pattern, run_python
 
 CRAWL = """
-import json, resource, sys
+import json, resource, sys, time
 import scrapy
 from scrapy.crawler import CrawlerProcess
 from scrapy_tlsclient import TLSFilesPipeline
 
-base, store, mode = sys.argv[1], sys.argv[2], sys.argv[3]
-sizes = [int(size) for size in sys.argv[4].split(",")]
+config = json.loads(sys.argv[1])
 items = []
 
 def rss():
@@ -27,7 +30,8 @@ def rss():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
 
-class EscapingPipeline(TLSFilesPipeline):
+class NamedPipeline(TLSFilesPipeline):
+    # file_path() from the URL's name= parameter, to try escaping the store.
     def file_path(self, request, response=None, info=None, *, item=None):
         return request.url.split("name=", 1)[1]
 
@@ -35,28 +39,33 @@ class Spider(scrapy.Spider):
     name = "files"
 
     async def start(self):
-        yield scrapy.Request(f"{base}/bytes?n=1000", callback=self.warm)
+        yield scrapy.Request(config["warm"], callback=self.warm)
 
     def warm(self, response):
         items.append({"baseline_rss": rss()})
-        for n, size in enumerate(sizes):
-            urls = [f"{base}/bytes?n={size}&i={n}"]
-            if mode == "escape":
-                urls = [f"{base}/bytes?n=100&name={name}" for name in ("../outside.bin", "/tmp/absolute.bin",
-                                                                      "link/through.bin", "ok/inside.bin")]
-            yield {"file_urls": urls}
+        if config.get("stop_after"):
+            from twisted.internet import reactor
+            reactor.callLater(config["stop_after"], stop)
+        yield {"file_urls": config["urls"]}
 
 class Collect:
     def process_item(self, item):
         items.append(dict(item))
         return item
 
-pipeline = "__main__.EscapingPipeline" if mode == "escape" else "scrapy_tlsclient.TLSFilesPipeline"
+def stop():
+    # Ctrl-C twice: a graceful stop (which waits for the download), then a
+    # forced one.
+    from twisted.internet import reactor
+    process.stop()
+    reactor.stop()
+
 process = CrawlerProcess({
     "DOWNLOAD_HANDLERS": {"https": "scrapy_tlsclient.TLSClientDownloadHandler"},
-    "ITEM_PIPELINES": {pipeline: 1, "__main__.Collect": 2},
-    "FILES_STORE": store, "DOWNLOAD_MAXSIZE": 0, "DOWNLOAD_WARNSIZE": 0,
+    "ITEM_PIPELINES": {config["pipeline"]: 1, "__main__.Collect": 2},
+    "FILES_STORE": config["store"], "DOWNLOAD_WARNSIZE": 0,
     "LOG_LEVEL": "ERROR", "TELNETCONSOLE_ENABLED": False, "WARN_ON_GENERATOR_RETURN_VALUE": False,
+    **config.get("settings", {}),
 })
 process.crawl(Spider)
 process.start()
@@ -64,46 +73,91 @@ items.append({"peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1
 print(json.dumps(items))
 """
 
+PIPELINE = "scrapy_tlsclient.TLSFilesPipeline"
+MIB = 1024 * 1024
 
-def crawl(servers: Servers, store: Path, mode: str, sizes: list[int]) -> list[dict[str, Any]]:
-    result = run_python(CRAWL, servers.h2, str(store), mode, ",".join(map(str, sizes)), env=dict(os.environ))
+
+def crawl(servers: Servers, store: Path, urls: list[str], **config: Any) -> list[dict[str, Any]]:
+    config = {
+        "warm": f"{servers.h2}/bytes?n=1000",
+        "store": str(store),
+        "urls": urls,
+        "pipeline": PIPELINE,
+        **config,
+    }
+    result = run_python(CRAWL, json.dumps(config), env=dict(os.environ))
     assert result.returncode == 0, result.stderr[-3000:]
     items: list[dict[str, Any]] = json.loads(result.stdout.strip().splitlines()[-1])
     return items
 
 
+def files_of(items: list[dict[str, Any]]) -> list[dict[str, str]]:
+    return [file for item in items for file in item.get("files", [])]
+
+
 def stored_files(store: Path) -> list[str]:
+    """Every file under the store, temporary ones included."""
     return sorted(str(path.relative_to(store)) for path in store.rglob("*") if path.is_file())
 
 
-def test_files_are_stored_with_checksums_and_no_leftovers(servers: Servers, tmp_path: Path) -> None:
+def pattern_md5(size: int) -> str:
+    block = bytes(range(256)) * 4096  # 1 MiB, aligned with the pattern
+    digest = hashlib.md5()
+    full, rest = divmod(size, len(block))
+    for _ in range(full):
+        digest.update(block)
+    digest.update(block[:rest])
+    return digest.hexdigest()
+
+
+@pytest.mark.slow
+def test_three_files_stored_exactly_in_bounded_memory(servers: Servers, tmp_path: Path) -> None:
     store = tmp_path / "store"
-    sizes = [1, 70_000, 3_000_000]
-    items = crawl(servers, store, "store", sizes)
-    results = sorted((file for item in items for file in item.get("files", [])), key=lambda f: f["url"])
-    assert len(results) == 3
-    for result in results:
-        size = int(result["url"].split("n=")[1].split("&")[0])
-        data = (store / result["path"]).read_bytes()
-        assert data == pattern(size)
-        assert result["checksum"] == hashlib.md5(data).hexdigest()
+    sizes = [1024, 10 * MIB, 256 * MIB]
+    items = crawl(servers, store, [f"{servers.h2}/live/bytes?n={size}" for size in sizes])
+    growth_mib = (items[-1]["peak_rss"] - items[0]["baseline_rss"]) / MIB
+    print(f"1 KiB + 10 MiB + 256 MiB through TLSFilesPipeline: peak RSS growth {growth_mib:.0f} MiB")
+    results = files_of(items)
+    assert [int(r["url"].split("n=")[1]) for r in results] == sizes
+    for result, size in zip(results, sizes, strict=True):
+        path = store / result["path"]
+        assert path.stat().st_size == size
+        assert result["checksum"] == pattern_md5(size)
+        assert hashlib.md5(path.read_bytes()).hexdigest() == result["checksum"]
         assert result["status"] == "downloaded"
-    # Nothing but the files themselves: the temporary files are gone.
-    assert stored_files(store) == sorted(result["path"] for result in results)
-    again = crawl(servers, store, "store", sizes)
-    assert {file["status"] for item in again for file in item.get("files", [])} == {
-        "uptodate"
-    }  # FILES_EXPIRES
+    assert (store / results[0]["path"]).read_bytes() == pattern(1024)
+    assert stored_files(store) == sorted(r["path"] for r in results)  # no temporary file left
+    assert growth_mib < 64  # FilesPipeline would hold the 256 MiB file twice
+    again = crawl(servers, store, [f"{servers.h2}/live/bytes?n=1024"])
+    assert [file["status"] for file in files_of(again)] == ["uptodate"]  # FILES_EXPIRES
 
 
-def test_a_large_file_never_sits_in_memory(servers: Servers, tmp_path: Path) -> None:
-    size = 300 * 1024 * 1024
-    items = crawl(servers, tmp_path / "store", "store", [size])
-    growth_mib = (items[-1]["peak_rss"] - items[0]["baseline_rss"]) / 2**20
-    print(f"300 MiB file through TLSFilesPipeline: peak RSS growth {growth_mib:.0f} MiB")
-    (file,) = [file for item in items for file in item.get("files", [])]
-    assert (tmp_path / "store" / file["path"]).stat().st_size == size
-    assert growth_mib < 100  # FilesPipeline holds the file twice: 600 MiB
+def test_a_cut_download_is_retried_from_scratch(servers: Servers, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    url = f"{servers.h2}/live/flaky?id=files-{time.monotonic_ns()}&n={5 * MIB}&fail_first=1"
+    (result,) = files_of(crawl(servers, store, [url]))
+    assert (store / result["path"]).read_bytes() == pattern(5 * MIB)
+    assert stored_files(store) == [result["path"]]
+
+
+@pytest.mark.parametrize(
+    ("path", "config"),
+    [
+        # The server always cuts it: every retry fails.
+        (f"/live/flaky?id=always&n={2 * MIB}&fail_first=1000", {}),
+        ("/live/bytes?n=3000000", {"settings": {"DOWNLOAD_MAXSIZE": 1000000}}),
+        # The crawler is forced to stop while the body is still arriving.
+        ("/slowbody?delay_ms=20000", {"stop_after": 1.0}),
+    ],
+    ids=["always-cut", "maxsize", "stopped"],
+)
+def test_failed_files_leave_nothing(
+    servers: Servers, tmp_path: Path, path: str, config: dict[str, Any]
+) -> None:
+    store = tmp_path / "store"
+    items = crawl(servers, store, [f"{servers.h2}{path}"], **config)
+    assert files_of(items) == []
+    assert stored_files(store) == []
 
 
 def test_file_paths_never_escape_the_store(servers: Servers, tmp_path: Path) -> None:
@@ -112,9 +166,10 @@ def test_file_paths_never_escape_the_store(servers: Servers, tmp_path: Path) -> 
     outside.mkdir()
     store.mkdir()
     (store / "link").symlink_to(outside, target_is_directory=True)
-    items = crawl(servers, store, "escape", [1])
-    results = [file for item in items for file in item.get("files", [])]
-    assert [result["path"] for result in results] == ["ok/inside.bin"]  # the three others failed
+    names = ["../outside.bin", "/tmp/absolute.bin", "link/through.bin", "ok/inside.bin"]
+    urls = [f"{servers.h2}/bytes?n=100&name={name}" for name in names]
+    items = crawl(servers, store, urls, pipeline="__main__.NamedPipeline")
+    assert [result["path"] for result in files_of(items)] == ["ok/inside.bin"]  # the three others failed
     assert list(outside.iterdir()) == []
     assert not (tmp_path / "outside.bin").exists()
     assert not Path("/tmp/absolute.bin").exists()
