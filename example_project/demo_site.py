@@ -29,6 +29,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 MAX_EVENTS = 1_000_000
+#: The binaries under /files/: name -> size in bytes.
+BINARIES = {"firmware-1.0.bin": 3 * 1024 * 1024, "dataset.csv.bin": 512 * 1024, "logo.bin": 4096}
+
+
+def binary_block(name: str) -> bytes:
+    """1 MiB of bytes that differ per file, so checksums differ."""
+    seed = sum(name.encode()) % 251
+    return bytes((seed + i) % 256 for i in range(256)) * 4096
 
 
 class DemoHandler(BaseHTTPRequestHandler):
@@ -37,8 +45,8 @@ class DemoHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         query = {key: values[0] for key, values in parse_qs(parts.query).items()}
-        routes = {"/": self.index, "/sse": self.sse, "/ndjson": self.ndjson}
-        route = routes.get(parts.path)
+        routes = {"/": self.index, "/sse": self.sse, "/ndjson": self.ndjson, "/files/": self.files}
+        route = routes.get(parts.path) or (self.binary if parts.path.startswith("/files/") else None)
         if route is None:
             self.send_error(404)
             return
@@ -47,11 +55,35 @@ class DemoHandler(BaseHTTPRequestHandler):
             route(query)
 
     def index(self, query: dict[str, str]) -> None:
-        body = (
-            b"<html><head><title>scrapy-tlsclient demo</title></head><body>"
-            b'<a href="/sse?events=10">SSE feed</a> <a href="/ndjson?lines=10">NDJSON feed</a>'
-            b"</body></html>"
+        self.html(
+            "<html><head><title>scrapy-tlsclient demo</title></head><body>"
+            '<a href="/files/">Downloads</a> <a href="/sse?events=10">SSE feed</a> '
+            '<a href="/ndjson?lines=10">NDJSON feed</a></body></html>'
         )
+
+    def files(self, query: dict[str, str]) -> None:
+        links = "".join(f'<li><a href="/files/{name}">{name}</a></li>' for name in BINARIES)
+        self.html(f"<html><head><title>Downloads</title></head><body><ul>{links}</ul></body></html>")
+
+    def binary(self, query: dict[str, str]) -> None:
+        name = urlsplit(self.path).path.removeprefix("/files/")
+        size = BINARIES.get(name)
+        if size is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(size))
+        self.end_headers()
+        block = binary_block(name)
+        sent = 0
+        while sent < size:
+            piece = block[: size - sent]
+            self.wfile.write(piece)
+            sent += len(piece)
+
+    def html(self, page: str) -> None:
+        body = page.encode()
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(body)))

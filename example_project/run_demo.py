@@ -2,12 +2,14 @@
 
     python run_demo.py sse       # one item per Server-Sent Event
     python run_demo.py ndjson    # one item per NDJSON line
+    python run_demo.py binaries  # files stored in ./downloads by TLSFilesPipeline
 
 Items go to stdout as JSON lines (``-o -:jsonl``). Needs no internet.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +18,11 @@ import demo_site
 
 # The SSE feed ends after 10 events; the spider reconnects with Last-Event-ID
 # and stops at 20, as a client of an endless feed would.
-FEEDS = {"sse": "/sse?events=10&interval_ms=50", "ndjson": "/ndjson?lines=20&interval_ms=50"}
+FEEDS = {
+    "sse": "/sse?events=10&interval_ms=50",
+    "ndjson": "/ndjson?lines=20&interval_ms=50",
+    "binaries": "/files/",
+}
 
 
 def main() -> int:
@@ -38,6 +44,8 @@ def main() -> int:
             "limit=20",
         ]
         command += ["-o", "-:jsonl", "-s", "LOG_LEVEL=WARNING"]
+        if store := os.environ.get("DEMO_FILES_STORE"):  # where the binaries go (default ./downloads)
+            command += ["-s", f"FILES_STORE={store}"]
         return subprocess.run(command, cwd=Path(__file__).parent, check=False, timeout=300).returncode
     finally:
         site.shutdown()

@@ -18,3 +18,7 @@ TLS_CLIENT_PROFILE = "chrome_150"
 
 ROBOTSTXT_OBEY = False
 TELNETCONSOLE_ENABLED = False
+
+# Files stream to disk: never held in memory, complete or absent.
+ITEM_PIPELINES = {"scrapy_tlsclient.TLSFilesPipeline": 1}
+FILES_STORE = "downloads"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -31,3 +33,27 @@ def test_feed_spiders_yield_one_item_per_event(spider: str) -> None:
         assert all(item["event"] == "quote" for item in items)
     else:
         assert [item["value"]["n"] for item in items] == list(range(20))
+
+
+def test_binaries_spider_stores_the_demo_files(tmp_path: Path) -> None:
+    env = dict(os.environ, DEMO_FILES_STORE=str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "run_demo.py", "binaries"],
+        cwd=EXAMPLE,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    items = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    sys.path.insert(0, str(EXAMPLE))
+    import demo_site
+
+    assert sorted(item["name"] for item in items) == sorted(demo_site.BINARIES)
+    for item in items:
+        (stored,) = item["files"]
+        data = (tmp_path / stored["path"]).read_bytes()
+        assert len(data) == demo_site.BINARIES[item["name"]]
+        assert hashlib.md5(data).hexdigest() == stored["checksum"]
