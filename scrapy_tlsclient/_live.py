@@ -52,6 +52,7 @@ class LiveBody:
         status: int = 200,
         content_type: str = "",
         reopen: Callable[[str], Awaitable[LiveBody]] | None = None,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         self.request = request
         self._stream_id = stream_id
@@ -69,6 +70,7 @@ class LiveBody:
         self.content_type = content_type
         #: Sends the request again with ``Last-Event-ID`` (SSE reconnection).
         self.reopen = reopen
+        self._on_close = on_close
         #: Bytes received so far (as sent, before Content-Encoding decoding).
         self.bytes_received = 0
         #: Why the body ended early, if it did: "cancelled" (by the
@@ -140,7 +142,7 @@ class LiveBody:
 
     def _finish(self) -> bytes:
         """The body has ended: the decoder's rest, or the failure."""
-        self._ended = True
+        self._end()
         error, self._error = self._error, None
         if error is not None:
             if isinstance(error, NativeDataLossError):
@@ -155,12 +157,18 @@ class LiveBody:
                 raise ResponseDataLossError(f"{exc} (while streaming {self.request.url})") from None
         return b""
 
+    def _end(self) -> None:
+        self._ended = True
+        if self._on_close is not None:
+            on_close, self._on_close = self._on_close, None
+            on_close()
+
     def cancel(self, reason: str = "cancelled") -> None:
         """End the body now and release the native stream (idempotent,
         non-blocking, safe from finalizers)."""
         if self._ended:
             return
-        self._ended = True
+        self._end()
         self.stopped = reason
         self._pending = b""
         stream_id, self._stream_id = self._stream_id, None

@@ -158,12 +158,20 @@ class TLSClientDownloadHandler:
         self._in_flight.add(stream_id)
         transfer = _Transfer(stream_id)
         started = time.monotonic()
+        self._count("requests")
+        self._count(f"requests/profile/{call.request_input.get('tlsClientIdentifier') or 'custom'}")
         try:
             native = await self._send(request_input, request, call, transfer)
             request.meta["download_latency"] = time.monotonic() - started
             _log_debug(request, native.debug_log)
             transfer.open_stream = native.stream_id
-            return await self._read_response(native, request, call, transfer)
+            response = await self._read_response(native, request, call, transfer)
+            self._count("response_bytes", len(response.body))
+            return response
+        except Exception as exc:
+            if isinstance(exc.__cause__, NativeError):
+                self._count(f"errors/{type(exc.__cause__).__name__}")
+            raise
         finally:
             self._in_flight.discard(stream_id)
             if transfer.open_stream is not None:
@@ -380,11 +388,19 @@ class TLSClientDownloadHandler:
             status=native.status,
             content_type=(headers.get(b"Content-Type") or b"").decode("latin-1"),
             reopen=lambda last_event_id: self._reopen(request, last_event_id),
+            on_close=lambda: self._count("streams/closed"),
         )
         transfer.open_stream = None  # the stream's owner is now the body
+        self._count("streams/opened")
         self._live.add(body)
         attach(request, body)
         return _make_response(base_args, b"", flags=["tls_client_stream"])
+
+    def _count(self, key: str, count: int = 1) -> None:
+        """A ``tls_client/...`` stat (docs/stats.rst)."""
+        stats = self.crawler.stats
+        if stats is not None:
+            stats.inc_value(f"tls_client/{key}", count)
 
     def _crawl_closing(self) -> bool:
         """The crawl is stopping: the handler is closing, or the engine is

@@ -144,6 +144,8 @@ class TLSFilesPipeline(FilesPipeline):
                 exc_info=True,
             )
             raise FileException(str(exc)) from exc
+        self.crawler.stats.inc_value("tls_client/files_stored")
+        self.crawler.stats.inc_value("tls_client/files_stored_bytes", size)
         return {"url": request.url, "path": path, "checksum": checksum, "status": status}
 
     async def _persist(self, source: Path, path: str, info: MediaPipeline.SpiderInfo) -> None:
