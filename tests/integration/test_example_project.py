@@ -57,3 +57,43 @@ def test_binaries_spider_stores_the_demo_files(tmp_path: Path) -> None:
         data = (tmp_path / stored["path"]).read_bytes()
         assert len(data) == demo_site.BINARIES[item["name"]]
         assert hashlib.md5(data).hexdigest() == stored["checksum"]
+
+
+def test_scrapy_fetch_and_shell_use_the_handler_outside_a_crawl() -> None:
+    sys.path.insert(0, str(EXAMPLE))
+    import demo_site
+
+    site, url = demo_site.start()
+    try:
+        fetch = subprocess.run(
+            [sys.executable, "-m", "scrapy", "fetch", "--loglevel", "INFO", f"{url}/"],
+            cwd=EXAMPLE,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert fetch.returncode == 0, fetch.stderr[-3000:]
+        assert "scrapy-tlsclient demo" in fetch.stdout
+        assert "[scrapy_tlsclient] INFO: scrapy_tlsclient" in fetch.stderr  # the handler's start line
+        shell = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "scrapy",
+                "shell",
+                "--nolog",
+                "-c",
+                "response.request.headers['User-Agent']",
+                f"{url}/",
+            ],
+            cwd=EXAMPLE,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert shell.returncode == 0, shell.stderr[-3000:]
+        assert "Chrome/150" in shell.stdout  # the middleware's browser headers
+    finally:
+        site.shutdown()
