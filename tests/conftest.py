@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,11 +60,11 @@ def testserver_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
-@pytest.fixture(scope="session")
-def servers(testserver_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    cert_dir = tmp_path_factory.mktemp("certs")
+@contextmanager
+def start_servers(binary: Path, cert_dir: Path) -> Iterator[Servers]:
+    """Run the Go test server until the block ends."""
     process = subprocess.Popen(
-        [str(testserver_binary), "-cert-dir", str(cert_dir)],
+        [str(binary), "-cert-dir", str(cert_dir)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -84,6 +85,20 @@ def servers(testserver_binary: Path, tmp_path_factory: pytest.TempPathFactory) -
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def servers(testserver_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    with start_servers(testserver_binary, tmp_path_factory.mktemp("certs")) as started:
+        yield started
+
+
+@pytest.fixture
+def fresh_servers(testserver_binary: Path, tmp_path: Path) -> Iterator[Servers]:
+    """A test server of the test's own, for measurements that must not
+    depend on what earlier tests did to the shared one."""
+    with start_servers(testserver_binary, tmp_path) as started:
+        yield started
 
 
 @pytest.fixture(scope="session")
