@@ -6,6 +6,7 @@ HTTP/1.1 over TLS and HTTP/2 over TLS on 127.0.0.1, built once per session.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -28,6 +29,17 @@ NATIVE_DIR = ROOT / "native"
 def pattern(n: int) -> bytes:
     """What the test server's /bytes?n=N sends: byte i is i % 256."""
     return (bytes(range(256)) * (n // 256 + 1))[:n]
+
+
+def pattern_digest(n: int, algorithm: str) -> str:
+    """The hex digest of pattern(n), computed in 1 MiB pieces."""
+    block = bytes(range(256)) * 4096  # 1 MiB, aligned with the pattern
+    digest = hashlib.new(algorithm)
+    full, rest = divmod(n, len(block))
+    for _ in range(full):
+        digest.update(block)
+    digest.update(block[:rest])
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

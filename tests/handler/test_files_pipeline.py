@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Servers, pattern, run_python
+from conftest import Servers, pattern, pattern_digest, run_python
 
 CRAWL = """
 import json, resource, sys, time
@@ -100,16 +100,6 @@ def stored_files(store: Path) -> list[str]:
     return sorted(str(path.relative_to(store)) for path in store.rglob("*") if path.is_file())
 
 
-def pattern_md5(size: int) -> str:
-    block = bytes(range(256)) * 4096  # 1 MiB, aligned with the pattern
-    digest = hashlib.md5()
-    full, rest = divmod(size, len(block))
-    for _ in range(full):
-        digest.update(block)
-    digest.update(block[:rest])
-    return digest.hexdigest()
-
-
 @pytest.mark.slow
 def test_three_files_stored_exactly_in_bounded_memory(servers: Servers, tmp_path: Path) -> None:
     store = tmp_path / "store"
@@ -122,7 +112,7 @@ def test_three_files_stored_exactly_in_bounded_memory(servers: Servers, tmp_path
     for result, size in zip(results, sizes, strict=True):
         path = store / result["path"]
         assert path.stat().st_size == size
-        assert result["checksum"] == pattern_md5(size)
+        assert result["checksum"] == pattern_digest(size, "md5")
         assert hashlib.md5(path.read_bytes()).hexdigest() == result["checksum"]
         assert result["status"] == "downloaded"
     assert (store / results[0]["path"]).read_bytes() == pattern(1024)

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import Servers, run_python
+from conftest import Servers, pattern_digest, run_python
 
 STREAM_200_MIB = """
 import hashlib, json, sys
@@ -43,18 +43,6 @@ print(json.dumps({"baseline": baseline, "peak": peak, "received": received, "sha
 """
 
 
-def expected_sha256(size: int) -> str:
-    import hashlib
-
-    block = bytes(range(256)) * 4096  # 1 MiB, aligned with the pattern
-    digest = hashlib.sha256()
-    full, rest = divmod(size, len(block))
-    for _ in range(full):
-        digest.update(block)
-    digest.update(block[:rest])
-    return digest.hexdigest()
-
-
 @pytest.mark.slow
 def test_200_mib_stream_keeps_rss_growth_under_50_mib(servers: Servers) -> None:
     size = 200 * 1024 * 1024
@@ -65,5 +53,5 @@ def test_200_mib_stream_keeps_rss_growth_under_50_mib(servers: Servers) -> None:
     baseline_mib = figures["baseline"] / 2**20
     print(f"200 MiB via readStream: RSS baseline {baseline_mib:.1f} MiB, growth {growth_mib:.1f} MiB")
     assert figures["received"] == size
-    assert figures["sha256"] == expected_sha256(size)
+    assert figures["sha256"] == pattern_digest(size, "sha256")
     assert growth_mib < 50
