@@ -14,6 +14,7 @@ import contextlib
 import datetime
 import ipaddress
 import json
+import socket
 import ssl
 import sys
 import tempfile
@@ -27,6 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from fingerprint import ClientHello, ja3, ja4, parse_client_hello
 
 MAX_EVENTS = 1_000_000
 #: The binaries under /files/: name -> size in bytes.
@@ -45,7 +47,13 @@ class DemoHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
         query = {key: values[0] for key, values in parse_qs(parts.query).items()}
-        routes = {"/": self.index, "/sse": self.sse, "/ndjson": self.ndjson, "/files/": self.files}
+        routes = {
+            "/": self.index,
+            "/sse": self.sse,
+            "/ndjson": self.ndjson,
+            "/files/": self.files,
+            "/fingerprint": self.fingerprint,
+        }
         route = routes.get(parts.path) or (self.binary if parts.path.startswith("/files/") else None)
         if route is None:
             self.send_error(404)
@@ -58,7 +66,8 @@ class DemoHandler(BaseHTTPRequestHandler):
         self.html(
             "<html><head><title>scrapy-tlsclient demo</title></head><body>"
             '<a href="/files/">Downloads</a> <a href="/sse?events=10">SSE feed</a> '
-            '<a href="/ndjson?lines=10">NDJSON feed</a></body></html>'
+            '<a href="/ndjson?lines=10">NDJSON feed</a> <a href="/fingerprint">Your fingerprint</a>'
+            "</body></html>"
         )
 
     def files(self, query: dict[str, str]) -> None:
@@ -81,6 +90,28 @@ class DemoHandler(BaseHTTPRequestHandler):
             piece = block[: size - sent]
             self.wfile.write(piece)
             sent += len(piece)
+
+    def fingerprint(self, query: dict[str, str]) -> None:
+        """What this connection's ClientHello and this request looked like."""
+        hello = getattr(self.server, "hellos", {}).get(self.client_address)
+        seen: dict[str, object] = {"error": "no ClientHello recorded"}
+        if hello is not None:
+            ja3_text, ja3_hash = ja3(hello)
+            seen = {
+                "ja4": ja4(hello),
+                "ja3": ja3_text,
+                "ja3_hash": ja3_hash,
+                "alpn": hello.alpn,
+                "sni": hello.server_name,
+            }
+        seen["user_agent"] = self.headers.get("User-Agent", "")
+        seen["header_order"] = [name.lower() for name in self.headers]
+        body = json.dumps(seen).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def html(self, page: str) -> None:
         body = page.encode()
@@ -169,15 +200,45 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
+class DemoServer(ThreadingHTTPServer):
+    """Reads each connection's ClientHello before the TLS handshake, so the
+    /fingerprint page can show the JA3 and JA4 the client presented."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], context: ssl.SSLContext) -> None:
+        super().__init__(address, DemoHandler)
+        self.context = context
+        self.hellos: dict[tuple[str, int], ClientHello] = {}
+
+    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+        raw, address = self.socket.accept()
+        raw.settimeout(10)
+        with contextlib.suppress(OSError, ValueError):
+            if len(self.hellos) > 10_000:
+                self.hellos.clear()
+            self.hellos[address] = parse_client_hello(peek_record(raw))
+        return self.context.wrap_socket(raw, server_side=True), address
+
+
+def peek_record(sock: socket.socket) -> bytes:
+    """The first TLS record, left in the socket for the handshake."""
+    data = b""
+    for _ in range(100):
+        data = sock.recv(16384, socket.MSG_PEEK)
+        if len(data) >= 5 and len(data) >= 5 + int.from_bytes(data[3:5], "big"):
+            return data
+        time.sleep(0.01)
+    return data
+
+
 def start(port: int = 0) -> tuple[ThreadingHTTPServer, str]:
     """Start the site in a background thread; returns the server and its URL."""
     directory = Path(tempfile.mkdtemp(prefix="tlsclient-demo-"))
     cert, key = self_signed(directory)
-    server = ThreadingHTTPServer(("127.0.0.1", port), DemoHandler)
-    server.daemon_threads = True
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server = DemoServer(("127.0.0.1", port), context)
     threading.Thread(target=server.serve_forever, name="demo-site", daemon=True).start()
     return server, f"https://localhost:{server.server_address[1]}"
 

@@ -3,6 +3,7 @@
     python run_demo.py sse       # one item per Server-Sent Event
     python run_demo.py ndjson    # one item per NDJSON line
     python run_demo.py binaries  # files stored in ./downloads by TLSFilesPipeline
+    python run_demo.py fingerprints  # the JA4 the site saw for three browser profiles
 
 Items go to stdout as JSON lines (``-o -:jsonl``). Needs no internet.
 """
@@ -22,6 +23,7 @@ FEEDS = {
     "sse": "/sse?events=10&interval_ms=50",
     "ndjson": "/ndjson?lines=20&interval_ms=50",
     "binaries": "/files/",
+    "fingerprints": "/fingerprint",
 }
 
 

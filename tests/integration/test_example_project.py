@@ -97,3 +97,23 @@ def test_scrapy_fetch_and_shell_use_the_handler_outside_a_crawl() -> None:
         assert "Chrome/150" in shell.stdout  # the middleware's browser headers
     finally:
         site.shutdown()
+
+
+def test_fingerprints_spider_sees_each_profiles_ja4() -> None:
+    result = subprocess.run(
+        [sys.executable, "run_demo.py", "fingerprints"],
+        cwd=EXAMPLE,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    seen = {
+        item["profile"]: item for item in map(json.loads, result.stdout.splitlines()) if "profile" in item
+    }
+    # The demo site's own JA4 (example_project/fingerprint.py) gives the
+    # published values that tests/handler/test_fingerprints.py checks with the Go server.
+    assert seen["chrome_150"]["ja4"] == "t13d1516h2_8daaf6152771_806a8c22fdea"
+    assert seen["safari_ios_18_5"]["ja4"] == "t13d2014h2_a09f3c656075_e42f34c56612"
+    assert "Firefox/135.0" in seen["firefox_135"]["user_agent"]

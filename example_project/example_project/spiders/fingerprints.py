@@ -1,0 +1,34 @@
+"""An ordinary crawl with per-request browser profiles: each request asks
+the site which TLS fingerprint it saw, and the spider logs it.
+
+    scrapy crawl fingerprints -a url=https://127.0.0.1:8443/fingerprint
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import scrapy
+
+PROFILES = ["chrome_150", "firefox_135", "safari_ios_18_5"]
+
+
+class FingerprintsSpider(scrapy.Spider):
+    name = "fingerprints"
+    url = ""
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        if not self.url:
+            raise ValueError("give a fingerprint echo page: scrapy crawl fingerprints -a url=...")
+        for profile in PROFILES:
+            yield scrapy.Request(self.url, meta={"tls_client_profile": profile}, dont_filter=True)
+
+    def parse(self, response: scrapy.http.Response) -> Iterator[dict[str, Any]]:
+        seen = json.loads(response.text)
+        profile = response.meta["tls_client_profile"]
+        self.logger.info(
+            "%s: the site saw JA4 %s, User-Agent %s", profile, seen.get("ja4"), seen.get("user_agent")
+        )
+        yield {"profile": profile, **seen}
