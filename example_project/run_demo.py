@@ -1,4 +1,6 @@
-"""Start the local demo site and run one example spider against it:
+"""Start the local demo site and run the example spiders against it:
+
+    python run_demo.py           # all four below, one after the other
 
     python run_demo.py sse       # one item per Server-Sent Event
     python run_demo.py ndjson    # one item per NDJSON line
@@ -28,29 +30,42 @@ FEEDS = {
 
 
 def main() -> int:
-    spider = sys.argv[1] if len(sys.argv) > 1 else "sse"
-    if spider not in FEEDS:
-        print(f"usage: python run_demo.py {{{'|'.join(FEEDS)}}}", file=sys.stderr)
+    choice = sys.argv[1] if len(sys.argv) > 1 else "all"
+    if choice != "all" and choice not in FEEDS:
+        print(f"usage: python run_demo.py [all|{'|'.join(FEEDS)}]", file=sys.stderr)
         return 2
     site, url = demo_site.start()
     try:
-        command = [
-            sys.executable,
-            "-m",
-            "scrapy",
-            "crawl",
-            spider,
-            "-a",
-            f"url={url}{FEEDS[spider]}",
-            "-a",
-            "limit=20",
-        ]
-        command += ["-o", "-:jsonl", "-s", "LOG_LEVEL=WARNING"]
-        if store := os.environ.get("DEMO_FILES_STORE"):  # where the binaries go (default ./downloads)
-            command += ["-s", f"FILES_STORE={store}"]
-        return subprocess.run(command, cwd=Path(__file__).parent, check=False, timeout=300).returncode
+        for spider in FEEDS if choice == "all" else [choice]:
+            if choice == "all":
+                print(f"--- scrapy crawl {spider}", file=sys.stderr, flush=True)
+            code = crawl(spider, url)
+            if code != 0:
+                return code
+        return 0
     finally:
         site.shutdown()
+
+
+def crawl(spider: str, url: str) -> int:
+    command = [
+        sys.executable,
+        "-m",
+        "scrapy",
+        "crawl",
+        spider,
+        "-a",
+        f"url={url}{FEEDS[spider]}",
+        "-a",
+        "limit=20",
+    ]
+    # Items as JSON lines on stdout; INFO for the fingerprints spider's
+    # "the site saw JA4 ..." lines, warnings only for the others.
+    level = "INFO" if spider == "fingerprints" else "WARNING"
+    command += ["-o", "-:jsonl", "-s", f"LOG_LEVEL={level}"]
+    if store := os.environ.get("DEMO_FILES_STORE"):  # where the binaries go (default ./downloads)
+        command += ["-s", f"FILES_STORE={store}"]
+    return subprocess.run(command, cwd=Path(__file__).parent, check=False, timeout=300).returncode
 
 
 if __name__ == "__main__":
