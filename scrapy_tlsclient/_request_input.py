@@ -12,6 +12,7 @@ import binascii
 import difflib
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
@@ -266,9 +267,20 @@ def header_pairs(headers: Headers, order: Sequence[str] | None = None) -> list[l
     for name, values in items:
         if name.lower() == b"proxy-authorization":
             continue
+        if not _HEADER_NAME.fullmatch(name) or any(v is not None and _BAD_VALUE.search(v) for v in values):
+            # Refused here, before anything is sent (Go would refuse it too,
+            # as a failed download that RetryMiddleware would retry).
+            raise ValueError(
+                f"Request header {name!r}: {values!r} is not a valid header (names are HTTP tokens; "
+                "values may not contain CR, LF or NUL)"
+            )
         text_name = name.decode("latin-1")
         pairs.extend([text_name, _header_text(value)] for value in values if value is not None)
     return pairs
+
+
+_HEADER_NAME = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_BAD_VALUE = re.compile(rb"[\r\n\x00]")
 
 
 def _header_text(value: bytes) -> str:

@@ -164,3 +164,18 @@ def test_fingerprint_options_have_their_own_sessions() -> None:
     ]
     assert len(set(variants)) == len(variants)
     assert key(tls_client_header_order=["accept"]) == key()  # per call: the same client
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("X-A", "a\r\nInjected: 1"), ("X-B", "a\nb"), ("X-C", "a\x00b"), ("Bad Name", "v"), ("X:Y", "v")],
+)
+def test_header_injection_is_refused_before_sending(name: str, value: str) -> None:
+    with pytest.raises(ValueError, match="is not a valid header"):
+        native_input(Request("https://e.com/", headers={name: value}))
+
+
+def test_non_ascii_header_values_pass_as_utf8() -> None:
+    assert native_input(Request("https://e.com/", headers={"X-C": "café"}))["headersList"] == [
+        ["X-C", "café"]
+    ]
