@@ -8,14 +8,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "example_project"
 
 
-@pytest.mark.parametrize("spider", ["sse", "ndjson"])
-def test_feed_spiders_yield_one_item_per_event(spider: str) -> None:
+def run_demo(spider: str, env: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Run one example spider against the demo site; its items."""
     result = subprocess.run(
         [sys.executable, "run_demo.py", spider],
         cwd=EXAMPLE,
@@ -23,10 +24,16 @@ def test_feed_spiders_yield_one_item_per_event(spider: str) -> None:
         text=True,
         timeout=300,
         check=False,
+        env=env,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    items = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
-    assert len(items) == 20, result.stderr[-3000:]
+    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+
+
+@pytest.mark.parametrize("spider", ["sse", "ndjson"])
+def test_feed_spiders_yield_one_item_per_event(spider: str) -> None:
+    items = run_demo(spider)
+    assert len(items) == 20
     if spider == "sse":
         # The demo feed ends after 10 events: the rest came after a reconnection with Last-Event-ID.
         assert [item["id"] for item in items] == [str(n) for n in range(20)]
@@ -36,18 +43,7 @@ def test_feed_spiders_yield_one_item_per_event(spider: str) -> None:
 
 
 def test_binaries_spider_stores_the_demo_files(tmp_path: Path) -> None:
-    env = dict(os.environ, DEMO_FILES_STORE=str(tmp_path))
-    result = subprocess.run(
-        [sys.executable, "run_demo.py", "binaries"],
-        cwd=EXAMPLE,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    items = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    items = run_demo("binaries", env=dict(os.environ, DEMO_FILES_STORE=str(tmp_path)))
     sys.path.insert(0, str(EXAMPLE))
     import demo_site
 
@@ -100,18 +96,7 @@ def test_scrapy_fetch_and_shell_use_the_handler_outside_a_crawl() -> None:
 
 
 def test_fingerprints_spider_sees_each_profiles_ja4() -> None:
-    result = subprocess.run(
-        [sys.executable, "run_demo.py", "fingerprints"],
-        cwd=EXAMPLE,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    seen = {
-        item["profile"]: item for item in map(json.loads, result.stdout.splitlines()) if "profile" in item
-    }
+    seen = {item["profile"]: item for item in run_demo("fingerprints")}
     # The demo site's own JA4 (example_project/fingerprint.py) gives the
     # published values that tests/handler/test_fingerprints.py checks with the Go server.
     assert seen["chrome_150"]["ja4"] == "t13d1516h2_8daaf6152771_806a8c22fdea"
