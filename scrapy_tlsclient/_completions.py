@@ -6,6 +6,11 @@ decodes each batch off the event loop, and hands it back with one wake-up
 per batch. Compared with a thread blocked per request, this removes the
 thread switches that dominated CPU at 128 requests in flight
 (docs/benchmarks.rst).
+
+Body bytes (readStream chunks, the prefetched start of a body) come as
+native buffers, not base64 inside the JSON, when the library can: the
+poller takes each buffer while it decodes the batch, so a result whose
+waiter went away still frees its buffer.
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred
 
-from ._envelopes import response_from_envelope, stream_read_from_envelope
 from ._errors import NativeError
 
 if TYPE_CHECKING:
@@ -34,13 +38,6 @@ __all__ = ["CompletionDispatcher"]
 #: How long one poll waits: also how soon the poller notices stop().
 POLL_TIMEOUT_MS = 250
 POLL_BATCH = 512
-
-_DECODERS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "requestStream": response_from_envelope,
-    "request": response_from_envelope,
-    "readStreamAll": response_from_envelope,
-    "readStream": stream_read_from_envelope,
-}
 
 
 class _Waiter:
@@ -89,6 +86,13 @@ class CompletionDispatcher:
         from scrapy.utils.asyncio import is_asyncio_available
 
         self._library = library
+        self._binary = library.has_binary
+        self._decoders: dict[str, Callable[[dict[str, Any]], Any]] = {
+            "requestStream": library.decode_response,
+            "request": library.decode_response,
+            "readStreamAll": library.decode_response,
+            "readStream": library.decode_stream_read,
+        }
         self._loop = asyncio.get_event_loop() if is_asyncio_available() else None
         self._waiters: dict[str, _Waiter] = {}
         self._tickets = (f"c{n}" for n in itertools.count())
@@ -106,11 +110,13 @@ class CompletionDispatcher:
         self._thread.start()
 
     async def request_stream(self, request_input: dict[str, Any]) -> NativeResponse:
+        if self._binary:
+            request_input = {**request_input, "binaryBody": True}
         result: NativeResponse = await self._run("requestStream", request_input)
         return result
 
     async def read_stream(self, stream_id: str, timeout_ms: int, max_bytes: int) -> StreamRead:
-        payload = {"streamId": stream_id, "timeoutMs": timeout_ms, "maxBytes": max_bytes}
+        payload = self._library.read_stream_input(stream_id, timeout_ms, max_bytes, self._binary)
         result: StreamRead = await self._run("readStream", payload)
         return result
 
@@ -140,7 +146,7 @@ class CompletionDispatcher:
                 self._stopping.wait(1)
                 continue
             if batch:
-                decoded = [_decode(completion) for completion in batch]
+                decoded = [self._decode(completion) for completion in batch]
                 self._call_soon(self._settle, decoded)
         self._library.drop_queue(self._queue)
 
@@ -150,10 +156,13 @@ class CompletionDispatcher:
             if waiter is not None:
                 waiter.settle(value, error)
 
-
-def _decode(completion: dict[str, Any]) -> tuple[str, Any, BaseException | None]:
-    decoder: Callable[[dict[str, Any]], Any] = _DECODERS.get(completion.get("op", ""), response_from_envelope)
-    try:
-        return completion["ticket"], decoder(completion["result"]), None
-    except NativeError as error:
-        return completion["ticket"], None, error
+    def _decode(self, completion: dict[str, Any]) -> tuple[str, Any, BaseException | None]:
+        # Runs for every completion, waited for or not: decoding takes (and
+        # so frees) the native buffer a result names.
+        decoder: Callable[[dict[str, Any]], Any] = self._decoders.get(
+            completion.get("op", ""), self._library.decode_response
+        )
+        try:
+            return completion["ticket"], decoder(completion["result"]), None
+        except NativeError as error:
+            return completion["ticket"], None, error

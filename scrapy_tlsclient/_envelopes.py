@@ -70,6 +70,7 @@ class RequestInput(TypedDict, total=False):
     streamBufferChunks: int
     prefetchBytes: int
     prefetchTimeoutMs: int
+    binaryBody: bool
 
 
 @dataclass(frozen=True)
@@ -168,13 +169,27 @@ def _tls_from(raw: dict[str, Any] | None) -> TLSDetails | None:
     )
 
 
-def response_from_envelope(envelope: dict[str, Any]) -> NativeResponse:
-    """Turn a response envelope into a NativeResponse, or raise."""
+def _untaken(envelope: dict[str, Any], key: str) -> NativeError:
+    return NativeError(
+        f"the envelope names a native buffer ({key}={envelope[key]!r}): take it with "
+        "NativeLibrary.take_buffer and pass its bytes to the decoder"
+    )
+
+
+def response_from_envelope(envelope: dict[str, Any], body: bytes | None = None) -> NativeResponse:
+    """Turn a response envelope into a NativeResponse, or raise.
+
+    ``body`` is the taken ``bodyBuffer`` of a ``binaryBody`` envelope.
+    """
     raise_for_error(envelope)
+    if body is None:
+        if envelope.get("bodyBuffer"):
+            raise _untaken(envelope, "bodyBuffer")
+        body = body_from_envelope(envelope.get("body") or "")
     return NativeResponse(
         status=int(envelope["status"]),
         headers=headers_from_envelope(envelope),
-        body=body_from_envelope(envelope.get("body") or ""),
+        body=body,
         protocol=envelope.get("usedProtocol", ""),
         url=envelope.get("target", ""),
         session_id=envelope.get("sessionId") or None,
@@ -192,8 +207,11 @@ def response_from_envelope(envelope: dict[str, Any]) -> NativeResponse:
     )
 
 
-def stream_read_from_envelope(envelope: dict[str, Any]) -> StreamRead:
-    """Turn a readStream answer into a StreamRead, or raise."""
+def stream_read_from_envelope(envelope: dict[str, Any], chunk: bytes | None = None) -> StreamRead:
+    """Turn a readStream answer into a StreamRead, or raise.
+
+    ``chunk`` is the taken ``chunkBuffer`` of a ``binary`` read.
+    """
     # Malformed input comes back as a Response-shaped error envelope.
     if envelope.get("status") == 0 and "streamId" not in envelope:
         raise_for_error(envelope)
@@ -202,4 +220,8 @@ def stream_read_from_envelope(envelope: dict[str, Any]) -> StreamRead:
         return StreamRead(eof=True)
     if envelope.get("timeout"):
         return StreamRead(timeout=True)
+    if chunk is not None:
+        return StreamRead(chunk=chunk)
+    if envelope.get("chunkBuffer"):
+        raise _untaken(envelope, "chunkBuffer")
     return StreamRead(chunk=binascii.a2b_base64(envelope.get("chunk") or ""))

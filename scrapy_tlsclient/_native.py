@@ -2,10 +2,10 @@
 
 It finds and loads the library lazily (the Go runtime does not survive
 ``fork()``, so nothing is loaded at import time), declares the C
-signatures, copies every returned string and frees it exactly once with
-``freeMemory``, and decodes the JSON into typed values. It knows nothing
-of Scrapy. Every method blocks (the GIL is released during the call): run
-them off the reactor thread.
+signatures, copies every returned string and body buffer and frees it
+exactly once with ``freeMemory``, and decodes the JSON into typed values.
+It knows nothing of Scrapy. Every method blocks (the GIL is released during
+the call): run them off the reactor thread.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from ._envelopes import (
     response_from_envelope,
     stream_read_from_envelope,
 )
-from ._errors import NativeFeatureUnavailable, NativeLibraryError
+from ._errors import NativeFeatureUnavailable, NativeLibraryError, native_error_from
 
 __all__ = [
     "LIBRARY_ENV_VAR",
@@ -64,6 +64,7 @@ char* getStats(void);
 void submit(char* params);
 char* pollCompletions(char* params);
 long long outstandingBuffers(void);
+char* takeBuffer(char* id);
 """
 _STREAMING_EXPORTS: Final = ("requestStream", "readStream", "readStreamAll", "cancelStream")
 _OPTIONAL_EXPORTS: Final = (
@@ -73,7 +74,10 @@ _OPTIONAL_EXPORTS: Final = (
     "outstandingBuffers",
     "submit",
     "pollCompletions",
+    "takeBuffer",
 )
+#: takeBuffer's answer starts with the buffer's length, 8 bytes little-endian.
+_BUFFER_PREFIX: Final = 8
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,12 @@ class NativeLibrary:
     def has_streaming(self) -> bool:
         return all(name in self.exports for name in _STREAMING_EXPORTS)
 
+    @property
+    def has_binary(self) -> bool:
+        """Body bytes can come as native buffers instead of base64 in JSON
+        (docs/abi.rst, "Binary bodies")."""
+        return "takeBuffer" in self.exports and "binaryBuffers" in self.info.capabilities
+
     def supports(self, capability: str) -> bool:
         """Whether the library has an ABI capability (see getInfo)."""
         return capability in self.info.capabilities or capability in self.exports
@@ -182,13 +192,16 @@ class NativeLibrary:
 
     # -- the one place that crosses the C boundary --------------------------
 
-    def _call(self, export: str, payload: Any) -> dict[str, Any]:
+    def _check_pid(self) -> None:
         if os.getpid() != self._pid:
             raise NativeLibraryError(
                 "the tls-client library was loaded before this process was forked; the Go "
                 "runtime does not survive fork(). Load it in the child (scrapy_tlsclient loads "
                 "it lazily: do not use it in the parent before forking)."
             )
+
+    def _call(self, export: str, payload: Any) -> dict[str, Any]:
+        self._check_pid()
         if export not in self.exports:
             raise NativeFeatureUnavailable(
                 f"the tls-client library at {self.info.path if hasattr(self, 'info') else '?'} "
@@ -220,24 +233,75 @@ class NativeLibrary:
             self._lib.freeMemory(str(envelope["id"]).encode("utf-8"))
         return envelope
 
+    def take_buffer(self, buffer_id: str) -> bytes:
+        """The bytes of a body buffer an envelope names (``chunkBuffer``,
+        ``bodyBuffer``), copied once and freed; each id can be taken once."""
+        self._check_pid()
+        if "takeBuffer" not in self.exports:
+            raise NativeFeatureUnavailable("takeBuffer needs this project's library (binary bodies)")
+        key = buffer_id.encode("ascii")
+        pointer = self._lib.takeBuffer(key)
+        if pointer == self._ffi.NULL:
+            # Released by destroyAll (or taken twice, a bug of ours).
+            raise native_error_from(
+                f"native body buffer {buffer_id} was released before it was read", "cancelled"
+            )
+        try:
+            length = int.from_bytes(self._ffi.buffer(pointer, _BUFFER_PREFIX), "little")
+            data = self._ffi.unpack(pointer + _BUFFER_PREFIX, length)
+        finally:
+            self._lib.freeMemory(key)
+        assert isinstance(data, bytes)  # char* unpacks to bytes
+        return data
+
+    def _taken(self, envelope: dict[str, Any], key: str) -> bytes | None:
+        handle = envelope.get(key)
+        return self.take_buffer(str(handle)) if handle else None
+
+    # -- decoding (buffers are taken first, so a decoding error leaks none) --
+
+    def decode_response(self, envelope: dict[str, Any]) -> NativeResponse:
+        """A response envelope as a NativeResponse, its ``bodyBuffer`` taken."""
+        return response_from_envelope(envelope, self._taken(envelope, "bodyBuffer"))
+
+    def decode_stream_read(self, envelope: dict[str, Any]) -> StreamRead:
+        """A readStream answer as a StreamRead, its ``chunkBuffer`` taken."""
+        return stream_read_from_envelope(envelope, self._taken(envelope, "chunkBuffer"))
+
     # -- typed API ------------------------------------------------------------
 
     def request(self, request_input: RequestInput) -> NativeResponse:
         """Run a request to completion (``request``)."""
-        return response_from_envelope(self._call("request", request_input))
+        return self.decode_response(self._call("request", request_input))
 
     def request_stream(self, request_input: RequestInput) -> NativeResponse:
         """Start a request; returns when its headers arrive (``requestStream``)."""
-        return response_from_envelope(self._call("requestStream", request_input))
+        return self.decode_response(self._call("requestStream", request_input))
 
-    def read_stream(self, stream_id: str, timeout_ms: int, max_bytes: int = 0) -> StreamRead:
-        """Read the next chunk(s); ``timeout_ms`` < 0 blocks, 0 polls, > 0 waits that long."""
-        payload = {"streamId": stream_id, "timeoutMs": timeout_ms, "maxBytes": max_bytes}
-        return stream_read_from_envelope(self._call("readStream", payload))
+    def read_stream(
+        self, stream_id: str, timeout_ms: int, max_bytes: int = 0, binary: bool | None = None
+    ) -> StreamRead:
+        """Read the next chunk(s); ``timeout_ms`` < 0 blocks, 0 polls, > 0 waits that long.
+
+        ``binary`` (default: when the library has it) moves the chunk as a
+        native buffer instead of base64 inside the JSON answer.
+        """
+        return self.decode_stream_read(
+            self._call("readStream", self.read_stream_input(stream_id, timeout_ms, max_bytes, binary))
+        )
+
+    def read_stream_input(
+        self, stream_id: str, timeout_ms: int, max_bytes: int, binary: bool | None = None
+    ) -> dict[str, Any]:
+        """The readStream input, asking for a binary chunk when possible."""
+        payload: dict[str, Any] = {"streamId": stream_id, "timeoutMs": timeout_ms, "maxBytes": max_bytes}
+        if self.has_binary if binary is None else binary:
+            payload["binary"] = True
+        return payload
 
     def read_stream_all(self, stream_id: str) -> NativeResponse:
         """Read the rest of a stream's body into one response."""
-        return response_from_envelope(self._call("readStreamAll", {"streamId": stream_id}))
+        return self.decode_response(self._call("readStreamAll", {"streamId": stream_id}))
 
     def cancel_stream(self, stream_id: str) -> None:
         """Abort a stream or a call still waiting for headers; idempotent."""
@@ -262,8 +326,7 @@ class NativeLibrary:
         comes from :meth:`poll_completions` of ``queue`` under ``ticket``. Not blocking."""
         if "submit" not in self.exports:
             raise NativeFeatureUnavailable("submit needs this project's library (completion queue)")
-        if os.getpid() != self._pid:
-            raise NativeLibraryError("the tls-client library was loaded before this process was forked")
+        self._check_pid()
         document = {"queue": queue, "op": op, "ticket": ticket, "input": payload}
         self._lib.submit(json.dumps(document, separators=(",", ":")).encode("utf-8"))
 
@@ -281,7 +344,7 @@ class NativeLibrary:
         raise_for_error(self._call("pollCompletions", {"queue": queue, "drop": True}))
 
     def outstanding_buffers(self) -> int:
-        """Strings handed out by the library and not yet freed."""
+        """Strings and body buffers handed out by the library and not yet freed."""
         if "outstandingBuffers" not in self.exports:
             raise NativeFeatureUnavailable("outstandingBuffers needs this project's library")
         return int(self._lib.outstandingBuffers())

@@ -26,6 +26,7 @@ var Capabilities = []string{
 	"headersList", "rawBody", "streamIdInput", "readStreamMaxBytes", "remoteAddress",
 	"tlsInfo", "peerCertificate", "errorCode", "debugLog", "negativeTimeout",
 	"perRequestDeadline", "streamOutputTruncate", "unknownProfileError",
+	"binaryBuffers",
 }
 
 func (b *Bridge) parseInput(payload []byte) (*RequestInput, error) {
@@ -37,14 +38,14 @@ func (b *Bridge) parseInput(payload []byte) (*RequestInput, error) {
 }
 
 // Request runs one request to completion: upstream's `request` export.
-func (b *Bridge) Request(payload []byte) (string, []byte) {
+func (b *Bridge) Request(payload []byte) (string, []byte) { return b.requestOp(payload).parts() }
+
+func (b *Bridge) requestOp(payload []byte) answer {
 	in, err := b.parseInput(payload)
 	if err != nil {
-		out := b.errorResponse(nil, err)
-		return out.ID, marshal(out)
+		return responseAnswer(b.errorResponse(nil, err))
 	}
-	out := b.request(in)
-	return out.ID, marshal(out)
+	return responseAnswer(b.request(in))
 }
 
 func (b *Bridge) request(in *RequestInput) Response {
@@ -67,7 +68,7 @@ func (b *Bridge) request(in *RequestInput) Response {
 			return b.withDebug(c, b.errorResponse(in, b.bodyError(c, err)))
 		}
 		out.BodyBytes = n
-		out.Body = encodeBody(in, resp.Header, nil)
+		b.setBody(in, &out, resp.Header, nil)
 		completed = true
 		return b.withDebug(c, out)
 	}
@@ -76,7 +77,7 @@ func (b *Bridge) request(in *RequestInput) Response {
 		return b.withDebug(c, b.errorResponse(in, b.bodyError(c, err)))
 	}
 	out.BodyBytes = int64(len(data))
-	out.Body = encodeBody(in, resp.Header, data)
+	b.setBody(in, &out, resp.Header, data)
 	completed = true
 	return b.withDebug(c, out)
 }
@@ -132,6 +133,24 @@ func (o onlyWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// setBody puts a whole body into the envelope: as upstream does
+// (encodeBody), or with binaryBody in a buffer holding the bytes that body
+// would have carried (for text, the UTF-8 transcoding, exact bytes
+// included: JSON would have replaced invalid UTF-8).
+func (b *Bridge) setBody(in *RequestInput, out *Response, header http.Header, data []byte) {
+	if !in.BinaryBody {
+		out.Body = encodeBody(in, header, data)
+		return
+	}
+	if !in.IsByteResponse && len(data) > 0 {
+		data = []byte(encodeBody(in, header, data))
+	}
+	out.Body = ""
+	if len(data) > 0 {
+		out.BodyBuffer = b.newBuffer(data)
+	}
+}
+
 // encodeBody renders a body for the envelope: a base64 data URL for byte
 // responses (upstream's shape), else text transcoded to UTF-8 by charset
 // as upstream does. The whole body is read before transcoding, so a
@@ -158,21 +177,22 @@ func encodeBody(in *RequestInput, header http.Header, data []byte) string {
 // RequestStream starts a request and returns as soon as its headers
 // arrive; the body is read with ReadStream / ReadStreamAll.
 func (b *Bridge) RequestStream(payload []byte) (string, []byte) {
+	return b.requestStreamOp(payload).parts()
+}
+
+func (b *Bridge) requestStreamOp(payload []byte) answer {
 	in, err := b.parseInput(payload)
 	if err != nil {
-		out := b.errorResponse(nil, err)
-		return out.ID, marshal(out)
+		return responseAnswer(b.errorResponse(nil, err))
 	}
 	c, err := b.startCall(in)
 	if err != nil {
-		out := b.errorResponse(in, err)
-		return out.ID, marshal(out)
+		return responseAnswer(b.errorResponse(in, err))
 	}
 	resp, err := b.send(c)
 	if err != nil {
 		b.endCall(c, false)
-		out := b.withDebug(c, b.errorResponse(in, err))
-		return out.ID, marshal(out)
+		return responseAnswer(b.withDebug(c, b.errorResponse(in, err)))
 	}
 	body := bodyReader(in, resp)
 	meta := b.responseMeta(c, resp)
@@ -188,15 +208,14 @@ func (b *Bridge) RequestStream(payload []byte) (string, []byte) {
 	if !stillRunning {
 		// cancelStream or destroyAll won the race while headers arrived.
 		c.release(false)
-		out := b.withDebug(c, b.errorResponse(in, errCancelled))
-		return out.ID, marshal(out)
+		return responseAnswer(b.withDebug(c, b.errorResponse(in, errCancelled)))
 	}
 	b.streamsOpened.Add(1)
 	out := b.withDebug(c, meta)
 	if in.PrefetchBytes > 0 {
 		b.prefetch(s, &out)
 	}
-	return out.ID, marshal(out)
+	return responseAnswer(out)
 }
 
 // prefetch moves the first body bytes into the requestStream envelope. A
@@ -224,12 +243,17 @@ func (b *Bridge) prefetch(s *stream, out *Response) {
 		}
 		data = append(data, ev.data...)
 		if wait <= 0 {
-			data = s.coalesce(data, in.PrefetchBytes)
+			data = join(s.gather(data, in.PrefetchBytes))
 			break
 		}
 	}
 	s.readMu.Unlock()
-	out.Body = prefetchedBody(in, data)
+	switch {
+	case !in.BinaryBody:
+		out.Body = prefetchedBody(in, data)
+	case len(data) > 0:
+		out.BodyBuffer = b.newBuffer(data)
+	}
 	out.BodyBytes = int64(len(data))
 	if out.EOF || out.BodyError != "" {
 		b.finishStream(s, out.EOF)
@@ -270,22 +294,24 @@ func (b *Bridge) finishStream(s *stream, completed bool) {
 }
 
 // ReadStream returns the next piece of a stream's body.
-func (b *Bridge) ReadStream(payload []byte) (string, []byte) {
+func (b *Bridge) ReadStream(payload []byte) (string, []byte) { return b.readStreamOp(payload).parts() }
+
+func (b *Bridge) readStreamOp(payload []byte) answer {
 	var in readStreamInput
 	if err := json.Unmarshal(payload, &in); err != nil {
-		out := b.errorResponse(nil, newError(CodeInvalidInput, err.Error()))
-		return out.ID, marshal(out)
+		return responseAnswer(b.errorResponse(nil, newError(CodeInvalidInput, err.Error())))
 	}
 	out := StreamChunk{ID: b.newID(), StreamID: in.StreamID}
 	s, ok := b.lookupStream(in.StreamID)
 	if !ok {
 		out.Error, out.ErrorCode = "unknown streamId: "+in.StreamID, CodeUnknownStream
-		return out.ID, marshal(out)
+		return chunkAnswer(out)
 	}
 	s.readMu.Lock()
 	ev, got := s.next(in.TimeoutMs)
+	var pieces [][]byte
 	if got && !ev.terminal() {
-		ev.data = s.coalesce(ev.data, in.MaxBytes)
+		pieces = s.gather(ev.data, in.MaxBytes)
 	}
 	s.readMu.Unlock()
 	switch {
@@ -298,23 +324,29 @@ func (b *Bridge) ReadStream(payload []byte) (string, []byte) {
 		err := b.bodyError(s.call, ev.err)
 		b.finishStream(s, false)
 		out.Error, out.ErrorCode = err.Error(), errorCode(err)
+	case in.Binary:
+		// The pump never writes to data it has sent, so the pieces can be
+		// held until taken.
+		out.ChunkBuffer, out.ChunkLength = b.newBuffer(pieces...), totalLen(pieces)
 	default:
-		out.Chunk = base64.StdEncoding.EncodeToString(ev.data)
+		out.Chunk = base64.StdEncoding.EncodeToString(join(pieces))
 	}
-	return out.ID, marshal(out)
+	return chunkAnswer(out)
 }
 
 // ReadStreamAll drains what is left of a stream into a normal envelope.
 func (b *Bridge) ReadStreamAll(payload []byte) (string, []byte) {
+	return b.readStreamAllOp(payload).parts()
+}
+
+func (b *Bridge) readStreamAllOp(payload []byte) answer {
 	var in streamIDInput
 	if err := json.Unmarshal(payload, &in); err != nil {
-		out := b.errorResponse(nil, newError(CodeInvalidInput, err.Error()))
-		return out.ID, marshal(out)
+		return responseAnswer(b.errorResponse(nil, newError(CodeInvalidInput, err.Error())))
 	}
 	s, ok := b.lookupStream(in.StreamID)
 	if !ok {
-		out := b.errorResponse(nil, newError(CodeUnknownStream, "unknown streamId: "+in.StreamID))
-		return out.ID, marshal(out)
+		return responseAnswer(b.errorResponse(nil, newError(CodeUnknownStream, "unknown streamId: "+in.StreamID)))
 	}
 	var body bytes.Buffer
 	s.readMu.Lock()
@@ -333,14 +365,13 @@ func (b *Bridge) ReadStreamAll(payload []byte) (string, []byte) {
 	s.readMu.Unlock()
 	b.finishStream(s, failure == nil)
 	if failure != nil {
-		out := b.errorResponse(s.call.input, failure)
-		return out.ID, marshal(out)
+		return responseAnswer(b.errorResponse(s.call.input, failure))
 	}
 	out := s.meta
 	out.ID = b.newID()
 	out.BodyBytes = int64(body.Len())
-	out.Body = encodeBody(s.call.input, s.meta.Headers, body.Bytes())
-	return out.ID, marshal(out)
+	b.setBody(s.call.input, &out, s.meta.Headers, body.Bytes())
+	return responseAnswer(out)
 }
 
 // CancelStream aborts a stream, or a call still waiting for headers;
@@ -370,7 +401,8 @@ func (b *Bridge) DestroySession(payload []byte) (string, []byte) {
 	return out.ID, marshal(out)
 }
 
-// DestroyAll cancels every call and stream and closes every session.
+// DestroyAll cancels every call and stream, closes every session and
+// releases every body buffer not taken yet.
 func (b *Bridge) DestroyAll() (string, []byte) {
 	b.mu.Lock()
 	ids := make([]string, 0, len(b.calls)+len(b.streams))
@@ -392,6 +424,7 @@ func (b *Bridge) DestroyAll() (string, []byte) {
 	}
 	b.mu.Unlock()
 	b.sessions.removeAll()
+	b.buffers.discardAll()
 	out := successOutput{ID: b.newID(), Success: true}
 	return out.ID, marshal(out)
 }
@@ -489,6 +522,10 @@ type Stats struct {
 	// Cancels remembered for ids not (yet) seen.
 	Tombstones int `json:"tombstones"`
 	Goroutines int `json:"goroutines"`
+	// Body buffers (binary reads) neither taken nor released, and their
+	// size: nonzero at rest means a caller dropped handles.
+	UntakenBuffers     int   `json:"untakenBuffers"`
+	UntakenBufferBytes int64 `json:"untakenBufferBytes"`
 }
 
 // GetStats reports the bridge's live counters.
@@ -503,5 +540,6 @@ func (b *Bridge) GetStats() (string, []byte) {
 	out.CallsCancelled = b.callsCancelled.Load()
 	out.Goroutines = runtime.NumGoroutine()
 	out.CompletionsPending = b.completions.pending()
+	out.UntakenBuffers, out.UntakenBufferBytes = b.buffers.stats()
 	return out.ID, marshal(out)
 }

@@ -149,6 +149,7 @@ func (c *call) connectionInfo(withCert bool) (string, *TLSInfo) {
 type Bridge struct {
 	sessions    *sessionRegistry
 	completions *completionQueues
+	buffers     *bufferRegistry
 
 	mu         sync.Mutex
 	calls      map[string]*call
@@ -167,6 +168,7 @@ func New() *Bridge {
 	return &Bridge{
 		sessions:    newSessionRegistry(),
 		completions: newCompletionQueues(),
+		buffers:     newBufferRegistry(),
 		calls:       map[string]*call{},
 		streams:     map[string]*stream{},
 		tombstones:  map[string]time.Time{},

@@ -27,6 +27,9 @@ type Completion struct {
 	Ticket string          `json:"ticket"`
 	Op     string          `json:"op"`
 	Result json.RawMessage `json:"result"`
+	// buffer is the body buffer Result names, released if the queue is
+	// dropped before the completion is polled.
+	buffer string
 }
 
 type pollInput struct {
@@ -47,7 +50,8 @@ type completionQueue struct {
 	mu      sync.Mutex
 	items   []Completion
 	notify  chan struct{}
-	pending int // submitted, not yet completed
+	pending int  // submitted, not yet completed
+	dropped bool // nobody polls any more: results are discarded
 }
 
 func newCompletionQueue() *completionQueue {
@@ -75,10 +79,27 @@ func (qs *completionQueues) get(name string) *completionQueue {
 	return q
 }
 
-func (qs *completionQueues) drop(name string) {
+// drop forgets a queue and returns the body buffers of its unpolled
+// completions, which nobody will take now.
+func (qs *completionQueues) drop(name string) []string {
 	qs.mu.Lock()
+	q, ok := qs.queues[name]
 	delete(qs.queues, name)
 	qs.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.dropped = true
+	var orphans []string
+	for _, c := range q.items {
+		if c.buffer != "" {
+			orphans = append(orphans, c.buffer)
+		}
+	}
+	q.items = nil
+	return orphans
 }
 
 // pending counts submissions not completed plus completions not polled.
@@ -94,15 +115,22 @@ func (qs *completionQueues) pending() int {
 	return n
 }
 
-func (q *completionQueue) push(c Completion) {
+// push queues a completion; false if the queue was dropped meanwhile, in
+// which case the completion (and any buffer it names) has no taker.
+func (q *completionQueue) push(c Completion) bool {
 	q.mu.Lock()
-	q.items = append(q.items, c)
 	q.pending--
+	if q.dropped {
+		q.mu.Unlock()
+		return false
+	}
+	q.items = append(q.items, c)
 	q.mu.Unlock()
 	select {
 	case q.notify <- struct{}{}:
 	default:
 	}
+	return true
 }
 
 // take waits up to timeout for at least one completion and returns at most
@@ -139,12 +167,12 @@ func (q *completionQueue) take(timeout time.Duration, limit int) []Completion {
 	}
 }
 
-var submitOps = map[string]func(b *Bridge, payload []byte) (string, []byte){
-	"request":       (*Bridge).Request,
-	"requestStream": (*Bridge).RequestStream,
-	"readStream":    (*Bridge).ReadStream,
-	"readStreamAll": (*Bridge).ReadStreamAll,
-	"cancelStream":  (*Bridge).CancelStream,
+var submitOps = map[string]func(b *Bridge, payload []byte) answer{
+	"request":       (*Bridge).requestOp,
+	"requestStream": (*Bridge).requestStreamOp,
+	"readStream":    (*Bridge).readStreamOp,
+	"readStreamAll": (*Bridge).readStreamAllOp,
+	"cancelStream":  func(b *Bridge, payload []byte) answer { return plainAnswer(b.CancelStream(payload)) },
 }
 
 // Submit starts an operation in the background; its result arrives
@@ -170,8 +198,10 @@ func (b *Bridge) Submit(payload []byte) {
 		return
 	}
 	go func() {
-		_, result := op(b, in.Input)
-		queue.push(Completion{Ticket: in.Ticket, Op: in.Op, Result: result})
+		result := op(b, in.Input)
+		if !queue.push(Completion{Ticket: in.Ticket, Op: in.Op, Result: result.json, buffer: result.buffer}) {
+			b.buffers.discard(result.buffer)
+		}
 	}()
 }
 
@@ -189,7 +219,7 @@ func (b *Bridge) PollCompletions(payload []byte) (string, []byte) {
 		limit = 256
 	}
 	if in.Drop {
-		b.completions.drop(in.Queue)
+		b.buffers.discard(b.completions.drop(in.Queue)...)
 		out := pollOutput{ID: b.newID(), Completions: []Completion{}}
 		return out.ID, marshal(out)
 	}

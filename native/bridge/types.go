@@ -74,6 +74,10 @@ type RequestInput struct {
 	// then costs one call instead of three.
 	PrefetchBytes     int `json:"prefetchBytes"`
 	PrefetchTimeoutMs int `json:"prefetchTimeoutMs"`
+	// BinaryBody hands the body (request, readStreamAll, or the prefetched
+	// part of requestStream) out as a buffer named by bodyBuffer instead of
+	// base64 in body: see bufferRegistry.
+	BinaryBody bool `json:"binaryBody"`
 }
 
 // Cookie is upstream's cookie JSON shape; expires is unix seconds.
@@ -173,6 +177,9 @@ type Response struct {
 	EOF           bool   `json:"eof,omitempty"`
 	BodyError     string `json:"bodyError,omitempty"`
 	BodyErrorCode string `json:"bodyErrorCode,omitempty"`
+	// With binaryBody and a non-empty body: the handle of the buffer that
+	// holds it (body is then empty).
+	BodyBuffer string `json:"bodyBuffer,omitempty"`
 }
 
 // TLSInfo describes the negotiated TLS connection.
@@ -184,8 +191,8 @@ type TLSInfo struct {
 	PeerCertificate    string `json:"peerCertificate,omitempty"` // DER, base64
 }
 
-// StreamChunk is readStream's answer: exactly one of Chunk, EOF, Timeout or
-// Error is set.
+// StreamChunk is readStream's answer: exactly one of Chunk (or, with
+// binary, ChunkBuffer), EOF, Timeout or Error is set.
 type StreamChunk struct {
 	ID        string `json:"id"`
 	StreamID  string `json:"streamId"`
@@ -194,6 +201,9 @@ type StreamChunk struct {
 	Timeout   bool   `json:"timeout"`
 	Error     string `json:"error,omitempty"`
 	ErrorCode string `json:"errorCode,omitempty"`
+	// With binary: the handle of the buffer holding the chunk, and its size.
+	ChunkBuffer string `json:"chunkBuffer,omitempty"`
+	ChunkLength int    `json:"chunkLength,omitempty"`
 }
 
 type readStreamInput struct {
@@ -202,6 +212,9 @@ type readStreamInput struct {
 	// MaxBytes (extension) lets one call return several buffered chunks
 	// joined, up to this many bytes; 0 means one chunk.
 	MaxBytes int `json:"maxBytes"`
+	// Binary (extension) hands the chunk out as a buffer (ChunkBuffer)
+	// instead of base64 in Chunk.
+	Binary bool `json:"binary"`
 }
 
 type streamIDInput struct {

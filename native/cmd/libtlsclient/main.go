@@ -13,6 +13,7 @@ package main
 import "C"
 
 import (
+	"encoding/binary"
 	"sync"
 	"unsafe"
 
@@ -22,13 +23,24 @@ import (
 var (
 	core = bridge.New()
 
-	// returned holds every string handed to C until freeMemory(id).
+	// returned holds every string and taken buffer handed to C until
+	// freeMemory(id).
 	returnedMu sync.Mutex
 	returned   = map[string]*C.char{}
 )
 
+// hand copies an envelope into C memory, NUL-terminated (one copy: C.CString
+// of string(payload) would make two, which shows for large bodies).
 func hand(id string, payload []byte) *C.char {
-	out := C.CString(string(payload))
+	ptr := C.malloc(C.size_t(len(payload) + 1))
+	out := unsafe.Slice((*byte)(ptr), len(payload)+1)
+	copy(out, payload)
+	out[len(payload)] = 0
+	return track(id, (*C.char)(ptr))
+}
+
+// track records memory handed to C until freeMemory(id).
+func track(id string, out *C.char) *C.char {
 	returnedMu.Lock()
 	if old, ok := returned[id]; ok {
 		// Ids are unique per process; should one ever repeat, free the
@@ -59,7 +71,38 @@ func freeMemory(id *C.char) {
 	returnedMu.Unlock()
 	if ok {
 		C.free(unsafe.Pointer(ptr))
+		return
 	}
+	// A body buffer the caller chose not to take.
+	core.DiscardBuffer(key)
+}
+
+// takeBufferPrefix is the little-endian length in front of a taken buffer:
+// the bytes may contain NULs, so C's strlen cannot size them.
+const takeBufferPrefix = 8
+
+// takeBuffer hands out the body buffer an envelope named (chunkBuffer,
+// bodyBuffer) as its length and raw bytes, to be freed with
+// freeMemory(id); NULL if the id is unknown (taken already, or released
+// by freeMemory, destroyAll or a dropped completion queue).
+//
+//export takeBuffer
+func takeBuffer(id *C.char) *C.char {
+	if id == nil {
+		return nil
+	}
+	key := C.GoString(id)
+	var ptr unsafe.Pointer
+	ok := core.TakeBuffer(key, func(n int) []byte {
+		ptr = C.malloc(C.size_t(takeBufferPrefix + n))
+		out := unsafe.Slice((*byte)(ptr), takeBufferPrefix+n)
+		binary.LittleEndian.PutUint64(out, uint64(n))
+		return out[takeBufferPrefix:]
+	})
+	if !ok {
+		return nil
+	}
+	return track(key, (*C.char)(ptr))
 }
 
 //export request
@@ -105,11 +148,15 @@ func getInfo() *C.char { return hand(core.GetInfo()) }
 //export getStats
 func getStats() *C.char { return hand(core.GetStats()) }
 
+// outstandingBuffers counts what the caller still has to free: strings and
+// taken buffers not passed to freeMemory, and body buffers not taken.
+//
 //export outstandingBuffers
 func outstandingBuffers() C.longlong {
 	returnedMu.Lock()
-	defer returnedMu.Unlock()
-	return C.longlong(len(returned))
+	n := len(returned)
+	returnedMu.Unlock()
+	return C.longlong(n + core.UntakenBuffers())
 }
 
 func main() {}

@@ -1,0 +1,192 @@
+"""Body bytes as native buffers (docs/abi.rst, "Binary bodies"): exact
+bytes, and every buffer freed once whether it was taken or not."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from scrapy_tlsclient import NativeCancelledError, NativeInputError, NativeLibrary, RequestInput
+
+from conftest import Servers, pattern
+
+SIZE = 5 * 1024 * 1024 + 12345  # a few MiB, not a multiple of any block
+
+
+def request_input(url: str, **extra: object) -> RequestInput:
+    base: dict[str, object] = {
+        "requestUrl": url,
+        "requestMethod": "GET",
+        "isByteResponse": True,
+        "rawBody": True,
+        "insecureSkipVerify": True,
+        "sessionId": "binary-reads",
+        "timeoutMilliseconds": -1,
+    }
+    base.update(extra)
+    return base  # type: ignore[return-value]
+
+
+def drain(library: NativeLibrary, stream_id: str, *, binary: bool | None = None) -> bytes:
+    parts: list[bytes] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        read = library.read_stream(stream_id, timeout_ms=1000, max_bytes=512 * 1024, binary=binary)
+        if read.eof:
+            return b"".join(parts)
+        assert isinstance(read.chunk, bytes)
+        parts.append(read.chunk)
+    pytest.fail(f"stream {stream_id} did not end within 60 s")
+
+
+def assert_all_freed(library: NativeLibrary) -> None:
+    assert library.outstanding_buffers() == 0
+    stats = library.stats()
+    assert stats["untakenBuffers"] == 0 and stats["untakenBufferBytes"] == 0
+
+
+def test_the_library_has_binary_reads(library: NativeLibrary) -> None:
+    assert library.has_binary
+    assert library.read_stream_input("s", 0, 10)["binary"] is True
+    assert "binary" not in library.read_stream_input("s", 0, 10, binary=False)
+
+
+@pytest.mark.parametrize("transport", ["http1", "https1", "h2"])
+def test_binary_stream_reads_are_byte_exact(library: NativeLibrary, servers: Servers, transport: str) -> None:
+    base = servers.all()[transport]
+    stream = library.request_stream(request_input(f"{base}/bytes?n={SIZE}"))
+    assert stream.stream_id is not None
+    assert drain(library, stream.stream_id) == pattern(SIZE)
+    assert_all_freed(library)
+
+
+def test_binary_and_base64_reads_give_the_same_bytes(library: NativeLibrary, servers: Servers) -> None:
+    stream = library.request_stream(request_input(f"{servers.h2}/bytes?n={SIZE}", streamOutputBlockSize=4096))
+    assert stream.stream_id is not None
+    parts: list[bytes] = []
+    for i in range(2000):
+        read = library.read_stream(stream.stream_id, timeout_ms=1000, max_bytes=100_000, binary=i % 2 == 0)
+        if read.eof:
+            break
+        parts.append(read.chunk)
+    assert b"".join(parts) == pattern(SIZE)
+    assert_all_freed(library)
+
+
+def test_prefetched_body_comes_as_a_buffer(library: NativeLibrary, servers: Servers) -> None:
+    whole = library.request_stream(
+        request_input(
+            f"{servers.h2}/bytes?n=3000", binaryBody=True, prefetchBytes=65536, prefetchTimeoutMs=2000
+        )
+    )
+    assert whole.eof and whole.stream_id is None and whole.body == pattern(3000)
+    head = library.request_stream(
+        request_input(
+            f"{servers.https}/bytes?n={SIZE}", binaryBody=True, prefetchBytes=65536, prefetchTimeoutMs=2000
+        )
+    )
+    assert head.stream_id is not None and 0 < len(head.body) <= 65536
+    assert head.body + drain(library, head.stream_id) == pattern(SIZE)
+    assert_all_freed(library)
+
+
+def test_whole_responses_with_binary_body(library: NativeLibrary, servers: Servers) -> None:
+    response = library.request(request_input(f"{servers.h2}/bytes?n={SIZE}", binaryBody=True))
+    assert response.body == pattern(SIZE)
+    empty = library.request(request_input(f"{servers.h2}/bytes?n=0", binaryBody=True))
+    assert empty.status == 200 and empty.body == b""
+    stream = library.request_stream(request_input(f"{servers.http}/bytes?n=300000", binaryBody=True))
+    assert stream.stream_id is not None
+    first = library.read_stream(stream.stream_id, timeout_ms=5000).chunk
+    assert first + library.read_stream_all(stream.stream_id).body == pattern(300000)
+    assert_all_freed(library)
+
+
+def test_completion_path_takes_every_buffer(library: NativeLibrary, servers: Servers) -> None:
+    # What CompletionDispatcher does: submit with the binary flags, poll,
+    # decode (which takes the buffer).
+    queue = "binary-reads"
+    start = request_input(
+        f"{servers.h2}/bytes?n={SIZE}", binaryBody=True, prefetchBytes=65536, prefetchTimeoutMs=2000
+    )
+    library.submit(queue, "requestStream", "start", start)
+    (done,) = library.poll_completions(queue, 10_000)
+    head = library.decode_response(done["result"])
+    assert head.stream_id is not None
+    body = [head.body]
+    while True:
+        library.submit(
+            queue, "readStream", "read", library.read_stream_input(head.stream_id, 1000, 512 * 1024)
+        )
+        (done,) = library.poll_completions(queue, 10_000)
+        read = library.decode_stream_read(done["result"])
+        if read.eof:
+            break
+        body.append(read.chunk)
+    assert b"".join(body) == pattern(SIZE)
+    library.drop_queue(queue)
+    assert_all_freed(library)
+
+
+def test_cancel_mid_body_leaves_nothing(library: NativeLibrary, servers: Servers) -> None:
+    stream = library.request_stream(request_input(f"{servers.h2}/bytes?n={256 * 1024 * 1024}"))
+    assert stream.stream_id is not None
+    for _ in range(3):
+        assert library.read_stream(stream.stream_id, timeout_ms=5000, max_bytes=512 * 1024).chunk
+    library.cancel_stream(stream.stream_id)
+    with pytest.raises(NativeInputError, match="unknown streamId"):
+        library.read_stream(stream.stream_id, timeout_ms=0)
+    assert_all_freed(library)
+    stats = library.stats()
+    assert stats["streamsOpen"] == 0 and stats["callsInFlight"] == 0
+
+
+def untaken_chunk(library: NativeLibrary, stream_id: str) -> str:
+    """A binary read whose buffer is left in the library."""
+    envelope = library._call("readStream", {"streamId": stream_id, "timeoutMs": 5000, "binary": True})
+    assert envelope["chunkBuffer"] and envelope["chunkLength"] > 0 and not envelope["chunk"]
+    return str(envelope["chunkBuffer"])
+
+
+def test_destroy_all_releases_untaken_buffers(library: NativeLibrary, servers: Servers) -> None:
+    ids = []
+    for i in range(3):
+        stream = library.request_stream(
+            request_input(f"{servers.h2}/bytes?n={SIZE}", sessionId=f"untaken-{i}")
+        )
+        assert stream.stream_id is not None
+        ids.append(untaken_chunk(library, stream.stream_id))
+    assert library.outstanding_buffers() == 3
+    assert library.stats()["untakenBuffers"] == 3
+    library.destroy_all()
+    assert_all_freed(library)
+    with pytest.raises(NativeCancelledError, match="released"):
+        library.take_buffer(ids[0])
+
+
+def test_free_memory_releases_an_untaken_buffer(library: NativeLibrary, servers: Servers) -> None:
+    stream = library.request_stream(request_input(f"{servers.http}/bytes?n=100000"))
+    assert stream.stream_id is not None
+    buffer_id = untaken_chunk(library, stream.stream_id)
+    assert library.outstanding_buffers() == 1
+    library._lib.freeMemory(buffer_id.encode())
+    assert library.outstanding_buffers() == 0
+    library.cancel_stream(stream.stream_id)
+    assert_all_freed(library)
+
+
+def test_dropped_queue_releases_unpolled_buffers(library: NativeLibrary, servers: Servers) -> None:
+    stream = library.request_stream(request_input(f"{servers.h2}/bytes?n={SIZE}"))
+    assert stream.stream_id is not None
+    for ticket in range(3):
+        library.submit(
+            "abandoned", "readStream", str(ticket), library.read_stream_input(stream.stream_id, 5000, 0)
+        )
+    deadline = time.monotonic() + 10
+    while library.stats()["untakenBuffers"] < 3:
+        assert time.monotonic() < deadline, library.stats()
+        time.sleep(0.01)
+    library.drop_queue("abandoned")
+    library.cancel_stream(stream.stream_id)
+    assert_all_freed(library)
