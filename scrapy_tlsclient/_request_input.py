@@ -23,14 +23,21 @@ from ._profiles import check_profile
 from ._tls_options import certificate_pins, custom_tls, header_order, server_name
 
 if TYPE_CHECKING:
-    from collections.abc import Collection, Mapping, Sequence
+    from collections.abc import Collection, Iterable, Mapping, Sequence
 
     from scrapy import Request
     from scrapy.http.headers import Headers
 
     from ._envelopes import RequestInput
 
-__all__ = ["META_KEYS", "NativeCall", "header_pairs", "request_input_from", "session_key"]
+__all__ = [
+    "META_KEYS",
+    "NativeCall",
+    "check_serialisable_meta",
+    "header_pairs",
+    "request_input_from",
+    "session_key",
+]
 
 #: The ``tls_client_*`` request meta keys this package reads (docs/meta.rst);
 #: any other key with that prefix is refused as a likely typo.
@@ -184,6 +191,50 @@ def _check_meta_keys(meta: Mapping[str, object]) -> None:
             raise ValueError(
                 f"Unknown request meta key {key!r}.{hint} This package reads: {', '.join(sorted(META_KEYS))}"
             )
+    check_serialisable_meta(meta)
+
+
+#: Nesting deeper than this in a tls_client_* value is refused (and a
+#: self-containing value cannot recurse forever).
+_MAX_META_DEPTH = 16
+
+
+def check_serialisable_meta(meta: Mapping[str, object]) -> None:
+    """Refuse ``tls_client_*`` values that would not survive request
+    serialisation, which Scrapy's JOBDIR disk queues (pickle) and
+    scrapy-redis (pickle or JSON) apply to every scheduled request: plain
+    JSON values only. The handler runs this when a request is scheduled,
+    before any queue sees it."""
+    for key, value in meta.items():
+        if isinstance(key, str) and key.startswith("tls_client_"):
+            problem = _not_plain(value, _MAX_META_DEPTH)
+            if problem is not None:
+                raise ValueError(
+                    f"The {key!r} request meta key holds {problem}; tls_client_* values must be plain "
+                    "JSON values (str, int, float, bool, None, lists/tuples and dicts with str keys) so "
+                    "that the request survives serialisation (JOBDIR, scrapy-redis)"
+                )
+
+
+def _not_plain(value: object, depth: int) -> str | None:
+    """What in ``value`` is not a plain JSON value, or None."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return None
+    if depth <= 0:
+        return f"values nested more than {_MAX_META_DEPTH} deep"
+    if isinstance(value, (list, tuple)):
+        items: Iterable[object] = value
+    elif type(value) is dict:
+        if not all(isinstance(name, str) for name in value):
+            return "a dict with a key that is not a str"
+        items = value.values()
+    else:
+        return f"a {type(value).__module__}.{type(value).__qualname__}"
+    for item in items:
+        problem = _not_plain(item, depth - 1)
+        if problem is not None:
+            return problem
+    return None
 
 
 def _add_fingerprint(

@@ -24,6 +24,7 @@ from scrapy import signals
 from scrapy.exceptions import (
     DownloadCancelledError,
     DownloadTimeoutError,
+    IgnoreRequest,
     NotConfigured,
     ResponseDataLossError,
     StopDownload,
@@ -41,7 +42,7 @@ from ._errors import NativeDataLossError, NativeError
 from ._live import LiveBody
 from ._native import load_library
 from ._profiles import check_profile
-from ._request_input import NativeCall, request_input_from
+from ._request_input import NativeCall, check_serialisable_meta, request_input_from
 from ._response_args import ip_address_from, protocol_name, scrapy_headers, tls_certificate
 from ._scrapy_errors import scrapy_error_for
 from ._sessions import SessionPool
@@ -74,6 +75,8 @@ PREFETCH_BYTES = 64 * 1024
 PREFETCH_TIMEOUT_MS = 100
 #: close() waits at most this long for downloads to unwind.
 CLOSE_GRACE_S = 4.0
+#: Crawlers whose scheduled requests a handler already checks.
+_SCHEDULING_CHECKED: weakref.WeakSet[Crawler] = weakref.WeakSet()
 
 
 class TLSClientDownloadHandler:
@@ -114,6 +117,10 @@ class TLSClientDownloadHandler:
         self._live: weakref.WeakSet[LiveBody] = weakref.WeakSet()
         self._closing = False
         self._dataloss_warned = False
+        if crawler not in _SCHEDULING_CHECKED:
+            # Scrapy builds one handler per scheme (http, https): one check.
+            _SCHEDULING_CHECKED.add(crawler)
+            crawler.signals.connect(self._refuse_unserialisable, signal=signals.request_scheduled)
         info = self._library.info
         logger.info(
             "scrapy_tlsclient %s: native library %s (tls-client %s, %s) at %s; default profile %s; "
@@ -130,6 +137,18 @@ class TLSClientDownloadHandler:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
+
+    def _refuse_unserialisable(self, request: Request, spider: object = None) -> None:
+        """Drop a request whose tls_client_* meta would break the scheduler's
+        serialisation (JOBDIR, scrapy-redis), before a queue sees it:
+        Scrapy's disk queue would otherwise keep it in memory with a
+        warning, scrapy-redis fail in pickle far from the cause."""
+        try:
+            check_serialisable_meta(request.meta)
+        except ValueError as exc:
+            logger.error("Dropped %s: %s", request, exc)
+            self._count("requests/refused_unserialisable")
+            raise IgnoreRequest(str(exc)) from None
 
     # -- the download -----------------------------------------------------
 

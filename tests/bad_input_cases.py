@@ -4,6 +4,8 @@ mapping and the handler tests that check nothing is sent)."""
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 JA3 = "771,4865-4866-4867,0-23-65281-10-11-35-16-5-13-18-51-45-43-27,29-23-24,0"
 PIN = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 
@@ -17,6 +19,12 @@ META_CASES: list[tuple[str, object, str]] = [
         "unknown tls-client profile 'chrome_15O' .close matches: .*chrome_150",
     ),
     ("tls_client_custom_tls", JA3, "'tls_client_custom_tls' request meta key must be a dict"),
+    (
+        "tls_client_custom_tls",
+        MappingProxyType({"ja3String": JA3}),
+        "'tls_client_custom_tls' request meta key holds a builtins.mappingproxy; "
+        "tls_client_.* values must be plain JSON values",
+    ),
     ("tls_client_custom_tls", {}, "'tls_client_custom_tls' request meta key needs a 'ja3String'"),
     ("tls_client_custom_tls", {"ja3String": "771;4865"}, r"\['ja3String'\] must be a JA3 string"),
     ("tls_client_custom_tls", {"ja3string": JA3}, "unknown field 'ja3string' .did you mean ja3String"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 from conftest import Servers, run_python
 
@@ -41,6 +42,13 @@ class Spider(scrapy.Spider):
                                      errback=self.failed)
         elif mode == "proxy":
             yield scrapy.Request(f"{base}/echo", meta={"proxy": sys.argv[3]}, errback=self.failed)
+        elif mode == "jobdir":
+            # A set is not a plain JSON value: pickled to the disk queue it
+            # would go, but not through scrapy-redis's JSON serialiser.
+            bad = {"tls_client_header_order": {"accept", "user-agent"}}
+            yield scrapy.Request(f"{base}/bytes?n=1&bad=1", meta=bad, errback=self.failed)
+            yield scrapy.Request(f"{base}/bytes?n=2", meta={"tls_client_header_order": ["accept"]},
+                                 errback=self.failed)
         else:
             for i in range(5):
                 yield scrapy.Request(f"{base}/bytes?n={1000 * i}&i={i}", errback=self.failed)
@@ -63,6 +71,8 @@ class Spider(scrapy.Spider):
 settings = {"DOWNLOAD_HANDLERS": HANDLERS, "LOG_LEVEL": "ERROR", "CONCURRENT_REQUESTS": 64,
             "TELNETCONSOLE_ENABLED": False, "DOWNLOAD_MAXSIZE": 50000 if mode == "compression" else 0,
             "WARN_ON_GENERATOR_RETURN_VALUE": False}
+if mode == "jobdir":
+    settings["JOBDIR"] = sys.argv[3]
 if mode == "reactorless":
     settings["TWISTED_REACTOR_ENABLED"] = False
     process = AsyncCrawlerProcess(settings)
@@ -91,6 +101,8 @@ def stop_gracefully():
 process.crawl(crawler)
 process.start()
 results["stopped_after"] = time.monotonic() - stop_asked[0] if stop_asked else None
+stats = crawler.stats.get_stats()
+results["stats"] = {k: v for k, v in stats.items() if "refused" in k or "unserializable" in k}
 print(json.dumps(results))
 """
 
@@ -141,3 +153,14 @@ def test_a_graceful_stop_with_20_endless_streams_exits_promptly(servers: Servers
     assert results["stopped_after"] is not None, results
     assert results["stopped_after"] < 5, results
     assert len(results["ok"]) > 20 * 10  # every stream delivered events until the stop  # type: ignore[arg-type]
+
+
+def test_unserialisable_tls_client_meta_is_dropped_before_the_scheduler_queues_it(
+    servers: Servers, tmp_path: Path
+) -> None:
+    results = crawl("jobdir", servers.h2, str(tmp_path / "job"))
+    # The good request is crawled through the disk queue; the bad one never
+    # reaches it (Scrapy would keep it in memory and count it unserializable).
+    assert [url for url, _, _ in results["ok"]] == [f"{servers.h2}/bytes?n=2"]  # type: ignore[union-attr]
+    assert results["stats"] == {"tls_client/requests/refused_unserialisable": 1}
+    assert results["errors"] == []  # dropped at scheduling: no download, no errback

@@ -9,7 +9,7 @@ from scrapy import Request
 from scrapy.settings import Settings
 
 from scrapy_tlsclient._config import HandlerConfig
-from scrapy_tlsclient._request_input import header_pairs, request_input_from
+from scrapy_tlsclient._request_input import check_serialisable_meta, header_pairs, request_input_from
 
 CONFIG = HandlerConfig.from_settings(Settings({"DOWNLOAD_TIMEOUT": 30}))
 
@@ -179,3 +179,34 @@ def test_non_ascii_header_values_pass_as_utf8() -> None:
     assert native_input(Request("https://e.com/", headers={"X-C": "café"}))["headersList"] == [
         ["X-C", "café"]
     ]
+
+
+class Opaque:
+    pass
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ({"a", "b"}, "holds a builtins.set"),
+        ([1, [2, Opaque()]], "holds a test_request_input.Opaque"),
+        ({"h2Settings": {1: 2}}, "holds a dict with a key that is not a str"),
+        (b"chrome_150", "holds a builtins.bytes"),
+    ],
+)
+def test_tls_client_meta_must_survive_serialisation(value: object, problem: str) -> None:
+    with pytest.raises(ValueError, match=f"'tls_client_custom_tls' request meta key {problem}"):
+        check_serialisable_meta({"tls_client_custom_tls": value})
+
+
+def test_plain_meta_passes_and_other_keys_are_not_ours() -> None:
+    check_serialisable_meta(
+        {
+            "tls_client_custom_tls": {"a": [1, 2.5, None, True, ("x", {"y": "z"})]},
+            "callback_state": Opaque(),  # not ours: Scrapy's serialisation will judge it
+        }
+    )
+    nested: list[object] = []
+    nested.append(nested)
+    with pytest.raises(ValueError, match="nested more than 16 deep"):
+        check_serialisable_meta({"tls_client_header_order": nested})
