@@ -32,9 +32,23 @@ class BodySink:
     def target(self) -> str:
         return str(self._final) if self._final is not None else repr(self._file)
 
+    @property
+    def library_path(self) -> str | None:
+        """Where the library may append the body itself: the temporary file
+        of a path target (a file object has no path it could open)."""
+        return str(self._partial) if self._partial is not None else None
+
     def write(self, data: bytes) -> None:
         self._file.write(data)
         self.written += len(data)
+
+    def hand_over(self) -> None:
+        """Flush what was written here, before the library appends."""
+        self._file.flush()
+
+    def appended(self, count: int) -> None:
+        """The library appended ``count`` bytes to :attr:`library_path`."""
+        self.written += count
 
     def commit(self) -> None:
         """The body is complete: make it visible under its final name."""

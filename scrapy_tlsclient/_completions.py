@@ -115,8 +115,10 @@ class CompletionDispatcher:
         result: NativeResponse = await self._run("requestStream", request_input)
         return result
 
-    async def read_stream(self, stream_id: str, timeout_ms: int, max_bytes: int) -> StreamRead:
-        payload = self._library.read_stream_input(stream_id, timeout_ms, max_bytes, self._binary)
+    async def read_stream(
+        self, stream_id: str, timeout_ms: int, max_bytes: int, output_path: str | None = None
+    ) -> StreamRead:
+        payload = self._library.read_stream_input(stream_id, timeout_ms, max_bytes, self._binary, output_path)
         result: StreamRead = await self._run("readStream", payload)
         return result
 

@@ -7,6 +7,7 @@ the crawl at start with a message naming the setting and what it accepts.
 from __future__ import annotations
 
 import logging
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
@@ -39,6 +40,7 @@ DEFAULT_SETTINGS: dict[str, object] = {
     "TLS_CLIENT_DEBUG": False,
     "TLS_CLIENT_FORCE_HTTP1": False,
     "TLS_CLIENT_HTTP3": False,
+    "TLS_CLIENT_PROGRESS_INTERVAL": 10.0,
 }
 
 #: Scrapy's own TLS settings that tls-client's browser profiles fix
@@ -86,6 +88,8 @@ class HandlerConfig:
     #: Let profiles that offer h3 keep it (off: a browser's TCP ClientHello
     #: never offers h3; tls-client's chrome_133 does unless told not to).
     http3: bool
+    #: Seconds between progress lines of a body_file download; 0: none.
+    progress_interval: float
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> HandlerConfig:
@@ -125,6 +129,7 @@ class HandlerConfig:
             debug=_bool_setting(settings, "TLS_CLIENT_DEBUG"),
             force_http1=_bool_setting(settings, "TLS_CLIENT_FORCE_HTTP1"),
             http3=_bool_setting(settings, "TLS_CLIENT_HTTP3"),
+            progress_interval=_seconds(settings, "TLS_CLIENT_PROGRESS_INTERVAL"),
         )
 
 
@@ -186,6 +191,16 @@ def _positive_int(settings: BaseSettings, name: str) -> int:
     if value < 1:
         raise NotConfigured(f"{name} must be a positive integer, got {value!r}")
     return value
+
+
+def _seconds(settings: BaseSettings, name: str) -> float:
+    value = settings.get(name, DEFAULT_SETTINGS[name])
+    if isinstance(value, str):
+        with suppress(ValueError):
+            value = float(value)  # from the command line (-s NAME=5)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+        raise NotConfigured(f"{name} must be a number of seconds, 0 or more (0: off), got {value!r}")
+    return float(value)
 
 
 def _non_negative_int(settings: BaseSettings, name: str) -> int:

@@ -107,11 +107,13 @@ class NativeResponse:
 
 @dataclass(frozen=True)
 class StreamRead:
-    """One readStream answer: data, the end, or a heartbeat timeout."""
+    """One readStream answer: data (or, with ``outputPath``, the count of
+    bytes the library wrote to the file), the end, or a heartbeat timeout."""
 
     chunk: bytes = b""
     eof: bool = False
     timeout: bool = False
+    written: int = 0
 
 
 def raise_for_error(envelope: dict[str, Any]) -> None:
@@ -222,6 +224,8 @@ def stream_read_from_envelope(envelope: dict[str, Any], chunk: bytes | None = No
         return StreamRead(timeout=True)
     if chunk is not None:
         return StreamRead(chunk=chunk)
+    if envelope.get("written"):
+        return StreamRead(written=int(envelope["written"]))
     if envelope.get("chunkBuffer"):
         raise _untaken(envelope, "chunkBuffer")
     return StreamRead(chunk=binascii.a2b_base64(envelope.get("chunk") or ""))

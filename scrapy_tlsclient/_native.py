@@ -162,6 +162,12 @@ class NativeLibrary:
         (docs/abi.rst, "Binary bodies")."""
         return "takeBuffer" in self.exports and "binaryBuffers" in self.info.capabilities
 
+    @property
+    def has_output_reads(self) -> bool:
+        """readStream can append body bytes to a file itself (docs/abi.rst,
+        "Body to a file")."""
+        return "readStreamOutputPath" in self.info.capabilities
+
     def supports(self, capability: str) -> bool:
         """Whether the library has an ABI capability (see getInfo)."""
         return capability in self.info.capabilities or capability in self.exports
@@ -279,7 +285,12 @@ class NativeLibrary:
         return self.decode_response(self._call("requestStream", request_input))
 
     def read_stream(
-        self, stream_id: str, timeout_ms: int, max_bytes: int = 0, binary: bool | None = None
+        self,
+        stream_id: str,
+        timeout_ms: int,
+        max_bytes: int = 0,
+        binary: bool | None = None,
+        output_path: str | None = None,
     ) -> StreamRead:
         """Read the next chunk(s); ``timeout_ms`` < 0 blocks, 0 polls, > 0 waits that long.
 
@@ -287,15 +298,28 @@ class NativeLibrary:
         native buffer instead of base64 inside the JSON answer.
         """
         return self.decode_stream_read(
-            self._call("readStream", self.read_stream_input(stream_id, timeout_ms, max_bytes, binary))
+            self._call(
+                "readStream", self.read_stream_input(stream_id, timeout_ms, max_bytes, binary, output_path)
+            )
         )
 
     def read_stream_input(
-        self, stream_id: str, timeout_ms: int, max_bytes: int, binary: bool | None = None
+        self,
+        stream_id: str,
+        timeout_ms: int,
+        max_bytes: int,
+        binary: bool | None = None,
+        output_path: str | None = None,
     ) -> dict[str, Any]:
-        """The readStream input, asking for a binary chunk when possible."""
+        """The readStream input, asking for a binary chunk when possible;
+        with ``output_path`` the library appends the chunk to that existing
+        file and answers with the count (``StreamRead.written``)."""
         payload: dict[str, Any] = {"streamId": stream_id, "timeoutMs": timeout_ms, "maxBytes": max_bytes}
-        if self.has_binary if binary is None else binary:
+        if output_path is not None:
+            if not self.has_output_reads:
+                raise NativeFeatureUnavailable("readStream outputPath needs this project's library")
+            payload["outputPath"] = output_path
+        elif self.has_binary if binary is None else binary:
             payload["binary"] = True
         return payload
 

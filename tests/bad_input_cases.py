@@ -132,6 +132,12 @@ SETTING_CASES: list[tuple[str, object, str]] = [
     ("TLS_CLIENT_DEBUG", "maybe", "TLS_CLIENT_DEBUG must be a boolean"),
     ("TLS_CLIENT_FORCE_HTTP1", "on", "TLS_CLIENT_FORCE_HTTP1 must be a boolean"),
     ("TLS_CLIENT_HTTP3", -1, "TLS_CLIENT_HTTP3 must be a boolean"),
+    (
+        "TLS_CLIENT_PROGRESS_INTERVAL",
+        -1,
+        r"TLS_CLIENT_PROGRESS_INTERVAL must be a number of seconds, 0 or more",
+    ),
+    ("TLS_CLIENT_PROGRESS_INTERVAL", "soon", r"TLS_CLIENT_PROGRESS_INTERVAL must be a number of seconds"),
     ("TLS_CLIENT_MAX_SESSIONS", 0, "TLS_CLIENT_MAX_SESSIONS must be a positive integer"),
     ("TLS_CLIENT_MAX_SESSIONS", -5, "TLS_CLIENT_MAX_SESSIONS must be a positive integer"),
     ("TLS_CLIENT_MAX_SESSIONS", "many", "TLS_CLIENT_MAX_SESSIONS must be an integer"),

@@ -26,7 +26,7 @@ var Capabilities = []string{
 	"headersList", "rawBody", "streamIdInput", "readStreamMaxBytes", "remoteAddress",
 	"tlsInfo", "peerCertificate", "errorCode", "debugLog", "negativeTimeout",
 	"perRequestDeadline", "streamOutputTruncate", "unknownProfileError",
-	"binaryBuffers",
+	"binaryBuffers", "readStreamOutputPath",
 }
 
 func (b *Bridge) parseInput(payload []byte) (*RequestInput, error) {
@@ -290,6 +290,7 @@ func (b *Bridge) finishStream(s *stream, completed bool) {
 	if ok {
 		b.streamsClosed.Add(1)
 	}
+	s.output.close()
 	s.call.release(completed)
 }
 
@@ -310,20 +311,36 @@ func (b *Bridge) readStreamOp(payload []byte) answer {
 	s.readMu.Lock()
 	ev, got := s.next(in.TimeoutMs)
 	var pieces [][]byte
+	var written int
+	var writeErr error
 	if got && !ev.terminal() {
 		pieces = s.gather(ev.data, in.MaxBytes)
+		if in.OutputPath != "" {
+			// Under readMu, so that reads append in order.
+			written, writeErr = s.output.write(in.OutputPath, pieces)
+		}
 	}
 	s.readMu.Unlock()
 	switch {
 	case !got:
 		out.Timeout = true
 	case ev.eof:
+		if err := s.output.close(); err != nil {
+			b.finishStream(s, false)
+			out.Error, out.ErrorCode = err.Error(), errorCode(err)
+			break
+		}
 		b.finishStream(s, true)
 		out.EOF = true
 	case ev.err != nil:
 		err := b.bodyError(s.call, ev.err)
 		b.finishStream(s, false)
 		out.Error, out.ErrorCode = err.Error(), errorCode(err)
+	case writeErr != nil:
+		b.finishStream(s, false)
+		out.Error, out.ErrorCode = writeErr.Error(), errorCode(writeErr)
+	case in.OutputPath != "":
+		out.Written = written
 	case in.Binary:
 		// The pump never writes to data it has sent, so the pieces can be
 		// held until taken.

@@ -276,6 +276,7 @@ func (b *Bridge) cancelCall(id string) {
 		c.release(false)
 	}
 	if isStream {
+		s.output.close()
 		s.call.release(false)
 		b.streamsClosed.Add(1)
 	}

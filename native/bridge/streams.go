@@ -39,6 +39,8 @@ type stream struct {
 
 	readMu  sync.Mutex // one reader at a time
 	pending *streamEvent
+
+	output streamOutput // readStream's outputPath
 }
 
 func newStream(c *call, body io.ReadCloser, meta Response) *stream {

@@ -204,6 +204,8 @@ type StreamChunk struct {
 	// With binary: the handle of the buffer holding the chunk, and its size.
 	ChunkBuffer string `json:"chunkBuffer,omitempty"`
 	ChunkLength int    `json:"chunkLength,omitempty"`
+	// With outputPath: the bytes this read appended to the file.
+	Written int `json:"written,omitempty"`
 }
 
 type readStreamInput struct {
@@ -215,6 +217,9 @@ type readStreamInput struct {
 	// Binary (extension) hands the chunk out as a buffer (ChunkBuffer)
 	// instead of base64 in Chunk.
 	Binary bool `json:"binary"`
+	// OutputPath (extension) appends the chunk to this existing file
+	// instead of returning it (StreamChunk.Written): see streamOutput.
+	OutputPath string `json:"outputPath"`
 }
 
 type streamIDInput struct {

@@ -4,6 +4,7 @@ or absent (scrapy/scrapy#7987 semantics plus atomic completion)."""
 from __future__ import annotations
 
 import io
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from scrapy import Request, signals
 from scrapy.exceptions import DownloadCancelledError, ResponseDataLossError
 from scrapy.utils.defer import deferred_f_from_coro_f
 
+from scrapy_tlsclient import TLSClientDownloadHandler
 from scrapy_tlsclient._threads import sleep
 
 from conftest import Servers, pattern
@@ -20,6 +22,19 @@ from handler_utils import gather, open_handler
 
 def leftovers(directory: Path) -> list[str]:
     return sorted(path.name for path in directory.iterdir())
+
+
+def spy_on_reads(handler: TLSClientDownloadHandler) -> list[str | None]:
+    """Record the output_path of every readStream the handler makes."""
+    paths: list[str | None] = []
+    read_stream = handler._calls.read_stream
+
+    async def recording(*args: Any) -> Any:
+        paths.append(args[3] if len(args) > 3 else None)
+        return await read_stream(*args)
+
+    handler._calls.read_stream = recording  # type: ignore[method-assign]
+    return paths
 
 
 @deferred_f_from_coro_f
@@ -32,13 +47,51 @@ async def test_the_body_goes_to_the_file_not_the_response(servers: Servers, tmp_
             seen.append(len(data))
 
         handler.crawler.signals.connect(on_bytes, signal=signals.bytes_received)
+        reads = spy_on_reads(handler)
         request = Request(f"{servers.h2}/bytes?n=3000000", meta={"body_file": str(target)})
         response = await handler.download_request(request)
     assert response.status == 200
     assert response.body == b""
     assert target.read_bytes() == pattern(3000000)
     assert sum(seen) == 3000000 and len(seen) > 1  # bytes_received per piece
+    assert reads and set(reads) == {None}  # the bytes came through Python, for the receiver
     assert leftovers(tmp_path) == ["body.bin"]  # no temporary file left
+
+
+@pytest.mark.parametrize("server", ["https", "h2"])
+@deferred_f_from_coro_f
+async def test_with_no_bytes_received_receiver_the_library_writes_the_file(
+    servers: Servers, tmp_path: Path, server: str
+) -> None:
+    target = tmp_path / "body.bin"
+    async with open_handler() as handler:
+        reads = spy_on_reads(handler)
+        request = Request(f"{getattr(servers, server)}/bytes?n=3000000&chunked=1", meta={"body_file": target})
+        response = await handler.download_request(request)
+        stats = handler.crawler.stats.get_stats()  # type: ignore[union-attr]
+    assert response.body == b""
+    assert target.read_bytes() == pattern(3000000)
+    # Every read after the prefetched start appended to the temporary file.
+    assert reads and all(path is not None and Path(path).name.startswith(".body.bin.part-") for path in reads)
+    assert stats["tls_client/body_file/bytes"] == 3000000
+    assert stats["tls_client/body_file/stored"] == 1
+    assert leftovers(tmp_path) == ["body.bin"]
+
+
+@deferred_f_from_coro_f
+async def test_long_downloads_log_their_progress(
+    servers: Servers, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    target = tmp_path / "slow.bin"
+    caplog.set_level(logging.INFO, logger="scrapy_tlsclient")
+    async with open_handler(TLS_CLIENT_PROGRESS_INTERVAL=0.2) as handler:
+        url = f"{servers.https}/slowbody?delay_ms=600&n=2000000"  # the body comes after 0.6 s
+        await handler.download_request(Request(url, meta={"body_file": str(target)}))
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Downloading ")]
+    assert lines, "no progress line for a download of over 0.6 s"
+    assert all(f"to {target}" in line and "MiB/s" in line for line in lines)
+    assert target.stat().st_size == 2000000
+    assert "of 1.9 MiB" in lines[-1]  # the size from Content-Length
 
 
 @deferred_f_from_coro_f

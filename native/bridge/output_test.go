@@ -1,0 +1,119 @@
+package bridge
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func readToFile(t *testing.T, b *Bridge, id, path string) StreamChunk {
+	t.Helper()
+	in := map[string]any{"streamId": id, "timeoutMs": 500, "maxBytes": 1 << 20, "outputPath": path}
+	_, out := b.ReadStream(mustJSON(t, in))
+	return decode[StreamChunk](t, out)
+}
+
+// openFilesOf counts this process's descriptors open on path.
+func openFilesOf(t *testing.T, path string) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range entries {
+		if target, err := os.Readlink("/proc/self/fd/" + e.Name()); err == nil && target == path {
+			n++
+		}
+	}
+	return n
+}
+
+func TestReadsAppendToTheOutputFileExactly(t *testing.T) {
+	const n = 3<<20 + 777
+	want := randomBytes(n)
+	for _, h2 := range []bool{false, true} {
+		t.Run(fmt.Sprint("h2=", h2), func(t *testing.T) {
+			b := New()
+			srv := randomServer(t, h2)
+			r := startStream(t, b, req(fmt.Sprintf("%s/?n=%d", srv.URL, n), map[string]any{
+				"binaryBody": true, "prefetchBytes": 50000, "prefetchTimeoutMs": 2000,
+			}))
+			// The caller makes the file and writes the prefetched start.
+			path := filepath.Join(t.TempDir(), "body.part")
+			if err := os.WriteFile(path, takeBytes(t, b, r.BodyBuffer), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			written := int(r.BodyBytes)
+			deadline := time.Now().Add(30 * time.Second)
+			for done := false; !done; {
+				if time.Now().After(deadline) {
+					t.Fatal("stream not finished in 30 s")
+				}
+				c := readToFile(t, b, r.StreamID, path)
+				switch {
+				case c.Error != "":
+					t.Fatalf("stream error %s: %s", c.ErrorCode, c.Error)
+				case c.EOF:
+					done = true
+				case c.Chunk != "" || c.ChunkBuffer != "":
+					t.Fatalf("a file read returned data: %+v", c)
+				default:
+					written += c.Written
+				}
+			}
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if written != n || !bytes.Equal(got, want) {
+				t.Fatalf("file has %d bytes (reads counted %d), want %d exact", len(got), written, n)
+			}
+			if open := openFilesOf(t, path); open != 0 {
+				t.Fatalf("%d descriptors still open on the file after EOF", open)
+			}
+			assertNoLeftovers(t, b)
+			assertNoBuffers(t, b)
+		})
+	}
+}
+
+func TestCancelClosesTheOutputFile(t *testing.T) {
+	b := New()
+	s := testServers(t)
+	r := startStream(t, b, req(s.H2+"/bytes?n=50000000&chunked=1", map[string]any{"timeoutMilliseconds": -1}))
+	path := filepath.Join(t.TempDir(), "body.part")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c := readToFile(t, b, r.StreamID, path); c.Written == 0 {
+		t.Fatalf("first read wrote nothing: %+v", c)
+	}
+	if open := openFilesOf(t, path); open != 1 {
+		t.Fatalf("%d descriptors open on the file mid-stream, want 1", open)
+	}
+	b.CancelStream(mustJSON(t, map[string]any{"streamId": r.StreamID}))
+	if open := openFilesOf(t, path); open != 0 {
+		t.Fatalf("%d descriptors still open after cancelStream", open)
+	}
+	assertNoLeftovers(t, b)
+}
+
+func TestOutputFileProblemsEndTheStream(t *testing.T) {
+	b := New()
+	s := testServers(t)
+	dir := t.TempDir()
+	r := startStream(t, b, req(s.HTTPS+"/bytes?n=300000", nil))
+	// The caller must have made the file: nothing is created here.
+	c := readToFile(t, b, r.StreamID, filepath.Join(dir, "missing"))
+	if c.ErrorCode != CodeFile {
+		t.Fatalf("missing file: %+v", c)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "missing")); !os.IsNotExist(err) {
+		t.Fatalf("the library created the file: %v", err)
+	}
+	assertNoLeftovers(t, b)
+}
