@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from scrapy import Request, signals
-from scrapy.exceptions import DownloadCancelledError, ResponseDataLossError
+from scrapy.exceptions import DownloadCancelledError, ResponseDataLossError, StopDownload
 from scrapy.utils.defer import deferred_f_from_coro_f
 
 from scrapy_tlsclient import TLSClientDownloadHandler
@@ -186,4 +186,21 @@ async def test_bad_body_file_values(servers: Servers, tmp_path: Path) -> None:
                     meta={"body_file": str(tmp_path / "x"), "tls_client_stream": True},
                 )
             )
+    assert leftovers(tmp_path) == []
+
+
+@deferred_f_from_coro_f
+async def test_stop_download_leaves_no_file(servers: Servers, tmp_path: Path) -> None:
+    target = tmp_path / "stopped.bin"
+    async with open_handler() as handler:
+
+        def stop_after_first_piece(data: bytes, **_: object) -> None:
+            raise StopDownload(fail=False)
+
+        handler.crawler.signals.connect(stop_after_first_piece, signal=signals.bytes_received)
+        response = await handler.download_request(
+            Request(f"{servers.h2}/bytes?n=5000000", meta={"body_file": str(target)})
+        )
+    assert "download_stopped" in response.flags
+    assert response.body == b""
     assert leftovers(tmp_path) == []
