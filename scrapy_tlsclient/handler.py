@@ -16,7 +16,7 @@ import logging
 import secrets
 import time
 import weakref
-from contextlib import suppress
+from contextlib import aclosing, suppress
 from dataclasses import replace
 from io import BytesIO
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -41,6 +41,7 @@ from ._body_file import body_sink_for
 from ._completions import CompletionDispatcher
 from ._config import HandlerConfig, warn_ignored_tls_settings
 from ._decoding import decoder_for
+from ._envelopes import StreamRead
 from ._errors import NativeDataLossError, NativeError
 from ._live import LiveBody
 from ._native import load_library
@@ -56,6 +57,7 @@ from ._version import __version__
 from .streaming import attach, live_body_of
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
     from typing import Self
 
     from scrapy import Request
@@ -63,6 +65,7 @@ if TYPE_CHECKING:
     from scrapy.http import Response
     from twisted.internet.defer import Deferred
 
+    from ._decoding import Decoder
     from ._envelopes import NativeResponse
 
 logger = logging.getLogger("scrapy_tlsclient")
@@ -268,51 +271,69 @@ class TLSClientDownloadHandler:
             return await self._read_into_file(native, request, call, transfer, headers, base_args)
 
         body = BytesIO()
+        try:
+            async with aclosing(self._body_pieces(native, request, transfer, READ_MAX_BYTES)) as pieces:
+                async for piece in pieces:
+                    body.write(piece.chunk)
+                    stop = self._stop_download(signals.bytes_received, request, data=piece.chunk)
+                    if stop is not None:
+                        return _make_response(base_args, body.getvalue(), stop_download=stop)
+                    size = body.tell()
+                    if maxsize and size > maxsize:
+                        self._cancel_for_maxsize(size, maxsize, request, expected=False)
+                    if warnsize and size > warnsize and not warned:
+                        warned = True
+                        logger.warning(_size_message("warn", size, warnsize, request, expected=False))
+        except NativeError as error:
+            if not isinstance(error, NativeDataLossError):
+                raise scrapy_error_for(error, request, download_timeout) from error
+            fail_on_dataloss: bool = request.meta.get(
+                "download_fail_on_dataloss", self._config.fail_on_dataloss
+            )
+            if not fail_on_dataloss:
+                return _make_response(base_args, body.getvalue(), flags=["dataloss"])
+            if not self._dataloss_warned:
+                self._dataloss_warned = True
+                logger.warning(
+                    "Got data loss in %s. If you want to process broken responses set the setting "
+                    "DOWNLOAD_FAIL_ON_DATALOSS = False -- This message won't be shown in further requests",
+                    request.url,
+                )
+            raise ResponseDataLossError(f"{error.message} (while downloading {request.url})") from error
+        return _make_response(base_args, body.getvalue())
+
+    async def _body_pieces(
+        self,
+        native: NativeResponse,
+        request: Request,
+        transfer: _Transfer,
+        max_bytes: int,
+        output_path: str | None = None,
+    ) -> AsyncGenerator[StreamRead, None]:
+        """The body as it arrives: the piece that came with the headers,
+        then readStream answers until the end, each within one heartbeat so
+        a closing handler is noticed. ``transfer.open_stream`` becomes None
+        once the library has released the stream (end of body or failure);
+        a failure is raised as the NativeError after the pieces before it.
+        With ``output_path`` the library appends the pieces it reads to that
+        file and they come as counts (``StreamRead.written``)."""
+        if native.body:
+            yield StreamRead(chunk=native.body)
+        if native.body_error is not None:
+            raise native.body_error
         stream_id = native.stream_id
-        chunk = native.body
-        error = native.body_error
-        while True:
-            if chunk:
-                body.write(chunk)
-                stop = self._stop_download(signals.bytes_received, request, data=chunk)
-                if stop is not None:
-                    return _make_response(base_args, body.getvalue(), stop_download=stop)
-                size = body.tell()
-                if maxsize and size > maxsize:
-                    self._cancel_for_maxsize(size, maxsize, request, expected=False)
-                if warnsize and size > warnsize and not warned:
-                    warned = True
-                    logger.warning(_size_message("warn", size, warnsize, request, expected=False))
-            if error is not None or stream_id is None:
-                break
+        while stream_id is not None:
             if self._closing:
                 raise DownloadCancelledError(f"The download handler closed while downloading {request.url}")
             try:
-                read = await self._calls.read_stream(stream_id, READ_HEARTBEAT_MS, READ_MAX_BYTES)
-            except NativeError as exc:
-                error, stream_id = exc, None  # the library released the stream
+                read = await self._calls.read_stream(stream_id, READ_HEARTBEAT_MS, max_bytes, output_path)
+            except NativeError:
                 transfer.open_stream = None
-                chunk = b""
-                continue
+                raise
             if read.eof:
                 stream_id = transfer.open_stream = None
-            chunk = read.chunk
-
-        if error is None:
-            return _make_response(base_args, body.getvalue())
-        if not isinstance(error, NativeDataLossError):
-            raise scrapy_error_for(error, request, download_timeout) from error
-        fail_on_dataloss: bool = request.meta.get("download_fail_on_dataloss", self._config.fail_on_dataloss)
-        if not fail_on_dataloss:
-            return _make_response(base_args, body.getvalue(), flags=["dataloss"])
-        if not self._dataloss_warned:
-            self._dataloss_warned = True
-            logger.warning(
-                "Got data loss in %s. If you want to process broken responses set the setting "
-                "DOWNLOAD_FAIL_ON_DATALOSS = False -- This message won't be shown in further requests",
-                request.url,
-            )
-        raise ResponseDataLossError(f"{error.message} (while downloading {request.url})") from error
+            if read.chunk or read.written:
+                yield read
 
     async def _read_into_file(
         self,
@@ -332,10 +353,7 @@ class TLSClientDownloadHandler:
         them to the file itself and reports counts: the body never crosses
         into Python (docs/files.rst, "How the bytes travel")."""
         maxsize: int = request.meta.get("download_maxsize", self._config.maxsize)
-        decoder = decoder_for(headers.getlist(b"Content-Encoding"))
-        if decoder is not None:
-            del headers[b"Content-Encoding"]  # the file holds the decoded body
-            headers.pop(b"Content-Length", None)
+        decoder = _take_decoding(headers)  # the file holds the decoded body
         sink = await self._runner.run(body_sink_for, request.meta["body_file"])
         library_path = sink.library_path
         if (
@@ -355,79 +373,51 @@ class TLSClientDownloadHandler:
         # A chunk's write runs on a thread while the next chunk is read; at
         # most one write is in flight, so writes stay in order.
         writing: Deferred[None] | None = None
-        handed_over = False
+        received = 0
         try:
-            stream_id, chunk, error = native.stream_id, native.body, native.body_error
-            received = written_by_library = 0
-            while True:
-                if chunk:
-                    received += len(chunk)
-                    if library_path is None:
-                        stop = self._stop_download(signals.bytes_received, request, data=chunk)
-                        if stop is not None:
-                            return _make_response(base_args, b"", stop_download=stop)
-                    data = decoder.decode(chunk) if decoder is not None else chunk
+            async with aclosing(
+                self._body_pieces(native, request, transfer, FILE_READ_MAX_BYTES, library_path)
+            ) as pieces:
+                async for piece in pieces:
+                    received += len(piece.chunk) + piece.written
+                    sink.appended(piece.written)
+                    data = piece.chunk
+                    if data:
+                        if library_path is None:
+                            stop = self._stop_download(signals.bytes_received, request, data=data)
+                            if stop is not None:
+                                return _make_response(base_args, b"", stop_download=stop)
+                        if decoder is not None:
+                            data = decoder.decode(data)
                     # Raw and decoded sizes both count: a decompression bomb
                     # stops at the limit too.
-                    if maxsize and max(received, sink.written + len(data)) > maxsize:
-                        self._cancel_for_maxsize(
-                            max(received, sink.written + len(data)), maxsize, request, expected=False
-                        )
-                    if data:
+                    size = max(received, sink.written + len(data))
+                    if maxsize and size > maxsize:
+                        self._cancel_for_maxsize(size, maxsize, request, expected=False)
+                    if data and library_path is not None:
+                        # The start that came with the headers: in the file
+                        # before the library appends the rest.
+                        await self._runner.run(sink.write, data)
+                        await self._runner.run(sink.hand_over)
+                    elif data:
                         if writing is not None:
                             await maybe_deferred_to_future(writing)
                         writing = deferred_from_coro(self._runner.run(sink.write, data))
-                if written_by_library:
-                    received += written_by_library
-                    sink.appended(written_by_library)
-                    if maxsize and received > maxsize:
-                        self._cancel_for_maxsize(received, maxsize, request, expected=False)
-                if chunk or written_by_library:
-                    self._count("body_file/bytes", len(chunk) + written_by_library)
+                    self._count("body_file/bytes", len(piece.chunk) + piece.written)
                     progress.update(received)
-                if error is not None or stream_id is None:
-                    break
-                if self._closing:
-                    raise DownloadCancelledError(
-                        f"The download handler closed while downloading {request.url}"
-                    )
-                if library_path is not None and not handed_over:
-                    # What Python wrote (the prefetched start) must be in the
-                    # file before the library appends to it.
-                    if writing is not None:
-                        written, writing = writing, None
-                        await maybe_deferred_to_future(written)
-                    await self._runner.run(sink.hand_over)
-                    handed_over = True
-                try:
-                    read = await self._calls.read_stream(
-                        stream_id, READ_HEARTBEAT_MS, FILE_READ_MAX_BYTES, library_path
-                    )
-                except NativeError as exc:
-                    error, stream_id, chunk, written_by_library = exc, None, b"", 0
-                    transfer.open_stream = None
-                    continue
-                if read.eof:
-                    stream_id = transfer.open_stream = None
-                chunk, written_by_library = read.chunk, read.written
-            if error is not None:
-                if isinstance(error, NativeDataLossError):
-                    raise ResponseDataLossError(
-                        f"{error.message} (while downloading {request.url})"
-                    ) from error
-                raise scrapy_error_for(error, request, call.timeout) from error
             if writing is not None:
                 written, writing = writing, None
                 await maybe_deferred_to_future(written)
             if decoder is not None:
-                try:
-                    await self._runner.run(sink.write, decoder.flush())
-                except ValueError as exc:
-                    raise ResponseDataLossError(f"{exc} (while downloading {request.url})") from None
+                await self._runner.run(sink.write, decoder.flush())
             await self._runner.run(sink.commit)
             committed = True
             self._count("body_file/stored")
             return _make_response(base_args, b"")
+        except NativeError as error:
+            if isinstance(error, NativeDataLossError):
+                raise ResponseDataLossError(f"{error.message} (while downloading {request.url})") from error
+            raise scrapy_error_for(error, request, call.timeout) from error
         except ValueError as exc:  # a malformed compressed body
             raise ResponseDataLossError(f"{exc} (while downloading {request.url})") from None
         finally:
@@ -454,12 +444,7 @@ class TLSClientDownloadHandler:
     ) -> Response:
         """The response of a ``tls_client_stream`` request, body unread: the
         spider reads it through ``stream_of(response)``."""
-        decoder = decoder_for(headers.getlist(b"Content-Encoding"))
-        if decoder is not None:
-            # The stream decodes as it reads; HttpCompressionMiddleware,
-            # which decodes whole bodies, must leave this response alone.
-            del headers[b"Content-Encoding"]
-            headers.pop(b"Content-Length", None)
+        decoder = _take_decoding(headers)  # the stream decodes as it reads
         stream_id = native.stream_id if transfer.open_stream is not None else None
         body = LiveBody(
             request=request,
@@ -604,6 +589,18 @@ class _Transfer:
 
     def __init__(self, stream_id: str | None) -> None:
         self.open_stream = stream_id
+
+
+def _take_decoding(headers: Any) -> Decoder | None:
+    """A decoder for the body's Content-Encoding, which the handler applies
+    itself (streams, body_file): the header goes, with the Content-Length
+    of the encoded body, so HttpCompressionMiddleware, which decodes whole
+    bodies, leaves the response alone."""
+    decoder = decoder_for(headers.getlist(b"Content-Encoding"))
+    if decoder is not None:
+        del headers[b"Content-Encoding"]
+        headers.pop(b"Content-Length", None)
+    return decoder
 
 
 def _size_message(kind: str, size: int, limit: int, request: Request, *, expected: bool) -> str:
