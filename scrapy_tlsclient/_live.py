@@ -3,8 +3,10 @@
 A request with the ``tls_client_stream`` meta key gets its response as soon
 as the headers arrive; its body stays in the native library, which reads
 from the socket only while its bounded buffer has room. Each ``read()``
-asks for the next piece, so a spider that consumes slowly slows the server
-(TCP flow control) and nothing is dropped. Every exit (end of body, error,
+returns one piece and has already asked for the next (one read ahead, so
+a piece that arrives while the spider handles the last one is on its way
+at once); a spider that consumes slowly still slows the server (TCP flow
+control) and nothing is dropped. Every exit (end of body, error,
 ``cancel()``, the handler closing, the object being collected) releases the
 native stream exactly once.
 """
@@ -12,15 +14,16 @@ native stream exactly once.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import DownloadCancelledError, ResponseDataLossError, StopDownload
 
 from ._errors import NativeDataLossError, NativeError
 from ._scrapy_errors import scrapy_error_for
+from ._threads import drop, start
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from collections.abc import Awaitable, Callable, Coroutine
 
     from scrapy import Request
 
@@ -42,7 +45,7 @@ class LiveBody:
         stream_id: str | None,
         first_chunk: bytes,
         first_error: NativeError | None,
-        read_native: Callable[[str], Awaitable[StreamRead]],
+        read_native: Callable[[str], Coroutine[Any, Any, StreamRead]],
         cancel_native: Callable[[str], None],
         on_bytes: Callable[[bytes], StopDownload | None],
         is_closing: Callable[[], bool],
@@ -71,6 +74,9 @@ class LiveBody:
         #: Sends the request again with ``Last-Event-ID`` (SSE reconnection).
         self.reopen = reopen
         self._on_close = on_close
+        #: The next native read, asked for while the consumer handles the
+        #: piece before it (at most one: the buffer stays bounded).
+        self._ahead: Awaitable[StreamRead] | None = None
         #: Bytes received so far (as sent, before Content-Encoding decoding).
         self.bytes_received = 0
         #: Why the body ended early, if it did: "cancelled" (by the
@@ -102,7 +108,7 @@ class LiveBody:
                     self.cancel("closing")
                     return b""
                 try:
-                    read = await self._read_native(self._stream_id)
+                    read = await self._next_read(self._stream_id)
                 except NativeError as exc:
                     self._stream_id, self._error = None, exc  # released by the library
                     continue
@@ -111,12 +117,24 @@ class LiveBody:
                 chunk = read.chunk
                 if not chunk:
                     continue  # a heartbeat: nothing arrived in time, ask again
+                self._read_ahead()
             decoded = self._accept(chunk)
             if decoded:
                 return decoded
         if self.stopped == "cancelled":
             raise DownloadCancelledError(f"Streaming {self.request.url} was cancelled")
         return b""
+
+    def _next_read(self, stream_id: str) -> Awaitable[StreamRead]:
+        ahead, self._ahead = self._ahead, None
+        return ahead if ahead is not None else self._read_native(stream_id)
+
+    def _read_ahead(self) -> None:
+        """Ask for the next piece now: it is on its way (the library
+        answers as soon as it arrives) while the consumer handles this one,
+        instead of waiting for the consumer's next ``read()``."""
+        if self._stream_id is not None and self._ahead is None:
+            self._ahead = start(self._read_native(self._stream_id))
 
     def _accept(self, chunk: bytes) -> bytes:
         self.bytes_received += len(chunk)
@@ -174,3 +192,7 @@ class LiveBody:
         stream_id, self._stream_id = self._stream_id, None
         if stream_id is not None:
             self._cancel_native(stream_id)
+        if self._ahead is not None:
+            # The read ahead ends with the cancelled stream; nobody wants it.
+            ahead, self._ahead = self._ahead, None
+            drop(ahead)

@@ -16,13 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable, Coroutine
 
     from twisted.python.threadpool import ThreadPool
 
 _T = TypeVar("_T")
 
-__all__ = ["BlockingRunner", "call_later", "make_runner", "sleep"]
+__all__ = ["BlockingRunner", "call_later", "drop", "make_runner", "sleep", "start"]
 
 
 class BlockingRunner(Protocol):
@@ -143,3 +143,26 @@ async def sleep(seconds: float) -> None:
     from twisted.internet.task import deferLater
 
     await maybe_deferred_to_future(deferLater(reactor, seconds))
+
+
+def start(coroutine: Coroutine[Any, Any, _T]) -> Awaitable[_T]:
+    """Run ``coroutine`` from now on, on whichever loop drives Scrapy, so
+    that its result can be awaited later: an asyncio task, or a Deferred
+    under a classic Twisted reactor."""
+    from scrapy.utils.asyncio import is_asyncio_available
+
+    if is_asyncio_available():
+        return asyncio.ensure_future(coroutine)
+    from twisted.internet.defer import Deferred
+
+    return Deferred.fromCoroutine(coroutine)
+
+
+def drop(started: Awaitable[Any]) -> None:
+    """Nobody will await ``started``: keep its failure, if any, out of the
+    log (an asyncio task's "exception was never retrieved", a Deferred's
+    "Unhandled error")."""
+    if isinstance(started, asyncio.Future):
+        started.add_done_callback(lambda done: done.cancelled() or done.exception())
+    else:
+        started.addErrback(lambda _: None)  # type: ignore[attr-defined]

@@ -33,7 +33,6 @@ from scrapy.exceptions import (
     UnsupportedURLSchemeError,
 )
 from scrapy.responsetypes import responsetypes
-from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.python.failure import Failure
 
@@ -51,19 +50,18 @@ from ._request_input import NativeCall, check_serialisable_meta, request_input_f
 from ._response_args import ip_address_from, protocol_name, scrapy_headers, tls_certificate
 from ._scrapy_errors import scrapy_error_for
 from ._sessions import SessionPool
-from ._threads import call_later, make_runner, sleep
+from ._threads import call_later, make_runner, sleep, start
 from ._tls_options import PROCESS_PINS
 from ._version import __version__
 from .streaming import attach, live_body_of
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator
+    from collections.abc import AsyncGenerator, Awaitable
     from typing import Self
 
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
-    from twisted.internet.defer import Deferred
 
     from ._decoding import Decoder
     from ._envelopes import NativeResponse
@@ -372,7 +370,7 @@ class TLSClientDownloadHandler:
         committed = False
         # A chunk's write runs on a thread while the next chunk is read; at
         # most one write is in flight, so writes stay in order.
-        writing: Deferred[None] | None = None
+        writing: Awaitable[None] | None = None
         received = 0
         try:
             async with aclosing(
@@ -401,13 +399,14 @@ class TLSClientDownloadHandler:
                         await self._runner.run(sink.hand_over)
                     elif data:
                         if writing is not None:
-                            await maybe_deferred_to_future(writing)
-                        writing = deferred_from_coro(self._runner.run(sink.write, data))
+                            previous, writing = writing, None
+                            await previous
+                        writing = start(self._runner.run(sink.write, data))
                     self._count("body_file/bytes", len(piece.chunk) + piece.written)
                     progress.update(received)
             if writing is not None:
                 written, writing = writing, None
-                await maybe_deferred_to_future(written)
+                await written
             if decoder is not None:
                 await self._runner.run(sink.write, decoder.flush())
             await self._runner.run(sink.commit)
@@ -425,7 +424,7 @@ class TLSClientDownloadHandler:
                 # The file is discarded below: let the write in flight end
                 # first (its own failure no longer matters).
                 with suppress(Exception):
-                    await maybe_deferred_to_future(writing)
+                    await writing
             if not committed:
                 self._count("body_file/discarded")
                 await self._runner.run(sink.discard)
