@@ -16,7 +16,7 @@ import secrets
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["BodySink", "body_sink_for"]
+__all__ = ["BodySink", "body_sink_for", "check_body_file"]
 
 
 class BodySink:
@@ -69,26 +69,39 @@ class BodySink:
         self._file.flush()
 
 
-def body_sink_for(value: Any) -> BodySink:
-    """Open the ``body_file`` meta value for one attempt; ValueError if it
-    is neither a path nor a writable binary file object."""
+def check_body_file(value: Any) -> None:
+    """Refuse a ``body_file`` meta value that could not take a body, before
+    anything is requested: ValueError naming the key."""
+    where = "The 'body_file' request meta key"
     if isinstance(value, (str, os.PathLike)):
         final = Path(value)
+        if not str(value) or not final.name:
+            raise ValueError(f"{where} must name a file, got {value!r}")
         if not final.parent.is_dir():
-            raise ValueError(
-                f"The 'body_file' request meta key: directory {str(final.parent)!r} does not exist"
-            )
-        partial = final.with_name(f".{final.name}.part-{os.getpid()}-{secrets.token_hex(4)}")
-        return BodySink(open(partial, "xb"), final, partial)
+            raise ValueError(f"{where}: directory {str(final.parent)!r} does not exist")
+        if final.is_dir():
+            raise ValueError(f"{where}: {str(final)!r} is a directory, not a file")
+        if not os.access(final.parent, os.W_OK | os.X_OK):
+            raise ValueError(f"{where}: directory {str(final.parent)!r} is not writable")
+        return
     if callable(getattr(value, "write", None)) and callable(getattr(value, "truncate", None)):
         if isinstance(value, io.TextIOBase) or "b" not in getattr(value, "mode", "b"):
-            raise ValueError(
-                f"The 'body_file' request meta key must be a binary file object, got text file {value!r}"
-            )
-        value.seek(0)
-        value.truncate()
-        return BodySink(value, None, None)
+            raise ValueError(f"{where} must be a binary file object, got text file {value!r}")
+        return
     raise ValueError(
-        "The 'body_file' request meta key must be a path (str or os.PathLike) or a writable, seekable "
-        f"binary file object, got {value!r}"
+        f"{where} must be a path (str or os.PathLike) or a writable, seekable binary file object, "
+        f"got {value!r}"
     )
+
+
+def body_sink_for(value: Any) -> BodySink:
+    """Open the ``body_file`` meta value for one attempt (checked again:
+    the directory may have gone since the request was sent)."""
+    check_body_file(value)
+    if isinstance(value, (str, os.PathLike)):
+        final = Path(value)
+        partial = final.with_name(f".{final.name}.part-{os.getpid()}-{secrets.token_hex(4)}")
+        return BodySink(open(partial, "xb"), final, partial)
+    value.seek(0)
+    value.truncate()
+    return BodySink(value, None, None)

@@ -6,6 +6,7 @@ the crawl at start with a message naming the setting and what it accepts.
 
 from __future__ import annotations
 
+import codecs
 import logging
 from contextlib import suppress
 from dataclasses import dataclass
@@ -109,11 +110,11 @@ class HandlerConfig:
             maxsize=_non_negative_int(settings, "DOWNLOAD_MAXSIZE"),
             warnsize=_non_negative_int(settings, "DOWNLOAD_WARNSIZE"),
             fail_on_dataloss=settings.getbool("DOWNLOAD_FAIL_ON_DATALOSS"),
-            download_timeout=settings.getfloat("DOWNLOAD_TIMEOUT"),
+            download_timeout=_download_timeout(settings),
             tls_verbose_logging=settings.getbool("DOWNLOADER_CLIENT_TLS_VERBOSE_LOGGING"),
             verify_certificates=settings.getbool("DOWNLOAD_VERIFY_CERTIFICATES"),
             bind_address=_bind_address(settings.get("DOWNLOAD_BIND_ADDRESS"), "DOWNLOAD_BIND_ADDRESS"),
-            proxy_auth_encoding=settings.get("HTTPPROXY_AUTH_ENCODING") or "latin-1",
+            proxy_auth_encoding=_encoding(settings, "HTTPPROXY_AUTH_ENCODING", "latin-1"),
             concurrent_requests=concurrent,
             # Each request in flight holds a thread while it waits in a
             # blocking native call; the rest is headroom for closing calls
@@ -203,6 +204,30 @@ def _seconds(settings: BaseSettings, name: str) -> float:
     return float(value)
 
 
+def _download_timeout(settings: BaseSettings) -> float:
+    try:
+        value = settings.getfloat("DOWNLOAD_TIMEOUT")
+    except (TypeError, ValueError):
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise NotConfigured(
+            "DOWNLOAD_TIMEOUT must be a positive number of seconds, got "
+            f"{settings.get('DOWNLOAD_TIMEOUT')!r} (for requests with no deadline, set the "
+            "'tls_client_no_deadline' request meta key)"
+        )
+    return value
+
+
+def _encoding(settings: BaseSettings, name: str, default: str) -> str:
+    value = settings.get(name) or default
+    try:
+        codecs.lookup(value)
+    except (LookupError, TypeError):
+        message = f"{name} must name a Python text encoding (e.g. 'latin-1'), got {value!r}"
+        raise NotConfigured(message) from None
+    return str(value)
+
+
 def _non_negative_int(settings: BaseSettings, name: str) -> int:
     value = _int_setting(settings, name)
     if value < 0:
@@ -221,9 +246,13 @@ def _bind_address(value: object, name: str) -> tuple[str, int] | None:
         and len(value) == 2
         and isinstance(value[0], str)
         and isinstance(value[1], int)
+        and not isinstance(value[1], bool)
+        and 0 <= value[1] <= 65535
     ):
         return (value[0], value[1])
-    raise NotConfigured(f"{name} must be a host string or a (host, port) pair, got {value!r}")
+    raise NotConfigured(
+        f"{name} must be a host string or a (host, port) pair with a port from 0 to 65535, got {value!r}"
+    )
 
 
 def bind_address_from_meta(value: object) -> tuple[str, int] | None:

@@ -11,12 +11,14 @@ import base64
 import binascii
 import difflib
 import hashlib
+import ipaddress
 import json
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
+from ._body_file import check_body_file
 from ._browsers import browser_for
 from ._config import HandlerConfig, bind_address_from_meta
 from ._profiles import check_profile
@@ -104,7 +106,9 @@ def request_input_from(
     ``tls_client_profile`` meta key is checked against them.
     """
     _check_meta_keys(request.meta)
+    _check_target(request.url)
     timeout = _timeout(request.meta.get("download_timeout"), config.download_timeout)
+    _check_scrapy_meta(request.meta)
     no_deadline = _bool_meta(request, "tls_client_no_deadline", False)
     stream = _bool_meta(request, "tls_client_stream", False)
     if stream and request.meta.get("body_file") is not None:
@@ -180,6 +184,64 @@ def _timeout(value: object, default: float) -> float:
             "(for no deadline at all, set 'tls_client_no_deadline': True)"
         )
     return float(value)
+
+
+def _check_target(url: str) -> None:
+    """Refuse, before anything is sent, what the library would mishandle: no
+    host (Go would dial this machine), or credentials (Go would send them as
+    an Authorization header; Scrapy's HTTP/1.1 handler refuses them too)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError as exc:
+        raise ValueError(f"Invalid URL {redacted(url)!r}: {exc}") from None
+    if "@" in parts.netloc:
+        raise ValueError(
+            f"Invalid URL {redacted(url)!r}: credentials in a URL are not sent; use HttpAuthMiddleware "
+            "(the http_auth_domain, http_user and http_pass spider attributes) or an Authorization header"
+        )
+    if not _is_host(host):
+        raise ValueError(f"Invalid URL {url!r}: invalid hostname: {host!r}")
+
+
+#: RFC 3986 reg-name: these characters and %XX escapes (Scrapy
+#: IDNA-encodes non-ASCII host names).
+_REG_NAME = re.compile(r"(?:[A-Za-z0-9._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})+")
+
+
+def _is_host(host: str) -> bool:
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host.partition("%")[0])
+        except ValueError:
+            return False
+        return True
+    return bool(_REG_NAME.fullmatch(host))
+
+
+def redacted(url: str) -> str:
+    """``url`` with any credentials replaced, for messages."""
+    return re.sub(r"//[^/?#@]*@", "//***@", url, count=1)
+
+
+def _check_scrapy_meta(meta: Mapping[str, object]) -> None:
+    """Scrapy's own keys the handler reads after the headers arrive, checked
+    before anything is sent."""
+    for key in ("download_maxsize", "download_warnsize"):
+        value = meta.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ValueError(
+                f"The {key!r} request meta key must be 0 (no limit) or a positive number of bytes, "
+                f"got {value!r}"
+            )
+    value = meta.get("download_fail_on_dataloss")
+    if value is not None and not isinstance(value, bool):
+        raise ValueError(
+            f"The 'download_fail_on_dataloss' request meta key must be True or False, got {value!r}"
+        )
+    if meta.get("body_file") is not None:
+        check_body_file(meta["body_file"])
 
 
 def _check_meta_keys(meta: Mapping[str, object]) -> None:
@@ -323,7 +385,7 @@ def header_pairs(headers: Headers, order: Sequence[str] | None = None) -> list[l
             # as a failed download that RetryMiddleware would retry).
             raise ValueError(
                 f"Request header {name!r}: {values!r} is not a valid header (names are HTTP tokens; "
-                "values may not contain CR, LF or NUL)"
+                "values may not contain CR, LF, NUL or other control characters except tab)"
             )
         text_name = name.decode("latin-1")
         pairs.extend([text_name, _header_text(value)] for value in values if value is not None)
@@ -331,7 +393,8 @@ def header_pairs(headers: Headers, order: Sequence[str] | None = None) -> list[l
 
 
 _HEADER_NAME = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_BAD_VALUE = re.compile(rb"[\r\n\x00]")
+#: Control characters other than tab (RFC 9110 field values).
+_BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def _header_text(value: bytes) -> str:
@@ -351,22 +414,31 @@ def _add_proxy(request_input: RequestInput, request: Request, auth_encoding: str
         raise ValueError(f"The 'proxy' request meta key must be a URL string, got {proxy!r}")
     if "://" not in proxy:
         proxy = "http://" + proxy
-    parts = urlsplit(proxy)
+    # Messages show the URL without its credentials: they end up in logs.
+    shown = redacted(proxy)
+    try:
+        parts = urlsplit(proxy)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"The 'proxy' request meta key is not a valid URL ({shown!r}): {exc}") from None
     scheme = parts.scheme.lower()
     if scheme not in PROXY_SCHEMES:
         raise ValueError(
-            f"Unsupported proxy scheme {scheme!r} in the 'proxy' request meta key ({proxy!r}); "
+            f"Unsupported proxy scheme {scheme!r} in the 'proxy' request meta key ({shown!r}); "
             f"accepted: {', '.join(PROXY_SCHEMES)}"
         )
+    host = parts.hostname or ""
+    if not _is_host(host):
+        raise ValueError(f"The 'proxy' request meta key has no valid host name ({shown!r})")
     auth = request.headers.get(b"Proxy-Authorization")
     if auth and scheme in ("http", "https"):
         # Sent on the CONNECT request only, never to the target.
         request_input["connectHeaders"] = {"Proxy-Authorization": [auth.decode("latin-1")]}
     elif auth:
         user, password = _basic_credentials(auth, auth_encoding)
-        netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{parts.hostname}"
-        if parts.port:
-            netloc += f":{parts.port}"
+        netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{f'[{host}]' if ':' in host else host}"
+        if port:
+            netloc += f":{port}"
         proxy = parts._replace(netloc=netloc).geturl()
     request_input["proxyUrl"] = proxy
 

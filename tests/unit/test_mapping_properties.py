@@ -14,7 +14,9 @@ from scrapy.http.headers import Headers
 from scrapy_tlsclient._request_input import header_pairs
 
 TOKEN = st.text(alphabet=string.ascii_letters + string.digits + "-_.!#$%&'*+^`|~", min_size=1, max_size=20)
-VALUE = st.text(alphabet=st.characters(blacklist_characters="\r\n\x00", codec="utf-8"), max_size=40)
+#: RFC 9110 field values: no control characters but tab.
+CONTROLS = "".join(chr(c) for c in (*range(0x09), *range(0x0A, 0x20), 0x7F))
+VALUE = st.text(alphabet=st.characters(blacklist_characters=CONTROLS, codec="utf-8"), max_size=40)
 
 
 @settings(max_examples=200, deadline=None)
@@ -34,7 +36,7 @@ def test_every_valid_header_value_is_sent_once_in_order(headers: list[tuple[str,
 
 
 @settings(max_examples=200, deadline=None)
-@given(TOKEN, VALUE, st.sampled_from(["\r", "\n", "\x00", "\r\n"]), VALUE)
-def test_no_value_with_a_line_break_or_nul_gets_through(name: str, before: str, bad: str, after: str) -> None:
+@given(TOKEN, VALUE, st.sampled_from([*CONTROLS, "\r\n"]), VALUE)
+def test_no_value_with_a_control_character_gets_through(name: str, before: str, bad: str, after: str) -> None:
     with pytest.raises(ValueError, match="is not a valid header"):
         header_pairs(Request("https://e.com/", headers={name: before + bad + after}).headers)
