@@ -1,6 +1,6 @@
 """A large file to disk: the handler's body_file path against curl -o.
 
-    python benchmarks/files_to_disk.py [--mib 1024] [--server https|h2] [--repeat 3]
+    python benchmarks/files_to_disk.py [--mib 1024] [--server https|h2] [--repeat 3] [--json PATH]
 
 Starts the loopback test server, downloads the same unknown-length body
 (``/live/bytes``) with ``curl -o`` and with a one-request Scrapy crawl
@@ -8,7 +8,8 @@ using ``body_file``, and prints the times, their ratio and the crawl's
 peak RSS growth over its warm baseline. With --repeat N the two alternate
 N times and the medians are compared (the loopback server shares the CPUs
 with both clients, so single runs are noisy). Targets: RSS growth <= 64
-MiB, time <= 1.5x curl.
+MiB, time <= 1.5x curl. ``--json PATH`` also writes the figures, with the
+command, the machine, the date and every run, to PATH as JSON.
 """
 
 from __future__ import annotations
@@ -24,9 +25,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from _testserver import test_server
+
+TIME_TARGET = 1.5  # at most this many times curl's time
+RSS_TARGET_MIB = 64  # at most this much peak RSS growth
 
 CRAWL = """
 import json, sys, time
@@ -96,13 +101,16 @@ def main() -> None:
     parser.add_argument("--mib", type=int, default=1024, help="body size in MiB")
     parser.add_argument("--server", choices=("https", "h2"), default="https")
     parser.add_argument("--repeat", type=int, default=3, help="alternating runs of each")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures and runs here as JSON")
     args = parser.parse_args()
     curl = shutil.which("curl")
     if curl is None:
         raise SystemExit("the benchmark compares with curl, which is not installed")
     size = args.mib * 1024 * 1024
-    print("command: python benchmarks/files_to_disk.py " + shlex.join(sys.argv[1:]))
-    print(f"machine: {os.cpu_count()} CPUs, {platform.platform()}; Python {platform.python_version()}")
+    command = "python benchmarks/files_to_disk.py " + shlex.join(sys.argv[1:])
+    machine = f"{os.cpu_count()} CPUs, {platform.platform()}; Python {platform.python_version()}"
+    print(f"command: {command}")
+    print(f"machine: {machine}")
     curl_times: list[float] = []
     crawls: list[dict[str, float]] = []
     with test_server() as urls, tempfile.TemporaryDirectory() as tmp:
@@ -125,9 +133,32 @@ def main() -> None:
         f"{args.mib} MiB over {args.server}: curl -o {curl_seconds:.2f} s, "
         f"body_file crawl {crawl_seconds:.2f} s (medians of {args.repeat})"
     )
-    print(f"time ratio {ratio:.2f}x curl (target <= 1.5x): {'met' if ratio <= 1.5 else 'MISSED'}")
-    verdict = "met" if growth_mib <= 64 else "MISSED"
-    print(f"crawl peak RSS growth {growth_mib:.1f} MiB (target <= 64 MiB): {verdict}")
+    time_verdict = "met" if ratio <= TIME_TARGET else "MISSED"
+    print(f"time ratio {ratio:.2f}x curl (target <= {TIME_TARGET:g}x): {time_verdict}")
+    verdict = "met" if growth_mib <= RSS_TARGET_MIB else "MISSED"
+    print(f"crawl peak RSS growth {growth_mib:.1f} MiB (target <= {RSS_TARGET_MIB} MiB): {verdict}")
+    if args.json:
+        report = {
+            "benchmark": "files_to_disk",
+            "command": command,
+            "machine": machine,
+            "cpus": os.cpu_count(),
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "mib": args.mib,
+            "server": args.server,
+            "repeat": args.repeat,
+            "targets": {"time_ratio_max": TIME_TARGET, "rss_growth_mib_max": RSS_TARGET_MIB},
+            "curl_s": curl_seconds,
+            "crawl_s": crawl_seconds,
+            "time_ratio": ratio,
+            "time_target": time_verdict,
+            "rss_growth_mib": growth_mib,
+            "rss_target": verdict,
+            # each crawl: its seconds, monotonic start, RSS baseline and peak (bytes)
+            "runs": [{"curl_s": a, "crawl": c} for a, c in zip(curl_times, crawls, strict=True)],
+        }
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":

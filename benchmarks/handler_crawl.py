@@ -12,7 +12,8 @@ CPU ms per page and peak RSS for each handler, and for each handler other
 than the ``http11`` baseline the ratios against it and whether they meet the
 targets (>= 1.25x the pages/s, <= 0.9x the CPU per page). With ``--repeat R``
 every crawl runs R times (handlers interleaved, their order alternating)
-and the medians are shown.
+and the medians are shown. ``--json PATH`` also writes the figures, with
+the command, the machine, the date and every run, to PATH as JSON.
 
 ``--handler-path NAME=dotted.Path`` (repeatable) points a handler name at
 another class; a NAME not in ``--handlers`` is run as an extra handler.
@@ -33,7 +34,8 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +154,7 @@ class Outcome:
     cpu_ms_per_page: float = 0.0
     peak_rss_mib: float = 0.0
     failure: str | None = None
+    runs: tuple[dict[str, Any], ...] = ()  # the crawls' own results, in order
 
 
 def last_line(text: str) -> str:
@@ -183,6 +186,7 @@ def summarize(results: list[dict[str, Any]]) -> Outcome:
         pages_per_s=statistics.median(r["pages"] / r["wall_s"] for r in results),
         cpu_ms_per_page=statistics.median(1000 * r["cpu_s"] / r["pages"] for r in results),
         peak_rss_mib=statistics.median(r["peak_rss_mib"] for r in results),
+        runs=tuple(results),
     )
 
 
@@ -215,21 +219,32 @@ def measure(
             progress = f"  concurrency {concurrency}, {name}, run {run}/{args.repeat}: {note}"
             print(progress, file=sys.stderr, flush=True)
     return {
-        name: Outcome(failure=failures[name]) if name in failures else summarize(results[name])
+        name: Outcome(failure=failures[name], runs=tuple(results[name]))
+        if name in failures
+        else summarize(results[name])
         for name in handlers
     }
 
 
-def verdict(outcome: Outcome, baseline: Outcome | None) -> list[str]:
-    """The ratio columns of one row: pages/s ratio, CPU ratio and the target check."""
+def ratios(outcome: Outcome, baseline: Outcome | None) -> tuple[float, float, str] | None:
+    """pages/s ratio, CPU ratio and the target check against the baseline, if both ran."""
     if baseline is None or baseline.failure or outcome.failure:
-        return ["", "", ""]
+        return None
     speed = outcome.pages_per_s / baseline.pages_per_s
     cpu = outcome.cpu_ms_per_page / baseline.cpu_ms_per_page
     missed = [
         label for label, ok in (("pages/s", speed >= SPEED_TARGET), ("CPU", cpu <= CPU_TARGET)) if not ok
     ]
-    return [f"{speed:.2f}x", f"{cpu:.2f}x", "met" if not missed else "missed: " + ", ".join(missed)]
+    return speed, cpu, "met" if not missed else "missed: " + ", ".join(missed)
+
+
+def verdict(outcome: Outcome, baseline: Outcome | None) -> list[str]:
+    """The ratio columns of one row: pages/s ratio, CPU ratio and the target check."""
+    found = ratios(outcome, baseline)
+    if found is None:
+        return ["", "", ""]
+    speed, cpu, target = found
+    return [f"{speed:.2f}x", f"{cpu:.2f}x", target]
 
 
 COLUMNS = (
@@ -287,13 +302,21 @@ def version(distribution: str) -> str:
         return "not installed"
 
 
-def print_header(args: argparse.Namespace, handlers: dict[str, str]) -> None:
-    print(f"command: python {shlex.join(sys.argv)}")
-    print(
-        f"machine: {os.cpu_count()} CPUs, {platform.platform()}; Python {platform.python_version()}; "
+def command() -> str:
+    return f"python {shlex.join(sys.argv)}"
+
+
+def machine() -> str:
+    return (
+        f"{os.cpu_count()} CPUs, {platform.platform()}; Python {platform.python_version()}; "
         f"Scrapy {version('scrapy')}, Twisted {version('twisted')}, "
         f"scrapy-tlsclient {version('scrapy-tlsclient')}"
     )
+
+
+def print_header(args: argparse.Namespace, handlers: dict[str, str]) -> None:
+    print(f"command: {command()}")
+    print(f"machine: {machine()}")
     print(
         f"crawl: {args.pages} pages of {args.size} bytes over {args.server}, reactor {args.reactor}, "
         f"median of {args.repeat} run(s); targets vs {BASELINE}: >= {SPEED_TARGET}x pages/s, "
@@ -302,6 +325,41 @@ def print_header(args: argparse.Namespace, handlers: dict[str, str]) -> None:
     for name, path in handlers.items():
         print(f"  {name}: {path}")
     print()
+
+
+def write_json(
+    path: str,
+    args: argparse.Namespace,
+    handlers: dict[str, str],
+    measured: list[tuple[int, dict[str, Outcome]]],
+) -> None:
+    """The printed figures and every run, with the command, the machine and the date."""
+    rows = []
+    for concurrency, outcomes in measured:
+        baseline = outcomes.get(BASELINE)
+        for name, outcome in outcomes.items():
+            found = None if name == BASELINE else ratios(outcome, baseline)
+            speed, cpu, target = found if found else (None, None, None)
+            entry = {"concurrency": concurrency, "handler": name, **asdict(outcome)}
+            rows.append(entry | {"pages_per_s_ratio": speed, "cpu_ratio": cpu, "target": target})
+    report = {
+        "benchmark": "handler_crawl",
+        "command": command(),
+        "machine": machine(),
+        "cpus": os.cpu_count(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "pages": args.pages,
+        "size": args.size,
+        "server": args.server,
+        "reactor": args.reactor,
+        "repeat": args.repeat,
+        "handlers": handlers,
+        "baseline": BASELINE,
+        "targets": {"pages_per_s_ratio_min": SPEED_TARGET, "cpu_ratio_max": CPU_TARGET},
+        "results": rows,
+    }
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(report, indent=2) + "\n")
 
 
 def handler_paths(args: argparse.Namespace) -> dict[str, str]:
@@ -336,6 +394,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--reactor", choices=sorted(REACTORS), default="asyncio")
     parser.add_argument("--timeout", type=float, default=600, help="seconds before a crawl is killed")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures and runs here as JSON")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.pages < 1 or args.repeat < 1 or args.size < 0:
@@ -353,12 +412,16 @@ def main() -> None:
     handlers = handler_paths(args)
     print_header(args, handlers)
     rows: list[list[str]] = []
+    measured: list[tuple[int, dict[str, Outcome]]] = []
     with test_server() as urls:
         for concurrency in args.concurrency:
             outcomes = measure(args, urls[args.server], concurrency, handlers)
+            measured.append((concurrency, outcomes))
             baseline = outcomes.get(BASELINE)
             rows += [row(concurrency, name, outcome, baseline) for name, outcome in outcomes.items()]
     print_table(rows)
+    if args.json:
+        write_json(args.json, args, handlers, measured)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,8 @@ faster). A second table gives context: the tail including the end of the
 run, the latency of each stream's first event (event 0, inside the
 warm-up), the crawl process's CPU use (100 % = one core) and the whole
 machine's (100 % = every core busy; the test server and anything else
-running count).
+running count). ``--json PATH`` also writes both tables' figures, with the
+command, the machine and the date, to PATH as JSON.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ import sys
 import time
 from array import array
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -447,13 +449,19 @@ def number(value: float | None, digits: int = 2) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
 
+def vs_baseline(config: Config, outcome: Outcome, baseline: Outcome | None) -> tuple[float, float] | None:
+    """The p50 and p99 ratios against HTTP11 at the same stream count, if both ran."""
+    if config.handler == BASELINE or baseline is None or baseline.failure or outcome.failure:
+        return None
+    return outcome.p50 / baseline.p50, outcome.p99 / baseline.p99
+
+
 def main_row(config: Config, outcome: Outcome, baseline: Outcome | None) -> list[str]:
     head = [config.handler, config.server]
     if outcome.failure:
         return [*head, outcome.failure]
-    ratios = ["", ""]
-    if config.handler != BASELINE and baseline is not None and not baseline.failure:
-        ratios = [f"{outcome.p50 / baseline.p50:.2f}x", f"{outcome.p99 / baseline.p99:.2f}x"]
+    found = vs_baseline(config, outcome, baseline)
+    ratios = [f"{ratio:.2f}x" for ratio in found] if found else ["", ""]
     return [
         *head,
         outcome.protocol,
@@ -508,13 +516,21 @@ def version(distribution: str) -> str:
         return "not installed"
 
 
-def print_header(args: argparse.Namespace) -> None:
-    print(f"command: python {shlex.join(sys.argv)}")
-    print(
-        f"machine: {os.cpu_count()} CPUs, {platform.platform()}; Python {platform.python_version()}; "
+def command() -> str:
+    return f"python {shlex.join(sys.argv)}"
+
+
+def machine() -> str:
+    return (
+        f"{os.cpu_count()} CPUs, {platform.platform()}; Python {platform.python_version()}; "
         f"Scrapy {version('scrapy')}, Twisted {version('twisted')}, "
-        f"scrapy-tlsclient {version('scrapy-tlsclient')}; reactor {args.reactor}"
+        f"scrapy-tlsclient {version('scrapy-tlsclient')}"
     )
+
+
+def print_header(args: argparse.Namespace) -> None:
+    print(f"command: {command()}")
+    print(f"machine: {machine()}; reactor {args.reactor}")
     print(
         f"streams: /live/sse, one event every {args.interval_ms} ms ({1000 / args.interval_ms:g} events/s "
         f"per stream) for {args.seconds:g} s; latency = receive time.time_ns() - server sent_ns"
@@ -535,6 +551,34 @@ def print_header(args: argparse.Namespace) -> None:
     print()
 
 
+def write_json(path: str, args: argparse.Namespace, outcomes: dict[Config, Outcome]) -> None:
+    """Both tables' figures, with the command, the machine and the date."""
+    rows = []
+    for config, outcome in outcomes.items():
+        found = vs_baseline(config, outcome, outcomes.get(Config(BASELINE, BASELINE_SERVER, config.streams)))
+        p50_ratio, p99_ratio = found if found else (None, None)
+        target = None if outcome.failure else target_cell(config, outcome) or None
+        entry = asdict(config) | asdict(outcome)
+        rows.append(entry | {"target": target, "p50_vs_http11": p50_ratio, "p99_vs_http11": p99_ratio})
+    report = {
+        "benchmark": "stream_latency",
+        "command": command(),
+        "machine": machine(),
+        "cpus": os.cpu_count(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "reactor": args.reactor,
+        "seconds": args.seconds,
+        "interval_ms": args.interval_ms,
+        "warmup": args.warmup,
+        "handlers": HANDLER_PATHS,
+        "baseline": BASELINE,
+        "targets": {"p50_ms_max": P50_TARGET_MS, "p99_ms_max": P99_TARGET_MS},
+        "results": rows,
+    }
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(report, indent=2) + "\n")
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -546,6 +590,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--server", choices=("h2", "https", "http"), default="h2", help="for tlsclient")
     parser.add_argument("--no-baseline", action="store_true", help="skip the http11 rows")
     parser.add_argument("--reactor", choices=sorted(REACTORS), default="asyncio")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures here as JSON")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.seconds <= args.warmup or args.interval_ms < 1 or min(args.streams) < 1:
@@ -577,6 +622,8 @@ def main() -> None:
     )
     print()
     print_table(CONTEXT_COLUMNS, [context_row(config, outcome) for config, outcome in outcomes.items()])
+    if args.json:
+        write_json(args.json, args, outcomes)
 
 
 if __name__ == "__main__":
