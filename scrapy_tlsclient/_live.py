@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import DownloadCancelledError, ResponseDataLossError, StopDownload
 
-from ._errors import NativeDataLossError, NativeError
-from ._scrapy_errors import scrapy_error_for
+from ._errors import NativeError
+from ._scrapy_errors import cuts_body_short, scrapy_error_for
 from ._threads import drop, start
 
 if TYPE_CHECKING:
@@ -163,7 +163,7 @@ class LiveBody:
         self._end()
         error, self._error = self._error, None
         if error is not None:
-            if isinstance(error, NativeDataLossError):
+            if cuts_body_short(error):
                 raise ResponseDataLossError(
                     f"{error.message} (while streaming {self.request.url})"
                 ) from error

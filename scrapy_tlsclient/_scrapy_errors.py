@@ -41,7 +41,7 @@ from ._errors import (
 if TYPE_CHECKING:
     from scrapy import Request
 
-__all__ = ["SCRAPY_EXCEPTION_FOR", "scrapy_error_for"]
+__all__ = ["SCRAPY_EXCEPTION_FOR", "cuts_body_short", "scrapy_error_for"]
 
 #: Checked in order; subclasses before their bases.
 SCRAPY_EXCEPTION_FOR: tuple[tuple[type[NativeError], type[Exception]], ...] = (
@@ -62,8 +62,26 @@ SCRAPY_EXCEPTION_FOR: tuple[tuple[type[NativeError], type[Exception]], ...] = (
 )
 
 
-def scrapy_error_for(error: NativeError, request: Request, timeout: float) -> Exception:
-    """The Scrapy exception for a native failure of ``request``."""
+def cuts_body_short(error: NativeError) -> bool:
+    """A failure while reading the body that ended it early: Scrapy's data
+    loss (``ResponseDataLossError``, or the ``dataloss`` flag with
+    ``DOWNLOAD_FAIL_ON_DATALOSS`` off), which is what Scrapy's HTTP/1.1
+    handler reports for a connection lost mid-body too (measured:
+    docs/reliability.rst)."""
+    return isinstance(error, (NativeDataLossError, NativeConnectionLostError))
+
+
+def scrapy_error_for(
+    error: NativeError, request: Request, timeout: float, *, before_headers: bool = False
+) -> Exception:
+    """The Scrapy exception for a native failure of ``request``.
+
+    ``before_headers``: no response head had arrived, so there is no body
+    to have lost data of; a connection cut there is a failed download, as
+    with Scrapy's handler (the library still says ``dataloss`` for an
+    HTTP/1.1 head cut short or an HTTP/2 stream reset before its head)."""
+    if before_headers and isinstance(error, NativeDataLossError):
+        return DownloadFailedError(f"{error.message} (while downloading {request.url})")
     scrapy_class = next(
         (scrapy for native, scrapy in SCRAPY_EXCEPTION_FOR if isinstance(error, native)), DownloadFailedError
     )

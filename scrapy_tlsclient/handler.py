@@ -41,14 +41,14 @@ from ._completions import CompletionDispatcher
 from ._config import HandlerConfig, warn_ignored_tls_settings
 from ._decoding import decoder_for
 from ._envelopes import StreamRead
-from ._errors import NativeDataLossError, NativeError
+from ._errors import NativeError
 from ._live import LiveBody
 from ._native import load_library
 from ._profiles import check_profile
 from ._progress import DownloadProgress
 from ._request_input import NativeCall, check_serialisable_meta, request_input_from
 from ._response_args import ip_address_from, protocol_name, scrapy_headers, tls_certificate
-from ._scrapy_errors import scrapy_error_for
+from ._scrapy_errors import cuts_body_short, scrapy_error_for
 from ._sessions import SessionPool
 from ._threads import call_later, make_runner, sleep, start
 from ._tls_options import PROCESS_PINS
@@ -235,7 +235,7 @@ class TLSClientDownloadHandler:
                 raise DownloadTimeoutError(
                     f"Getting {request.url} took longer than {call.timeout} seconds."
                 ) from exc
-            raise scrapy_error_for(exc, request, call.timeout) from exc
+            raise scrapy_error_for(exc, request, call.timeout, before_headers=True) from exc
         finally:
             if disarm is not None:
                 disarm()
@@ -283,7 +283,7 @@ class TLSClientDownloadHandler:
                         warned = True
                         logger.warning(_size_message("warn", size, warnsize, request, expected=False))
         except NativeError as error:
-            if not isinstance(error, NativeDataLossError):
+            if not cuts_body_short(error):
                 raise scrapy_error_for(error, request, download_timeout) from error
             fail_on_dataloss: bool = request.meta.get(
                 "download_fail_on_dataloss", self._config.fail_on_dataloss
@@ -414,7 +414,7 @@ class TLSClientDownloadHandler:
             self._count("body_file/stored")
             return _make_response(base_args, b"")
         except NativeError as error:
-            if isinstance(error, NativeDataLossError):
+            if cuts_body_short(error):
                 raise ResponseDataLossError(f"{error.message} (while downloading {request.url})") from error
             raise scrapy_error_for(error, request, call.timeout) from error
         except ValueError as exc:  # a malformed compressed body

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.request import urlopen
 
 import pytest
 
@@ -56,6 +57,24 @@ class Servers:
 
     def all(self) -> dict[str, str]:
         return {"http1": self.http, "https1": self.https, "h2": self.h2}
+
+    def faults(self) -> FaultServers:
+        """The fault-injecting servers started with these (faults.go), whose
+        URLs the servers list at /faults (the ready line does not carry them)."""
+        with urlopen(f"{self.http}/faults", timeout=10) as answer:
+            urls: dict[str, str] = json.load(answer)
+        return FaultServers(urls)
+
+
+@dataclass(frozen=True)
+class FaultServers:
+    """Base URLs of the fault servers by name: "http", "https", "h2",
+    "tls_alert", ..., "proxy_403", ... (see native/testserver/faults.go)."""
+
+    urls: dict[str, str]
+
+    def __getitem__(self, name: str) -> str:
+        return self.urls[name]
 
 
 def go_binary() -> str:
@@ -103,6 +122,11 @@ def start_servers(binary: Path, cert_dir: Path) -> Iterator[Servers]:
 def servers(testserver_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     with start_servers(testserver_binary, tmp_path_factory.mktemp("certs")) as started:
         yield started
+
+
+@pytest.fixture(scope="session")
+def fault_servers(servers: Servers) -> FaultServers:
+    return servers.faults()
 
 
 @pytest.fixture

@@ -48,6 +48,10 @@ type Servers struct {
 	CertPEM  []byte // the self-signed certificate of both TLS servers
 	CertFile string // path of CertPEM on disk, "" if Start got no directory
 
+	// Faults are the fault-injecting servers (faults.go); their URLs are
+	// also served as JSON at /faults.
+	Faults *FaultServers
+
 	servers        []*server
 	proxies        []proxyServer
 	proxyLog       *ProxyLog
@@ -81,6 +85,9 @@ func Start(certDir string) (*Servers, error) {
 		if err := os.WriteFile(s.CertFile, certPEM, 0o644); err != nil {
 			return nil, fmt.Errorf("testserver: %w", err)
 		}
+	}
+	if s.Faults, err = startFaultServers(cert); err != nil {
+		return nil, fmt.Errorf("testserver: %w", err)
 	}
 	if err := s.startAll(cert); err != nil {
 		s.Close()
@@ -122,7 +129,8 @@ func (s *Servers) startAll(cert tls.Certificate) error {
 		{&s.HTTPS, "https", h1, https},
 		{&s.H2, "https", h2, h2TLS},
 	} {
-		srv, err := startServer(spec.scheme, spec.protos, withProxyLog(s.proxyLog, Handler()), spec.serve)
+		handler := withFaultIndex(s.Faults, withProxyLog(s.proxyLog, Handler()))
+		srv, err := startServer(spec.scheme, spec.protos, handler, spec.serve)
 		if err != nil {
 			return err
 		}
@@ -183,6 +191,7 @@ func (s *Servers) Close() {
 		for _, srv := range s.servers {
 			srv.close()
 		}
+		s.Faults.close()
 	})
 }
 
