@@ -6,12 +6,17 @@ self-signed certificate, no internet needed.
 Pages: ``/`` (HTML with links), ``/sse`` (Server-Sent Events: ``events``,
 ``interval_ms``; ``events=0`` is endless), ``/ndjson`` (``lines``,
 ``interval_ms``). Honours ``Last-Event-ID`` like a real SSE server.
+``/shop/`` is a small crawlable catalogue for the distributed example
+(run_distributed.py): category and product pages that echo the TLS
+fingerprint and User-Agent they were fetched with, a file per product and
+an NDJSON stock feed per category; the server counts what it served.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import html
 import ipaddress
 import json
 import socket
@@ -20,6 +25,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -55,6 +62,8 @@ class DemoHandler(BaseHTTPRequestHandler):
             "/fingerprint": self.fingerprint,
         }
         route = routes.get(parts.path) or (self.binary if parts.path.startswith("/files/") else None)
+        if route is None and parts.path.startswith("/shop/"):
+            route = self.shop_page
         if route is None:
             self.send_error(404)
             return
@@ -93,6 +102,14 @@ class DemoHandler(BaseHTTPRequestHandler):
 
     def fingerprint(self, query: dict[str, str]) -> None:
         """What this connection's ClientHello and this request looked like."""
+        body = json.dumps(self.client_fingerprint()).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def client_fingerprint(self) -> dict[str, object]:
         hello = getattr(self.server, "hellos", {}).get(self.client_address)
         seen: dict[str, object] = {"error": "no ClientHello recorded"}
         if hello is not None:
@@ -106,9 +123,28 @@ class DemoHandler(BaseHTTPRequestHandler):
             }
         seen["user_agent"] = self.headers.get("User-Agent", "")
         seen["header_order"] = [name.lower() for name in self.headers]
-        body = json.dumps(seen).encode()
+        return seen
+
+    def shop_page(self, query: dict[str, str]) -> None:
+        shop: Shop = self.server.shop  # type: ignore[attr-defined]
+        path = urlsplit(self.path).path
+        if (body := shop.file(path)) is not None:
+            shop.record(path)
+            self.octets(body)
+        elif (products := shop.feed(path)) is not None:
+            shop.record(path)
+            lines = {"lines": str(len(products)), "interval_ms": "5"}
+            self.stream("application/x-ndjson", lines, "lines", 0, lambda k: shop.stock_line(products[k]))
+        elif (links := shop.links(path)) is not None:
+            shop.record(path)
+            time.sleep(shop.page_delay_s)  # a slower site, so that the crawler processes overlap
+            self.html(shop.render(path, links, self.client_fingerprint()))
+        else:
+            self.send_error(404)
+
+    def octets(self, body: bytes) -> None:
         self.send_response(200)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -170,6 +206,121 @@ class DemoHandler(BaseHTTPRequestHandler):
         pass
 
 
+@dataclass
+class Shop:
+    """The /shop/ catalogue: ``categories`` x ``products_per_category``
+    products, listed ``per_page`` to a category page. Pages also link to
+    pages linked elsewhere (the index, related products), so a crawl that
+    fetches each page once needs a duplicate filter. Counts every page, feed
+    and file it serves, for checks that each was fetched once."""
+
+    categories: int = 3
+    products_per_category: int = 16
+    per_page: int = 8
+    page_delay_s: float = 0.0
+    served: Counter[str] = field(default_factory=Counter)
+    first_served: float | None = None
+    last_served: float | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def products(self) -> int:
+        return self.categories * self.products_per_category
+
+    @property
+    def pages_per_category(self) -> int:
+        return -(-self.products_per_category // self.per_page)
+
+    def page_paths(self) -> list[str]:
+        """Every HTML page: what a complete crawl fetches."""
+        listings = [
+            f"/shop/category/{c}/{k}"
+            for c in range(self.categories)
+            for k in range(1, self.pages_per_category + 1)
+        ]
+        return ["/shop/", *listings, *(f"/shop/product/{n}" for n in range(self.products))]
+
+    def feed_paths(self) -> list[str]:
+        return [f"/shop/stock/{c}.ndjson" for c in range(self.categories)]
+
+    def file_paths(self) -> list[str]:
+        return [f"/shop/files/product-{n}.bin" for n in range(self.products)]
+
+    def feed(self, path: str) -> list[int] | None:
+        """The products a category's stock feed lists, or None if no such feed."""
+        c = _number_in(path, "/shop/stock/", ".ndjson", self.categories)
+        if c is None:
+            return None
+        return list(range(c * self.products_per_category, (c + 1) * self.products_per_category))
+
+    def file(self, path: str) -> bytes | None:
+        """A product's file (its size and bytes differ per product), or None."""
+        n = _number_in(path, "/shop/files/product-", ".bin", self.products)
+        if n is None:
+            return None
+        size = 4096 + n * 1543 % 20000
+        return (bytes((n * 31 + i) % 256 for i in range(256)) * (size // 256 + 1))[:size]
+
+    @staticmethod
+    def stock_line(n: int) -> bytes:
+        return (json.dumps({"product": n, "stock": n * 37 % 101}) + "\n").encode()
+
+    def links(self, path: str) -> dict[str, list[str]] | None:
+        """An HTML page's links by kind (page, feed, file), or None if no such page."""
+        if path == "/shop/":
+            return {"page": [f"/shop/category/{c}/1" for c in range(self.categories)]}
+        if (n := _number_in(path, "/shop/product/", "", self.products)) is not None:
+            return self._product_links(n)
+        category, _, page = path.removeprefix("/shop/category/").partition("/")
+        c = _number_in(category, "", "", self.categories)
+        k = _number_in(page, "", "", self.pages_per_category + 1)
+        if not path.startswith("/shop/category/") or c is None or not k:
+            return None
+        return self._listing_links(c, k)
+
+    def _listing_links(self, c: int, k: int) -> dict[str, list[str]]:
+        first = c * self.products_per_category + (k - 1) * self.per_page
+        last = min(first + self.per_page, (c + 1) * self.products_per_category)
+        pages = ["/shop/", *(f"/shop/product/{n}" for n in range(first, last))]
+        if k < self.pages_per_category:
+            pages.append(f"/shop/category/{c}/{k + 1}")
+        return {"page": pages, "feed": [f"/shop/stock/{c}.ndjson"]}
+
+    def _product_links(self, n: int) -> dict[str, list[str]]:
+        c = n // self.products_per_category
+        related = [(n * 7 + 3) % self.products, (n + 1) % self.products]
+        return {
+            "page": [f"/shop/category/{c}/1", *(f"/shop/product/{r}" for r in related)],
+            "file": [f"/shop/files/product-{n}.bin"],
+        }
+
+    def render(self, path: str, links: dict[str, list[str]], seen: dict[str, object]) -> str:
+        """The page, with the fingerprint the site saw in ``<meta name="tls-...">``."""
+        anchors = " ".join(
+            f'<a class="{kind}" href="{href}">{href}</a>' for kind, hrefs in links.items() for href in hrefs
+        )
+        echo = "".join(
+            f'<meta name="tls-{name}" content="{html.escape(str(seen.get(key, "")))}">'
+            for name, key in (("ja4", "ja4"), ("user-agent", "user_agent"))
+        )
+        return f"<html><head><title>{path}</title>{echo}</head><body>{anchors}</body></html>"
+
+    def record(self, path: str) -> None:
+        with self._lock:
+            self.served[path] += 1
+            now = time.monotonic()
+            self.first_served = self.first_served or now
+            self.last_served = now
+
+
+def _number_in(text: str, prefix: str, suffix: str, below: int) -> int | None:
+    """The number N in ``prefix + N + suffix`` if it is below ``below``, else None."""
+    if not text.startswith(prefix) or not text.endswith(suffix):
+        return None
+    digits = text[len(prefix) : len(text) - len(suffix)]
+    return int(digits) if digits.isdigit() and len(digits) < 9 and int(digits) < below else None
+
+
 def self_signed(directory: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
@@ -210,6 +361,7 @@ class DemoServer(ThreadingHTTPServer):
         super().__init__(address, DemoHandler)
         self.context = context
         self.hellos: dict[tuple[str, int], ClientHello] = {}
+        self.shop = Shop()
 
     def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
         raw, address = self.socket.accept()
@@ -232,7 +384,7 @@ def peek_record(sock: socket.socket) -> bytes:
     return data
 
 
-def start(port: int = 0) -> tuple[ThreadingHTTPServer, str]:
+def start(port: int = 0) -> tuple[DemoServer, str]:
     """Start the site in a background thread; returns the server and its URL."""
     directory = Path(tempfile.mkdtemp(prefix="tlsclient-demo-"))
     cert, key = self_signed(directory)

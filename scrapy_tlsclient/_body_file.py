@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import secrets
+import socket
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["BodySink", "body_sink_for", "check_body_file"]
+__all__ = ["TAGGED_NAME", "BodySink", "body_sink_for", "check_body_file", "process_tag"]
 
 
 class BodySink:
@@ -69,6 +71,21 @@ class BodySink:
         self._file.flush()
 
 
+def process_tag() -> str:
+    """``PID@HOST`` for temporary file names: tells this process's files
+    from those of other processes, on this machine or on others sharing
+    the directory (the host part has no ``-``, which ends the tag)."""
+    return f"{os.getpid()}@{_HOST}"
+
+
+#: This machine's name with anything but letters, digits and dots as ``_``.
+_HOST = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "localhost"
+
+#: A temporary name's tag: a pipeline file (``PID@HOST-HEX``) or a
+#: partial body (``.NAME.part-PID@HOST-HEX``).
+TAGGED_NAME = re.compile(r"(?:^|\.part-)(\d+)@([A-Za-z0-9._]+)-[0-9a-f]+$")
+
+
 def check_body_file(value: Any) -> None:
     """Refuse a ``body_file`` meta value that could not take a body, before
     anything is requested: ValueError naming the key."""
@@ -100,7 +117,7 @@ def body_sink_for(value: Any) -> BodySink:
     check_body_file(value)
     if isinstance(value, (str, os.PathLike)):
         final = Path(value)
-        partial = final.with_name(f".{final.name}.part-{os.getpid()}-{secrets.token_hex(4)}")
+        partial = final.with_name(f".{final.name}.part-{process_tag()}-{secrets.token_hex(4)}")
         return BodySink(open(partial, "xb"), final, partial)
     value.seek(0)
     value.truncate()

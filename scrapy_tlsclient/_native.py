@@ -200,11 +200,7 @@ class NativeLibrary:
 
     def _check_pid(self) -> None:
         if os.getpid() != self._pid:
-            raise NativeLibraryError(
-                "the tls-client library was loaded before this process was forked; the Go "
-                "runtime does not survive fork(). Load it in the child (scrapy_tlsclient loads "
-                "it lazily: do not use it in the parent before forking)."
-            )
+            raise NativeLibraryError(_forked_message(self._pid))
 
     def _call(self, export: str, payload: Any) -> dict[str, Any]:
         self._check_pid()
@@ -395,10 +391,24 @@ def load_library(path: str | os.PathLike[str] | None = None) -> NativeLibrary:
     resolved = str(_resolve_path(path))
     with _lock:
         library = _libraries.get(resolved)
-        if library is None or library._pid != os.getpid():
+        if library is not None and library._pid != os.getpid():
+            # Loading again would reuse the parent's Go runtime, which did
+            # not survive fork(): the first call would hang.
+            raise NativeLibraryError(_forked_message(library._pid))
+        if library is None:
             library = NativeLibrary(resolved)
             _libraries[resolved] = library
         return library
+
+
+def _forked_message(parent_pid: int) -> str:
+    return (
+        f"the tls-client library was loaded in process {parent_pid} before it forked this one "
+        f"({os.getpid()}); the Go runtime does not survive fork(), so no process forked after "
+        "loading it can use it. Start crawler processes fresh (scrapy crawl, Scrapyd, "
+        "multiprocessing with the 'spawn' or 'forkserver' start method), or fork before anything "
+        "uses scrapy_tlsclient (it loads the library lazily, at the first handler)."
+    )
 
 
 def get_library() -> NativeLibrary:

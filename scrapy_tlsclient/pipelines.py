@@ -17,7 +17,6 @@ import atexit
 import hashlib
 import logging
 import os
-import re
 import tempfile
 import uuid
 from io import BytesIO
@@ -29,6 +28,7 @@ from scrapy.pipelines.media import FileException
 from scrapy.utils.defer import ensure_awaitable
 from scrapy.utils.request import referer_str
 
+from ._body_file import TAGGED_NAME, process_tag
 from ._threads import make_runner
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class TLSFilesPipeline(FilesPipeline):
             if result is None and request.meta.get("body_file") is None:
                 # Unique per process and request: several crawler processes
                 # may share one store.
-                request.meta["body_file"] = str(self._temp_dir / f"{os.getpid()}-{uuid.uuid4().hex}")
+                request.meta["body_file"] = str(self._temp_dir / f"{process_tag()}-{uuid.uuid4().hex}")
             return result
 
         return checked.addCallback(stream_if_needed) if checked is not None else stream_if_needed(None)
@@ -196,16 +196,27 @@ def _move_into_store(source: Path, store: FSFilesStore, path: str) -> None:
 
 
 def _sweep_own(directory: Path) -> None:
-    for path in directory.glob(f"*{os.getpid()}-*"):
-        path.unlink(missing_ok=True)
+    """Remove what this process left (its tag exactly: process 12 must not
+    take process 312's files)."""
+    for path in directory.iterdir():
+        match = TAGGED_NAME.search(path.name)
+        if match and f"{match.group(1)}@{match.group(2)}" == process_tag():
+            path.unlink(missing_ok=True)
 
 
 def _sweep_stale(directory: Path) -> None:
-    """Remove temporary files of crawler processes that no longer run (the
-    process id is in each name; several processes may share a store)."""
+    """Remove temporary files of crawler processes on this machine that no
+    longer run. Several processes, on several machines, may share a store:
+    a file of another machine is never judged from here."""
+    host = process_tag().partition("@")[2]
     for path in directory.iterdir():
-        match = re.search(r"(?:^|-)(\d+)-[0-9a-f]+$", path.name)
-        if match and not _process_alive(int(match.group(1))):
+        match = TAGGED_NAME.search(path.name)
+        if (
+            match
+            and match.group(2) == host
+            and int(match.group(1)) != os.getpid()
+            and not _process_alive(int(match.group(1)))
+        ):
             path.unlink(missing_ok=True)
 
 

@@ -281,3 +281,29 @@ def test_destroy_all_releases_everything(library: NativeLibrary, servers: Server
     library.destroy_all()
     stats = library.stats()
     assert stats["streamsOpen"] == 0 and stats["callsInFlight"] == 0 and stats["sessions"] == 0
+
+
+FORK_AFTER_USE = """
+import os, sys
+from scrapy_tlsclient._native import NativeLibraryError, load_library
+
+library = load_library()
+library.stats()  # the Go runtime runs in this process now
+pid = os.fork()
+if pid == 0:
+    try:
+        load_library().stats()
+    except NativeLibraryError as exc:
+        print("refused:", exc, flush=True)
+        os._exit(0)
+    os._exit(3)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_a_child_forked_after_the_library_ran_is_refused_not_hung() -> None:
+    result = run_python(FORK_AFTER_USE)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "refused: the tls-client library was loaded in process" in result.stdout
+    assert "'spawn'" in result.stdout
