@@ -1,17 +1,27 @@
-"""Property tests of the pure mapping: request headers -> native header
-pairs, for arbitrary valid and invalid headers."""
+"""Property tests of the pure parts: request headers and meta -> native
+input, native envelope -> response arguments, native error text or code ->
+exception class (SSE/NDJSON framing under arbitrary chunking: test_framing)."""
 
 from __future__ import annotations
 
+import base64
 import string
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scrapy import Request
+from scrapy.exceptions import DownloadFailedError
 from scrapy.http.headers import Headers
+from scrapy.settings import Settings
 
-from scrapy_tlsclient._request_input import header_pairs
+from scrapy_tlsclient._config import HandlerConfig
+from scrapy_tlsclient._envelopes import response_from_envelope
+from scrapy_tlsclient._errors import _CLASS_BY_CODE, _CODE_BY_FRAGMENT, NativeError, native_error_from
+from scrapy_tlsclient._request_input import header_pairs, request_input_from
+from scrapy_tlsclient._response_args import scrapy_headers
+from scrapy_tlsclient._scrapy_errors import SCRAPY_EXCEPTION_FOR, scrapy_error_for
 
 TOKEN = st.text(alphabet=string.ascii_letters + string.digits + "-_.!#$%&'*+^`|~", min_size=1, max_size=20)
 #: RFC 9110 field values: no control characters but tab.
@@ -40,3 +50,124 @@ def test_every_valid_header_value_is_sent_once_in_order(headers: list[tuple[str,
 def test_no_value_with_a_control_character_gets_through(name: str, before: str, bad: str, after: str) -> None:
     with pytest.raises(ValueError, match="is not a valid header"):
         header_pairs(Request("https://e.com/", headers={name: before + bad + after}).headers)
+
+
+# -- meta -> native input ------------------------------------------------------
+
+PROFILES = frozenset({"chrome_150", "chrome_131", "firefox_135", "safari_ios_18_5"})
+CONFIG = HandlerConfig.from_settings(Settings({"DOWNLOAD_TIMEOUT": 30}))
+
+#: Meta values of every kind the mapping accepts, per key.
+GOOD_META = st.fixed_dictionaries(
+    {},
+    optional={
+        "tls_client_profile": st.sampled_from(sorted(PROFILES)),
+        "tls_client_force_http1": st.booleans(),
+        "tls_client_http3": st.booleans(),
+        "tls_client_debug": st.booleans(),
+        "tls_client_random_tls_extension_order": st.none() | st.booleans(),
+        "tls_client_session": st.text(min_size=1, max_size=10),
+        "tls_client_no_deadline": st.booleans(),
+        "download_timeout": st.floats(min_value=0.001, max_value=1e6),
+        "download_maxsize": st.integers(min_value=0, max_value=2**40),
+        "bindaddress": st.tuples(st.just("127.0.0.1"), st.integers(min_value=0, max_value=65535)),
+        "proxy": st.sampled_from(["http://127.0.0.1:8080", "socks5://[::1]:1080", "https://p.example:443"]),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(GOOD_META, st.binary(max_size=64))
+def test_accepted_meta_gives_a_consistent_native_input(meta: dict[str, Any], body: bytes) -> None:
+    request = Request("https://example.com/x", method="POST", body=body, meta=meta)
+    call = request_input_from(request, CONFIG, stream_id="s1", profiles=PROFILES)
+    native = call.request_input
+    # Scrapy owns redirects, cookies and decompression, whatever the meta.
+    assert native["followRedirects"] is False and native["withoutCookieJar"] is True
+    assert native["rawBody"] is True and native["isByteResponse"] is True
+    assert native.get("tlsClientIdentifier") == meta.get("tls_client_profile", CONFIG.profile)
+    assert native.get("forceHttp1", False) is meta.get("tls_client_force_http1", False)
+    assert native.get("disableHttp3", False) is not meta.get("tls_client_http3", False)
+    if meta.get("tls_client_no_deadline"):
+        assert native["timeoutMilliseconds"] == -1
+    else:
+        seconds = meta.get("download_timeout", CONFIG.download_timeout)
+        assert native["timeoutMilliseconds"] == max(1, round(seconds * 1000))
+    assert base64.b64decode(native.get("requestBody", "")) == body
+    # The session key depends on what fixes a client, never on per-call fields.
+    again = request_input_from(
+        request.replace(url="https://example.com/y"), CONFIG, stream_id="s2", profiles=PROFILES
+    )
+    if not str(native.get("proxyUrl", "")).startswith(("http://", "https://")):
+        assert again.session_key == call.session_key
+
+
+# -- native envelope -> response arguments -------------------------------------
+
+HEADER_NAME = st.text(alphabet=string.ascii_letters + "-", min_size=1, max_size=12)
+HEADER_VALUE = st.text(alphabet=st.characters(codec="latin-1", exclude_categories=("Cc",)), max_size=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(min_value=100, max_value=599),
+    st.dictionaries(HEADER_NAME, st.lists(HEADER_VALUE, min_size=1, max_size=3), max_size=8),
+    st.binary(max_size=200),
+)
+def test_envelope_to_response_keeps_status_headers_repeats_and_body(
+    status: int, headers: dict[str, list[str]], body: bytes
+) -> None:
+    envelope = {
+        "id": "e1",
+        "status": status,
+        "headers": headers,
+        "body": "data:application/octet-stream;base64," + base64.b64encode(body).decode(),
+        "usedProtocol": "HTTP/2.0",
+        "target": "https://example.com/",
+    }
+    native = response_from_envelope(envelope)
+    assert native.status == status and native.body == body
+    scrapy = scrapy_headers(native)
+    for name, values in headers.items():
+        # Every repeated value kept, in order (two Set-Cookie stay two); the
+        # envelope's text as Scrapy's Headers encode str values (UTF-8).
+        assert [v.decode("utf-8") for v in scrapy.getlist(name)] == values
+    assert sum(len(scrapy.getlist(name)) for name in scrapy) == sum(len(v) for v in headers.values())
+
+
+# -- native error text -> exception class -------------------------------------
+
+FRAGMENTS = [fragment for fragment, _ in _CODE_BY_FRAGMENT]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=30), st.sampled_from(sorted(_CLASS_BY_CODE)), st.text(max_size=30))
+def test_an_error_code_decides_the_class_whatever_the_text(before: str, code: str, after: str) -> None:
+    error = native_error_from(before + after, code)
+    assert type(error) is _CLASS_BY_CODE[code]
+    assert error.code == code
+    scrapy = scrapy_error_for(error, Request("https://example.com/"), 30.0)
+    # Every native failure becomes one of Scrapy's exceptions (or ValueError
+    # for refused input); none is an OSError RetryMiddleware would retry by accident.
+    assert isinstance(scrapy, (ValueError, *(cls for _, cls in SCRAPY_EXCEPTION_FOR)))
+    assert not isinstance(error, OSError)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40), st.sampled_from(FRAGMENTS), st.text(max_size=40))
+def test_without_a_code_the_first_matching_fragment_decides(before: str, fragment: str, after: str) -> None:
+    message = before + fragment + after
+    expected = next(code for known, code in _CODE_BY_FRAGMENT if known in message)
+    error = native_error_from(message, None)
+    assert error.code == expected
+    assert type(error) is _CLASS_BY_CODE.get(expected, NativeError)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=string.ascii_letters + " ", max_size=60))
+def test_text_matching_no_fragment_is_a_generic_failure(message: str) -> None:
+    if any(fragment in message for fragment in FRAGMENTS) or message == "EOF" or message.endswith(": EOF"):
+        return
+    error = native_error_from(message, None)
+    assert type(error) is NativeError and error.code == "other"
+    assert isinstance(scrapy_error_for(error, Request("https://e.com/"), 1.0), DownloadFailedError)
