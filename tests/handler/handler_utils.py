@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.utils.asyncio import is_asyncio_available
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from scrapy.utils.test import get_crawler
@@ -20,6 +21,18 @@ async def open_handler(**settings: Any) -> AsyncIterator[TLSClientDownloadHandle
     crawler = get_crawler(settings_dict=settings)
     crawler.spider = crawler._create_spider("handler-test")
     handler = TLSClientDownloadHandler.from_crawler(crawler)
+    try:
+        yield handler
+    finally:
+        await handler.close()
+
+
+@asynccontextmanager
+async def open_http11(**settings: Any) -> AsyncIterator[HTTP11DownloadHandler]:
+    """Scrapy's own handler, for the same request side by side."""
+    crawler = get_crawler(settings_dict=settings)
+    crawler.spider = crawler._create_spider("http11")
+    handler = HTTP11DownloadHandler.from_crawler(crawler)
     try:
         yield handler
     finally:

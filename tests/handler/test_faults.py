@@ -22,18 +22,16 @@ checks.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from scrapy import Request
-from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler, TunnelError
+from scrapy.core.downloader.handlers.http11 import TunnelError
 from scrapy.exceptions import (
     DownloadConnectionRefusedError,
     DownloadFailedError,
@@ -41,14 +39,13 @@ from scrapy.exceptions import (
     ResponseDataLossError,
 )
 from scrapy.http import Response
-from scrapy.utils.asyncio import is_asyncio_available
-from scrapy.utils.defer import deferred_f_from_coro_f, maybe_deferred_to_future
-from scrapy.utils.test import get_crawler
+from scrapy.utils.defer import deferred_f_from_coro_f
 
 from scrapy_tlsclient import get_library
+from scrapy_tlsclient._threads import sleep
 
 from conftest import ROOT, FaultServers, pattern
-from handler_utils import open_handler
+from handler_utils import open_handler, open_http11
 
 #: Download timeouts: short for faults that stall, long enough for the rest
 #: that reaching it would be a failure of its own.
@@ -247,29 +244,6 @@ def ours_param(fault: Fault) -> Any:
 
 
 # -- helpers ------------------------------------------------------------------
-
-
-async def sleep(seconds: float) -> None:
-    """Sleep on whichever loop drives Scrapy."""
-    if is_asyncio_available():
-        await asyncio.sleep(seconds)
-        return
-    from twisted.internet import reactor
-    from twisted.internet.task import deferLater
-
-    await maybe_deferred_to_future(deferLater(reactor, seconds))
-
-
-@asynccontextmanager
-async def open_http11(**settings: Any) -> AsyncIterator[HTTP11DownloadHandler]:
-    """Scrapy's own handler, for the same request side by side."""
-    crawler = get_crawler(settings_dict=settings)
-    crawler.spider = crawler._create_spider("http11")
-    handler = HTTP11DownloadHandler.from_crawler(crawler)
-    try:
-        yield handler
-    finally:
-        await handler.close()
 
 
 def request_for(fault: Fault, faults: FaultServers, *, fail_on_dataloss: bool = True) -> Request:
