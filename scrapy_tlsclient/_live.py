@@ -14,6 +14,7 @@ native stream exactly once.
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import DownloadCancelledError, ResponseDataLossError, StopDownload
@@ -58,7 +59,12 @@ class LiveBody:
         on_close: Callable[[], None] | None = None,
     ) -> None:
         self.request = request
-        self._stream_id = stream_id
+        #: The native stream while it is open, in a box the finalizer shares:
+        #: a finalizer must not hold the body itself, which holds its request,
+        #: whose meta holds the stream (a cycle the finalizer would keep).
+        self._native: list[str | None] = [stream_id]
+        release = weakref.finalize(self, _release_native, self._native, cancel_native)
+        release.atexit = False  # the handler's close() has cancelled it by then
         self._pending = first_chunk
         self._error = first_error
         self._read_native = read_native
@@ -83,6 +89,14 @@ class LiveBody:
         #: consumer or DOWNLOAD_MAXSIZE), "stopped" (StopDownload),
         #: "closing" (the crawl is stopping).
         self.stopped: str | None = None
+
+    @property
+    def _stream_id(self) -> str | None:
+        return self._native[0]
+
+    @_stream_id.setter
+    def _stream_id(self, value: str | None) -> None:
+        self._native[0] = value
 
     @property
     def closed(self) -> bool:
@@ -196,3 +210,10 @@ class LiveBody:
             # The read ahead ends with the cancelled stream; nobody wants it.
             ahead, self._ahead = self._ahead, None
             drop(ahead)
+
+
+def _release_native(box: list[str | None], cancel_native: Callable[[str], None]) -> None:
+    """A body collected with its native stream still open: cancel it."""
+    stream_id, box[0] = box[0], None
+    if stream_id is not None:
+        cancel_native(stream_id)

@@ -152,10 +152,18 @@ def start(coroutine: Coroutine[Any, Any, _T]) -> Awaitable[_T]:
     from scrapy.utils.asyncio import is_asyncio_available
 
     if is_asyncio_available():
-        return asyncio.ensure_future(coroutine)
+        task = asyncio.ensure_future(coroutine)
+        # The loop holds tasks weakly: one whose awaiter went away (a body
+        # collected with its read ahead pending) must still run to its end.
+        _RUNNING.add(task)
+        task.add_done_callback(_RUNNING.discard)
+        return task
     from twisted.internet.defer import Deferred
 
     return Deferred.fromCoroutine(coroutine)
+
+
+_RUNNING: set[asyncio.Future[Any]] = set()
 
 
 def drop(started: Awaitable[Any]) -> None:

@@ -53,7 +53,7 @@ from ._sessions import SessionPool
 from ._threads import call_later, make_runner, sleep, start
 from ._tls_options import PROCESS_PINS
 from ._version import __version__
-from .streaming import attach, live_body_of
+from .streaming import STREAM_META_KEY, attach, live_body_of
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Awaitable
@@ -156,7 +156,10 @@ class TLSClientDownloadHandler:
         """Drop a request whose tls_client_* meta would break the scheduler's
         serialisation (JOBDIR, scrapy-redis), before a queue sees it:
         Scrapy's disk queue would otherwise keep it in memory with a
-        warning, scrapy-redis fail in pickle far from the cause."""
+        warning, scrapy-redis fail in pickle far from the cause. A request
+        made from a streamed one (``response.request.replace(...)``) loses
+        the copy of that response's stream its meta carries."""
+        request.meta.pop(STREAM_META_KEY, None)
         try:
             check_serialisable_meta(request.meta)
         except ValueError as exc:

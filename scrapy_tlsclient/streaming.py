@@ -17,7 +17,6 @@ native stream at once.
 
 from __future__ import annotations
 
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import (
@@ -51,13 +50,23 @@ __all__ = [
 #: Default bound of one line / event: a server cannot make memory unbounded.
 MAX_LINE_BYTES = 1024 * 1024
 
-_STREAMS: weakref.WeakKeyDictionary[Request, ResponseStream] = weakref.WeakKeyDictionary()
+#: A streamed response's ResponseStream lives in its request's meta (so in
+#: ``response.meta`` too). Not in a WeakKeyDictionary keyed by the request:
+#: the stream holds its request (messages, signals, SSE reconnection), and
+#: an entry whose value holds its own key is never dropped (the soak
+#: benchmark found every stream kept for the life of the process). In meta,
+#: request -> stream -> request is an ordinary cycle the collector frees.
+STREAM_META_KEY = "_tls_client_stream"
+
+
+def _registered(request: Request | None) -> ResponseStream | None:
+    stream = request.meta.get(STREAM_META_KEY) if request is not None else None
+    return stream if isinstance(stream, ResponseStream) else None
 
 
 def stream_of(response: Response) -> ResponseStream:
     """The body stream of a response downloaded with ``tls_client_stream``."""
-    request = response.request
-    stream = _STREAMS.get(request) if request is not None else None
+    stream = _registered(response.request)
     if stream is None:
         raise ValueError(
             f"{response} has no body stream: stream_of() needs a request with "
@@ -69,25 +78,25 @@ def stream_of(response: Response) -> ResponseStream:
 def attach(request: Request, body: LiveBody) -> ResponseStream:
     """Register the stream of ``request``'s response (the handler's side)."""
     stream = ResponseStream(body)
-    _STREAMS[request] = stream
+    request.meta[STREAM_META_KEY] = stream
     return stream
 
 
 def live_body_of(request: Request) -> LiveBody:
     """The body a request's stream reads now (the handler's side)."""
-    return _STREAMS[request]._current[0]
+    stream = _registered(request)
+    assert stream is not None, "live_body_of() of a request with no stream"
+    return stream._current[0]
 
 
 class ResponseStream:
     """A response body that is still arriving. One consumer at a time."""
 
     def __init__(self, body: LiveBody) -> None:
-        # A box, so that SSE reconnection can swap the body and the
-        # finalizer (which must not refer to self) still cancels the
-        # current one when the stream is collected without being closed.
+        # A box, so that SSE reconnection can swap the body. A body
+        # collected unclosed cancels its native stream itself.
         self._current = [body]
         self._cancelled = False
-        weakref.finalize(self, _cancel_current, self._current)
 
     @property
     def _body(self) -> LiveBody:
@@ -243,10 +252,6 @@ class SSEConnectionFailed(Exception):
     stream (as EventSource, the stream then ends for good)."""
 
 
-def _cancel_current(box: list[LiveBody]) -> None:
-    box[0].cancel("cancelled")
-
-
 class TLSClientStreamMiddleware:
     """Spider middleware: when a callback of a streamed response is done
     (its output exhausted, or it raised), the body is cancelled at once,
@@ -280,8 +285,7 @@ class TLSClientStreamMiddleware:
 
 
 def _stream_or_none(response: Response) -> ResponseStream | None:
-    request = response.request
-    return _STREAMS.get(request) if request is not None else None
+    return _registered(response.request)
 
 
 def _cancel_after(result: Iterable[Any], stream: ResponseStream) -> Iterator[Any]:

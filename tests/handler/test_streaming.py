@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import threading
 import time
@@ -309,3 +310,25 @@ async def test_sse_reconnects_with_last_event_id(servers: Servers) -> None:
         with pytest.raises(SSEConnectionFailed, match="Content-Type 'text/plain'"):
             await collect(stream.sse(reconnect=True), events)
         assert len(events) == 1
+
+
+@deferred_f_from_coro_f
+async def test_finished_and_abandoned_streams_are_freed(servers: Servers) -> None:
+    """The soak benchmark found every streamed response kept for the life of
+    the process (a registry entry whose value held its own key)."""
+    async with open_handler() as handler:
+        for i in range(20):
+            response, stream = await open_stream(
+                handler, f"{servers.h2}/live/sse?events=3&interval_ms=1&n={i}"
+            )
+            if i % 2:
+                # Read to the end.
+                assert len([event async for event in stream.sse()]) == 3
+            # else: dropped unread, as a spider that ignores its stream.
+            del response, stream
+        await streams_open_settle()
+        gc.collect()
+        alive = [obj for obj in gc.get_objects() if isinstance(obj, ResponseStream)]
+        assert alive == [] and len(handler._live) == 0
+        # An abandoned stream's collection cancelled its native stream.
+        assert await streams_open_settle() == 0
