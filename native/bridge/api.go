@@ -30,6 +30,11 @@ var Capabilities = []string{
 }
 
 func (b *Bridge) parseInput(payload []byte) (*RequestInput, error) {
+	// A JSON null decodes into nothing without an error: refuse it as the
+	// non-object it is (found by FuzzRequestInput).
+	if string(bytes.TrimSpace(payload)) == "null" {
+		return nil, newError(CodeInvalidInput, "the request input must be a JSON object, got null")
+	}
 	in := &RequestInput{}
 	if err := json.Unmarshal(payload, in); err != nil {
 		return nil, newError(CodeInvalidInput, err.Error())
