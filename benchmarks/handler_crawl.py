@@ -22,13 +22,10 @@ another class; a NAME not in ``--handlers`` is run as an extra handler.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import io
 import json
 import os
-import platform
 import resource
-import shlex
 import statistics
 import subprocess
 import sys
@@ -38,6 +35,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from _report import command, machine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -293,25 +292,6 @@ def print_table(rows: list[list[str]]) -> None:
             print(format_cells(cells, widths).rstrip())
         else:
             print(format_cells(cells[:2], widths) + "  " + cells[2])
-
-
-def version(distribution: str) -> str:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def command() -> str:
-    return f"python {shlex.join(sys.argv)}"
-
-
-def machine() -> str:
-    return (
-        f"{os.cpu_count()} CPUs, {platform.platform()}; Python {platform.python_version()}; "
-        f"Scrapy {version('scrapy')}, Twisted {version('twisted')}, "
-        f"scrapy-tlsclient {version('scrapy-tlsclient')}"
-    )
 
 
 def print_header(args: argparse.Namespace, handlers: dict[str, str]) -> None:

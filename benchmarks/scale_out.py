@@ -25,7 +25,6 @@ not a test: figures depend on the machine.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import os
 import platform
 import resource
@@ -37,6 +36,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from _report import version
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "example_project"))
 
@@ -216,13 +217,6 @@ def print_table(rows: list[list[str]]) -> None:
     ]
     for cells in [list(COLUMNS), *rows]:
         print("  ".join(cell.rjust(width) for cell, width in zip(cells, widths, strict=False)).rstrip())
-
-
-def version(distribution: str) -> str:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
 
 
 def redis_version() -> str:

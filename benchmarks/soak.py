@@ -55,13 +55,10 @@ from __future__ import annotations
 import argparse
 import ctypes
 import gc
-import importlib.metadata
 import io
 import json
 import os
-import platform
 import re
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -72,6 +69,8 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from _report import command, machine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -853,25 +852,6 @@ def print_result(result: dict[str, Any], args: argparse.Namespace) -> list[tuple
     print(f"  verdict: {'all targets met' if all(ok for _, ok, _ in found) else 'TARGETS MISSED'}")
     print()
     return found
-
-
-def version(distribution: str) -> str:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def command() -> str:
-    return f"python {shlex.join(sys.argv)}"
-
-
-def machine() -> str:
-    return (
-        f"{os.cpu_count()} CPUs, {platform.platform()}; Python {platform.python_version()}; "
-        f"Scrapy {version('scrapy')}, Twisted {version('twisted')}, "
-        f"scrapy-tlsclient {version('scrapy-tlsclient')}"
-    )
 
 
 def write_json(path: str, args: argparse.Namespace, results: list[dict[str, Any]], total_s: float) -> None:

@@ -50,15 +50,12 @@ command, the machine and the date, to PATH as JSON.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import io
 import json
 import math
 import os
-import platform
 import re
 import resource
-import shlex
 import statistics
 import subprocess
 import sys
@@ -69,6 +66,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from _report import command, machine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -507,25 +506,6 @@ def print_table(columns: tuple[str, ...], rows: list[list[str]]) -> None:
         if len(cells) != len(columns):
             aligned[-1] = cells[-1]
         print("  ".join(aligned).rstrip())
-
-
-def version(distribution: str) -> str:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def command() -> str:
-    return f"python {shlex.join(sys.argv)}"
-
-
-def machine() -> str:
-    return (
-        f"{os.cpu_count()} CPUs, {platform.platform()}; Python {platform.python_version()}; "
-        f"Scrapy {version('scrapy')}, Twisted {version('twisted')}, "
-        f"scrapy-tlsclient {version('scrapy-tlsclient')}"
-    )
 
 
 def print_header(args: argparse.Namespace) -> None:
