@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, TypeVar
 
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.utils.asyncio import is_asyncio_available
@@ -15,28 +15,27 @@ from twisted.internet import defer
 
 from scrapy_tlsclient import TLSClientDownloadHandler
 
+_H = TypeVar("_H", TLSClientDownloadHandler, HTTP11DownloadHandler)
+
 
 @asynccontextmanager
-async def open_handler(**settings: Any) -> AsyncIterator[TLSClientDownloadHandler]:
+async def _open(handler_class: type[_H], spider_name: str, settings: dict[str, Any]) -> AsyncIterator[_H]:
     crawler = get_crawler(settings_dict=settings)
-    crawler.spider = crawler._create_spider("handler-test")
-    handler = TLSClientDownloadHandler.from_crawler(crawler)
+    crawler.spider = crawler._create_spider(spider_name)
+    handler = handler_class.from_crawler(crawler)
     try:
         yield handler
     finally:
         await handler.close()
 
 
-@asynccontextmanager
-async def open_http11(**settings: Any) -> AsyncIterator[HTTP11DownloadHandler]:
+def open_handler(**settings: Any) -> AbstractAsyncContextManager[TLSClientDownloadHandler]:
+    return _open(TLSClientDownloadHandler, "handler-test", settings)
+
+
+def open_http11(**settings: Any) -> AbstractAsyncContextManager[HTTP11DownloadHandler]:
     """Scrapy's own handler, for the same request side by side."""
-    crawler = get_crawler(settings_dict=settings)
-    crawler.spider = crawler._create_spider("http11")
-    handler = HTTP11DownloadHandler.from_crawler(crawler)
-    try:
-        yield handler
-    finally:
-        await handler.close()
+    return _open(HTTP11DownloadHandler, "http11", settings)
 
 
 async def gather(*coros: object) -> list[object]:
