@@ -189,39 +189,15 @@ func listenFault(serve func(context.Context, net.Conn)) (*faultListener, error) 
 
 func (l *faultListener) run() {
 	defer close(l.done)
-	for {
-		c, err := l.ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			// Such as running out of file descriptors: wait and retry.
-			select {
-			case <-l.ctx.Done():
-				return
-			case <-time.After(10 * time.Millisecond):
-			}
-			continue
-		}
-		if !l.tracked.begin() {
-			_ = c.Close()
-			return
-		}
-		go func() {
-			defer l.tracked.end()
-			if !l.tracked.add(c) {
-				return
-			}
-			defer l.tracked.remove(c)
-			defer c.Close()
-			// The connection's time is up at faultConnLife at the latest.
-			ctx, cancel := context.WithTimeout(l.ctx, faultConnLife)
-			defer cancel()
-			stop := context.AfterFunc(ctx, func() { _ = c.Close() })
-			defer stop()
-			l.serve(ctx, c)
-		}()
-	}
+	l.tracked.serve(l.ctx, l.ln, func(c net.Conn) {
+		defer c.Close()
+		// The connection's time is up at faultConnLife at the latest.
+		ctx, cancel := context.WithTimeout(l.ctx, faultConnLife)
+		defer cancel()
+		stop := context.AfterFunc(ctx, func() { _ = c.Close() })
+		defer stop()
+		l.serve(ctx, c)
+	})
 }
 
 func (l *faultListener) close() {

@@ -241,6 +241,39 @@ type tracker struct {
 }
 
 // begin counts a goroutine that close must wait for; false once closed.
+// serve accepts connections on ln until it is closed, each handled in a
+// goroutine of its own that the tracker waits for and whose connection it
+// closes on close().
+func (t *tracker) serve(ctx context.Context, ln net.Listener, handle func(net.Conn)) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Such as running out of file descriptors: wait and retry.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			continue
+		}
+		if !t.begin() {
+			_ = c.Close()
+			return
+		}
+		go func() {
+			defer t.end()
+			if !t.add(c) {
+				return
+			}
+			defer t.remove(c)
+			handle(c)
+		}()
+	}
+}
+
 func (t *tracker) begin() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -582,29 +615,7 @@ func startSocksProxy(log *ProxyLog) (*socksProxy, error) {
 
 func (p *socksProxy) serve() {
 	defer close(p.done)
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			// Such as running out of file descriptors: wait and retry.
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		if !p.tracked.begin() {
-			_ = c.Close()
-			return
-		}
-		go func() {
-			defer p.tracked.end()
-			if !p.tracked.add(c) {
-				return
-			}
-			defer p.tracked.remove(c)
-			p.handle(c)
-		}()
-	}
+	p.tracked.serve(p.ctx, p.ln, p.handle)
 }
 
 func (p *socksProxy) close() {
