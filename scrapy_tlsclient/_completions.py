@@ -16,6 +16,7 @@ waiter went away still frees its buffer.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import secrets
@@ -25,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred
 
-from ._errors import NativeError
+from ._errors import NativeCancelledError, NativeError
 
 if TYPE_CHECKING:
     from ._envelopes import NativeResponse, StreamRead
@@ -38,6 +39,7 @@ __all__ = ["CompletionDispatcher"]
 #: How long one poll waits: also how soon the poller notices stop().
 POLL_TIMEOUT_MS = 250
 POLL_BATCH = 512
+CANCELLED = NativeCancelledError.code
 
 
 class _Waiter:
@@ -123,6 +125,9 @@ class CompletionDispatcher:
         return result
 
     async def _run(self, op: str, payload: dict[str, Any]) -> Any:
+        if self._stopping.is_set():
+            # The queue is (being) dropped: nobody would poll the result.
+            raise NativeCancelledError(f"native {op} not started: the download handler is closed", CANCELLED)
         ticket = next(self._tickets)
         waiter = _Waiter(self._loop)
         self._waiters[ticket] = waiter
@@ -151,6 +156,16 @@ class CompletionDispatcher:
                 decoded = [self._decode(completion) for completion in batch]
                 self._call_soon(self._settle, decoded)
         self._library.drop_queue(self._queue)
+        with contextlib.suppress(RuntimeError):  # a closed event loop: nobody waits
+            self._call_soon(self._abandon)
+
+    def _abandon(self) -> None:
+        # Calls still running when the queue was dropped complete into
+        # nothing (the library discards them): their waiters learn it here.
+        waiters, self._waiters = self._waiters, {}
+        message = "the download handler closed during the call"
+        for waiter in waiters.values():
+            waiter.settle(None, NativeCancelledError(message, CANCELLED))
 
     def _settle(self, decoded: list[tuple[str, Any, BaseException | None]]) -> None:
         for ticket, value, error in decoded:

@@ -238,6 +238,27 @@ func TestDroppedQueueReleasesItsBuffers(t *testing.T) {
 	assertNoLeftovers(t, b)
 }
 
+func TestSubmitAfterDropIsDiscarded(t *testing.T) {
+	b := New()
+	s := testServers(t)
+	st := startStream(t, b, req(s.H2+"/bytes?n=100000", nil))
+	b.PollCompletions([]byte(`{"queue": "stopped", "drop": true}`))
+	// A read submitted after its consumer stopped (a read-ahead racing a
+	// close) must not recreate the queue and park its buffer there.
+	in := map[string]any{"streamId": st.StreamID, "timeoutMs": 5000, "binary": true}
+	b.Submit(mustJSON(t, map[string]any{"queue": "stopped", "op": "readStream", "ticket": "late", "input": in}))
+	waitFor(t, func() bool { return b.completions.pending() == 0 })
+	assertNoBuffers(t, b)
+	b.completions.mu.Lock()
+	_, recreated := b.completions.queues["stopped"]
+	b.completions.mu.Unlock()
+	if recreated {
+		t.Fatal("the dropped queue was recreated by a late submission")
+	}
+	b.CancelStream(mustJSON(t, map[string]any{"streamId": st.StreamID}))
+	assertNoLeftovers(t, b)
+}
+
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)

@@ -62,15 +62,25 @@ func newCompletionQueue() *completionQueue {
 type completionQueues struct {
 	mu     sync.Mutex
 	queues map[string]*completionQueue
+	// dropped remembers the names of dropped queues, so that a submission
+	// arriving after its consumer stopped is discarded instead of
+	// recreating the queue, where its result (and body buffer) would wait
+	// for a poll that never comes. One short name per stopped consumer.
+	dropped map[string]struct{}
 }
 
 func newCompletionQueues() *completionQueues {
-	return &completionQueues{queues: map[string]*completionQueue{}}
+	return &completionQueues{queues: map[string]*completionQueue{}, dropped: map[string]struct{}{}}
 }
 
 func (qs *completionQueues) get(name string) *completionQueue {
 	qs.mu.Lock()
 	defer qs.mu.Unlock()
+	if _, gone := qs.dropped[name]; gone {
+		q := newCompletionQueue()
+		q.dropped = true
+		return q
+	}
 	q, ok := qs.queues[name]
 	if !ok {
 		q = newCompletionQueue()
@@ -85,6 +95,7 @@ func (qs *completionQueues) drop(name string) []string {
 	qs.mu.Lock()
 	q, ok := qs.queues[name]
 	delete(qs.queues, name)
+	qs.dropped[name] = struct{}{}
 	qs.mu.Unlock()
 	if !ok {
 		return nil

@@ -3,6 +3,7 @@ bytes, and every buffer freed once whether it was taken or not."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -41,8 +42,11 @@ def drain(library: NativeLibrary, stream_id: str, *, binary: bool | None = None)
 
 
 def assert_all_freed(library: NativeLibrary) -> None:
-    assert library.outstanding_buffers() == 0
+    outstanding = library.outstanding_buffers()
     stats = library.stats()
+    # What else was running, should another thread's call be the one counted.
+    threads = sorted(thread.name for thread in threading.enumerate())
+    assert outstanding == 0, f"{outstanding} outstanding; {stats}; threads {threads}"
     assert stats["untakenBuffers"] == 0 and stats["untakenBufferBytes"] == 0
 
 
