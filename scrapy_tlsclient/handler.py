@@ -56,7 +56,7 @@ from ._version import __version__
 from .streaming import STREAM_META_KEY, attach, live_body_of
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator, Awaitable
+    from collections.abc import AsyncGenerator, Awaitable, Callable
     from typing import Self
 
     from scrapy import Request
@@ -76,11 +76,12 @@ READ_HEARTBEAT_MS = 1000
 #: Bytes one readStream call may return (already-buffered chunks joined).
 READ_MAX_BYTES = 512 * 1024
 #: A body_file download buffers up to this many 64 KiB blocks in the
-#: library (2 MiB instead of 1) and takes up to FILE_READ_MAX_BYTES per
-#: read: fewer round trips through the completion queue, and the network
-#: keeps flowing while one is under way. 4 MiB was faster still but grew
-#: the files-pipeline test's peak RSS from 28-43 MiB to 58-65 MiB (Go's
-#: heap at 1 GB/s of block churn), against its 64 MiB bound.
+#: library (2 MiB instead of 1), so the network keeps flowing while a write
+#: or a read's answer is under way. When Python writes the file it takes up
+#: to FILE_READ_MAX_BYTES per read; when the library writes, a read goes on
+#: until the heartbeat or DOWNLOAD_MAXSIZE (docs/abi.rst, "Body to a file").
+#: A 4 MiB buffer grew the files-pipeline test's peak RSS from 28-43 MiB to
+#: 58-65 MiB (Go's heap at 1 GB/s of block churn), against its 64 MiB bound.
 FILE_BUFFER_BLOCKS = 32
 FILE_READ_MAX_BYTES = 2 << 20
 #: requestStream also waits this long for the first body bytes, so a small
@@ -310,7 +311,7 @@ class TLSClientDownloadHandler:
         native: NativeResponse,
         request: Request,
         transfer: _Transfer,
-        max_bytes: int,
+        max_bytes: int | Callable[[], int],
         output_path: str | None = None,
     ) -> AsyncGenerator[StreamRead, None]:
         """The body as it arrives: the piece that came with the headers,
@@ -319,7 +320,9 @@ class TLSClientDownloadHandler:
         once the library has released the stream (end of body or failure);
         a failure is raised as the NativeError after the pieces before it.
         With ``output_path`` the library appends the pieces it reads to that
-        file and they come as counts (``StreamRead.written``)."""
+        file and they come as counts (``StreamRead.written``): such a read
+        goes on until ``max_bytes`` (0: no limit) or the heartbeat.
+        ``max_bytes`` may be a function, asked before each read."""
         if native.body:
             yield StreamRead(chunk=native.body)
         if native.body_error is not None:
@@ -329,7 +332,8 @@ class TLSClientDownloadHandler:
             if self._closing:
                 raise DownloadCancelledError(f"The download handler closed while downloading {request.url}")
             try:
-                read = await self._calls.read_stream(stream_id, READ_HEARTBEAT_MS, max_bytes, output_path)
+                limit = max_bytes() if callable(max_bytes) else max_bytes
+                read = await self._calls.read_stream(stream_id, READ_HEARTBEAT_MS, limit, output_path)
             except NativeError:
                 transfer.open_stream = None
                 raise
@@ -373,16 +377,26 @@ class TLSClientDownloadHandler:
             self._config.progress_interval,
         )
         committed = False
+        received = 0
+
+        def read_limit() -> int:
+            if library_path is None:
+                return FILE_READ_MAX_BYTES
+            # The library writes until this limit or the heartbeat: stop
+            # it just past DOWNLOAD_MAXSIZE, so an oversized body puts at
+            # most one more block on disk before it is cancelled.
+            return max(maxsize + 1 - received, 1) if maxsize else 0
+
         # A chunk's write runs on a thread while the next chunk is read; at
         # most one write is in flight, so writes stay in order.
         writing: Awaitable[None] | None = None
-        received = 0
         try:
             async with aclosing(
-                self._body_pieces(native, request, transfer, FILE_READ_MAX_BYTES, library_path)
+                self._body_pieces(native, request, transfer, read_limit, library_path)
             ) as pieces:
                 async for piece in pieces:
                     received += len(piece.chunk) + piece.written
+                    self._count("body_file/bytes", len(piece.chunk) + piece.written)
                     sink.appended(piece.written)
                     data = piece.chunk
                     if data:
@@ -407,7 +421,6 @@ class TLSClientDownloadHandler:
                             previous, writing = writing, None
                             await previous
                         writing = start(self._runner.run(sink.write, data))
-                    self._count("body_file/bytes", len(piece.chunk) + piece.written)
                     progress.update(received)
             if writing is not None:
                 written, writing = writing, None

@@ -314,19 +314,29 @@ func (b *Bridge) readStreamOp(payload []byte) answer {
 		return chunkAnswer(out)
 	}
 	s.readMu.Lock()
-	ev, got := s.next(in.TimeoutMs)
+	var ev streamEvent
+	var got bool
 	var pieces [][]byte
 	var written int
 	var writeErr error
-	if got && !ev.terminal() {
-		pieces = s.gather(ev.data, in.MaxBytes)
-		if in.OutputPath != "" {
-			// Under readMu, so that reads append in order.
-			written, writeErr = s.output.write(in.OutputPath, pieces)
+	if in.OutputPath != "" {
+		// Under readMu, so that reads append in order.
+		ev, got, written, writeErr = s.fill(in)
+	} else {
+		ev, got = s.next(in.TimeoutMs)
+		if got && !ev.terminal() {
+			pieces = s.gather(ev.data, in.MaxBytes)
 		}
 	}
 	s.readMu.Unlock()
 	switch {
+	case writeErr != nil:
+		b.finishStream(s, false)
+		out.Error, out.ErrorCode = writeErr.Error(), errorCode(writeErr)
+	case written > 0:
+		// A fill that met the end leaves it for the next read: one
+		// outcome per answer.
+		out.Written = written
 	case !got:
 		out.Timeout = true
 	case ev.eof:
@@ -341,11 +351,6 @@ func (b *Bridge) readStreamOp(payload []byte) answer {
 		err := b.bodyError(s.call, ev.err)
 		b.finishStream(s, false)
 		out.Error, out.ErrorCode = err.Error(), errorCode(err)
-	case writeErr != nil:
-		b.finishStream(s, false)
-		out.Error, out.ErrorCode = writeErr.Error(), errorCode(writeErr)
-	case in.OutputPath != "":
-		out.Written = written
 	case in.Binary:
 		// The pump never writes to data it has sent, so the pieces can be
 		// held until taken.

@@ -117,3 +117,51 @@ func TestOutputFileProblemsEndTheStream(t *testing.T) {
 	}
 	assertNoLeftovers(t, b)
 }
+
+func TestAFileReadFillsUntilItsLimitTheEndOrItsTimeout(t *testing.T) {
+	b := New()
+	s := testServers(t)
+	path := filepath.Join(t.TempDir(), "body.part")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fill := func(id string, timeoutMs, maxBytes int) (StreamChunk, time.Duration) {
+		started := time.Now()
+		in := map[string]any{"streamId": id, "timeoutMs": timeoutMs, "maxBytes": maxBytes, "outputPath": path}
+		_, out := b.ReadStream(mustJSON(t, in))
+		return decode[StreamChunk](t, out), time.Since(started)
+	}
+
+	// A flowing body: the read goes on past the chunks buffered when it
+	// started, up to maxBytes (give or take the piece that crossed it).
+	const n = 3 << 20
+	r := startStream(t, b, req(fmt.Sprintf("%s/bytes?n=%d", s.H2, n), nil))
+	first, _ := fill(r.StreamID, 5000, 1<<20)
+	if first.Written < 1<<20 || first.Written > 1<<20+defaultStreamBlockSize {
+		t.Fatalf("maxBytes 1 MiB wrote %d", first.Written)
+	}
+	rest, _ := fill(r.StreamID, 5000, 0)
+	if first.Written+rest.Written != n || rest.EOF {
+		t.Fatalf("no limit: %+v after %d; the end comes in its own answer", rest, first.Written)
+	}
+	if end, _ := fill(r.StreamID, 5000, 0); !end.EOF || end.Written != 0 {
+		t.Fatalf("after the whole body: %+v", end)
+	}
+
+	// A trickle: the timeout bounds the read, and it answers with what it
+	// wrote rather than a timeout.
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = startStream(t, b, req(s.H2+"/stream?chunks=20&size=10&interval_ms=100", nil))
+	c, took := fill(r.StreamID, 350, 0)
+	if c.Timeout || c.Written < 10 || c.Written > 50 || took < 300*time.Millisecond || took > 2*time.Second {
+		t.Fatalf("trickle: %+v after %s", c, took)
+	}
+	b.CancelStream(mustJSON(t, map[string]any{"streamId": r.StreamID}))
+	got, err := os.ReadFile(path)
+	if err != nil || len(got) != c.Written {
+		t.Fatalf("file has %d bytes, the read reported %d (%v)", len(got), c.Written, err)
+	}
+	assertNoLeftovers(t, b)
+}

@@ -79,6 +79,26 @@ async def test_with_no_bytes_received_receiver_the_library_writes_the_file(
 
 
 @deferred_f_from_coro_f
+async def test_the_library_stops_writing_just_past_the_maxsize(servers: Servers, tmp_path: Path) -> None:
+    # A library-written read goes on until its limit: the handler sets it
+    # so an oversized body puts at most one more block on disk.
+    target, maxsize = tmp_path / "big.bin", 1_000_000
+    async with open_handler() as handler:
+        reads = spy_on_reads(handler)
+        with pytest.raises(DownloadCancelledError, match="larger than download max size"):
+            await handler.download_request(
+                Request(
+                    f"{servers.h2}/bytes?n=50000000&chunked=1",
+                    meta={"body_file": target, "download_maxsize": maxsize},
+                )
+            )
+        received = handler.crawler.stats.get_value("tls_client/body_file/bytes")  # type: ignore[union-attr]
+    assert reads and all(path is not None for path in reads)
+    assert maxsize < received <= maxsize + 64 * 1024
+    assert leftovers(tmp_path) == []
+
+
+@deferred_f_from_coro_f
 async def test_long_downloads_log_their_progress(
     servers: Servers, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
