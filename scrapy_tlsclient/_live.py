@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import logging
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from scrapy.exceptions import DownloadCancelledError, ResponseDataLossError, StopDownload
 
 from ._errors import NativeError
 from ._scrapy_errors import cuts_body_short, scrapy_error_for
-from ._threads import drop, start
+from ._threads import drop, unlogged
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Coroutine
+    from collections.abc import Awaitable, Callable
 
     from scrapy import Request
 
@@ -46,7 +46,7 @@ class LiveBody:
         stream_id: str | None,
         first_chunk: bytes,
         first_error: NativeError | None,
-        read_native: Callable[[str], Coroutine[Any, Any, StreamRead]],
+        read_native: Callable[[str], Awaitable[StreamRead]],
         cancel_native: Callable[[str], None],
         on_bytes: Callable[[bytes], StopDownload | None],
         is_closing: Callable[[], bool],
@@ -148,7 +148,9 @@ class LiveBody:
         answers as soon as it arrives) while the consumer handles this one,
         instead of waiting for the consumer's next ``read()``."""
         if self._stream_id is not None and self._ahead is None:
-            self._ahead = start(self._read_native(self._stream_id))
+            # Awaited by the next read(), unless the body is collected
+            # first: then its failure (the cancelled stream) is not logged.
+            self._ahead = unlogged(self._read_native(self._stream_id))
 
     def _accept(self, chunk: bytes) -> bytes:
         self.bytes_received += len(chunk)

@@ -171,6 +171,15 @@ def drop(started: Awaitable[Any]) -> None:
     log (an asyncio task's "exception was never retrieved", a Deferred's
     "Unhandled error")."""
     if isinstance(started, asyncio.Future):
-        started.add_done_callback(lambda done: done.cancelled() or done.exception())
+        unlogged(started)
     else:
         started.addErrback(lambda _: None)  # type: ignore[attr-defined]
+
+
+def unlogged(started: Awaitable[_T]) -> Awaitable[_T]:
+    """``started``, whose failure asyncio will not log as "never retrieved"
+    should nobody await it; awaiting it still raises. (A Deferred cannot be
+    marked so without swallowing the failure: it is returned as it is.)"""
+    if isinstance(started, asyncio.Future):
+        started.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return started

@@ -107,7 +107,7 @@ class TLSClientDownloadHandler:
         self._config = HandlerConfig.from_settings(crawler.settings)
         warn_ignored_tls_settings(crawler.settings)
         self._library = load_library(self._config.library_path)
-        if not self._library.supports("submit"):
+        if not self._library.supports("completionNotifyFd"):
             raise NotConfigured(
                 f"TLSClientDownloadHandler needs this project's tls-client library (raw bodies, ordered "
                 f"headers, streaming, the completion queue); {self._library.info.path} is "
@@ -468,7 +468,7 @@ class TLSClientDownloadHandler:
             stream_id=stream_id,
             first_chunk=native.body,
             first_error=native.body_error,
-            read_native=lambda sid: self._calls.read_stream(sid, READ_HEARTBEAT_MS, READ_MAX_BYTES),
+            read_native=lambda sid: self._calls.read_stream_soon(sid, READ_HEARTBEAT_MS, READ_MAX_BYTES),
             cancel_native=lambda sid: self._runner.submit(self._library.cancel_stream, sid),
             on_bytes=lambda chunk: self._stop_download(signals.bytes_received, request, data=chunk),
             is_closing=self._crawl_closing,

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The completion ABI lets a caller run many calls with one waiting thread:
@@ -39,6 +41,12 @@ type pollInput struct {
 	// Drop forgets the queue (after its consumer stopped); results that
 	// arrive later for it are discarded.
 	Drop bool `json:"drop"`
+	// NotifyFd (when > 0) makes the library write a byte to this
+	// non-blocking descriptor (the write end of the caller's pipe) whenever
+	// the queue goes from empty to not empty, so that an event loop can
+	// watch the read end and poll with timeoutMs 0 on its own thread, with
+	// no thread waiting in pollCompletions. Until the queue is dropped.
+	NotifyFd int `json:"notifyFd"`
 }
 
 type pollOutput struct {
@@ -52,10 +60,20 @@ type completionQueue struct {
 	notify  chan struct{}
 	pending int  // submitted, not yet completed
 	dropped bool // nobody polls any more: results are discarded
+	wakeFd  int  // the caller's pipe (NotifyFd), -1 if none
 }
 
 func newCompletionQueue() *completionQueue {
-	return &completionQueue{notify: make(chan struct{}, 1)}
+	return &completionQueue{notify: make(chan struct{}, 1), wakeFd: -1}
+}
+
+// wake tells a caller watching wakeFd that completions wait. Called with
+// q.mu held, so that no byte is written after drop gave the descriptor
+// back. A full pipe (EAGAIN) already holds a wake-up.
+func (q *completionQueue) wake() {
+	if q.wakeFd >= 0 {
+		_, _ = unix.Write(q.wakeFd, []byte{1})
+	}
 }
 
 // completionQueues holds the named queues.
@@ -103,6 +121,7 @@ func (qs *completionQueues) drop(name string) []string {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.dropped = true
+	q.wakeFd = -1
 	var orphans []string
 	for _, c := range q.items {
 		if c.buffer != "" {
@@ -136,6 +155,9 @@ func (q *completionQueue) push(c Completion) bool {
 		return false
 	}
 	q.items = append(q.items, c)
+	if len(q.items) == 1 {
+		q.wake()
+	}
 	q.mu.Unlock()
 	select {
 	case q.notify <- struct{}{}:
@@ -155,6 +177,9 @@ func (q *completionQueue) take(timeout time.Duration, limit int) []Completion {
 			out := append([]Completion(nil), q.items[:n]...)
 			q.items = append(q.items[:0], q.items[n:]...)
 			more := len(q.items) > 0
+			if more {
+				q.wake() // the caller took max: it is told to come back
+			}
 			q.mu.Unlock()
 			if more {
 				select {
@@ -234,8 +259,19 @@ func (b *Bridge) PollCompletions(payload []byte) (string, []byte) {
 		out := pollOutput{ID: b.newID(), Completions: []Completion{}}
 		return out.ID, marshal(out)
 	}
+	queue := b.completions.get(in.Queue)
+	if in.NotifyFd > 0 {
+		queue.mu.Lock()
+		if !queue.dropped {
+			queue.wakeFd = in.NotifyFd
+			if len(queue.items) > 0 {
+				queue.wake()
+			}
+		}
+		queue.mu.Unlock()
+	}
 	timeout := time.Duration(min(max(in.TimeoutMs, 0), 60000)) * time.Millisecond
-	out := pollOutput{ID: b.newID(), Completions: b.completions.get(in.Queue).take(timeout, limit)}
+	out := pollOutput{ID: b.newID(), Completions: queue.take(timeout, limit)}
 	if out.Completions == nil {
 		out.Completions = []Completion{}
 	}
