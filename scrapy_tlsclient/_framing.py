@@ -132,20 +132,32 @@ class LineDecoder:
         if b"\r" in data:
             # CRLF before lone CR, so that "\r\r\n" is two line ends.
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        pieces = data.split(b"\n")
-        rest = pieces.pop()
-        lines: list[str] = []
+        end = data.rfind(b"\n")
         limit = self.max_line_bytes
-        for index, piece in enumerate(pieces):
-            raw = piece
-            if index == 0 and self._buffer:
-                self._buffer += piece
-                raw = bytes(self._buffer)
-                self._buffer.clear()
-            if len(raw) > limit:
-                return self._fail(lines)
-            lines.append(raw.decode("utf-8", "replace"))
-        if len(self._buffer) + len(rest) > limit:
+        if end < 0:
+            if len(self._buffer) + len(data) > limit:
+                return self._fail([])
+            self._buffer += data
+            return []
+        if self._buffer:
+            self._buffer += data[:end]
+            complete = bytes(self._buffer)
+            self._buffer.clear()
+        else:
+            complete = data[:end]
+        rest = data[end + 1 :]
+        if len(complete) <= limit:
+            # No line can be too long: one decode for all of them (a line
+            # end never occurs inside a UTF-8 sequence, so this equals
+            # decoding line by line).
+            lines = complete.decode("utf-8", "replace").split("\n")
+        else:
+            lines = []
+            for raw in complete.split(b"\n"):
+                if len(raw) > limit:
+                    return self._fail(lines)
+                lines.append(raw.decode("utf-8", "replace"))
+        if len(rest) > limit:
             return self._fail(lines)
         self._buffer += rest
         return lines
@@ -375,9 +387,12 @@ class SSEDecoder:
                 if self._keep_comments:
                     self.comments.append(line[1:])
             else:
-                name, colon, value = line.partition(":")
-                if colon and value[:1] == " ":
-                    value = value[1:]
+                if line.startswith("data: "):  # the usual line: no partition
+                    name, value = "data", line[6:]
+                else:
+                    name, colon, value = line.partition(":")
+                    if colon and value[:1] == " ":
+                        value = value[1:]
                 if not self._field(name, value):
                     self._error = FrameTooLarge("an event's data", self.max_event_bytes, self.limit_name)
                     self._reset_block()
@@ -389,7 +404,8 @@ class SSEDecoder:
     def _field(self, name: str, value: str) -> bool:
         """Process one field; False if the event's data grew past the limit."""
         if name == "data":
-            self._data_bytes += len(value.encode("utf-8")) + (1 if self._data else 0)
+            size = len(value) if value.isascii() else len(value.encode("utf-8"))
+            self._data_bytes += size + (1 if self._data else 0)
             if self._data_bytes > self.max_event_bytes:
                 return False
             self._data.append(value)

@@ -76,6 +76,10 @@ _OPTIONAL_EXPORTS: Final = (
     "pollCompletions",
     "takeBuffer",
 )
+#: A binary read's chunk shorter than this comes inline (base64 in the JSON
+#: answer): for a live stream's small chunks, taking and freeing a buffer
+#: (two more native calls) costs more than base64 (docs/abi.rst).
+INLINE_CHUNK_MAX: Final = 8192
 #: takeBuffer's answer starts with the buffer's length, 8 bytes little-endian.
 _BUFFER_PREFIX: Final = 8
 
@@ -135,6 +139,7 @@ class NativeLibrary:
         # Checked before every call, so a flag set at fork rather than a
         # getpid() per call (3.7 % of the event loop at 10,000 events/s).
         self._forked = False
+        self._submit_prefixes: dict[tuple[str, str], str] = {}
         os.register_at_fork(after_in_child=self._mark_forked)
         exports = {"request", "freeMemory", "destroySession", "destroyAll"}
         for name in _OPTIONAL_EXPORTS:
@@ -324,6 +329,7 @@ class NativeLibrary:
             payload["outputPath"] = output_path
         elif self.has_binary if binary is None else binary:
             payload["binary"] = True
+            payload["binaryMin"] = INLINE_CHUNK_MAX
         return payload
 
     def read_stream_all(self, stream_id: str) -> NativeResponse:
@@ -350,12 +356,19 @@ class NativeLibrary:
     def submit(self, queue: str, op: str, ticket: str, payload: Any) -> None:
         """Start ``op`` (request, requestStream, readStream, readStreamAll,
         cancelStream) in the background; it returns at once, and the result
-        comes from :meth:`poll_completions` of ``queue`` under ``ticket``. Not blocking."""
+        comes from :meth:`poll_completions` of ``queue`` under ``ticket``. Not blocking.
+        ``payload`` may be given already encoded, as a JSON ``str``."""
         if "submit" not in self.exports:
             raise NativeFeatureUnavailable("submit needs this project's library (completion queue)")
         self._check_pid()
-        document = {"queue": queue, "op": op, "ticket": ticket, "input": payload}
-        self._lib.submit(json.dumps(document, separators=(",", ":")).encode("utf-8"))
+        # Built from pieces rather than one json.dumps of a dict: a live
+        # stream submits a read per event (docs/benchmarks.rst, "Streaming").
+        prefix = self._submit_prefixes.get((queue, op))
+        if prefix is None:
+            prefix = f'{{"queue":{json.dumps(queue)},"op":{json.dumps(op)},"ticket":'
+            self._submit_prefixes[(queue, op)] = prefix
+        encoded = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
+        self._lib.submit(f'{prefix}{json.dumps(ticket)},"input":{encoded}}}'.encode())
 
     def poll_completions(self, queue: str, timeout_ms: int, max_items: int = 256) -> list[dict[str, Any]]:
         """Finished submissions ``{"ticket", "op", "result"}`` of ``queue``,

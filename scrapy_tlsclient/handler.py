@@ -4,8 +4,9 @@ It follows the flow of Scrapy's own streaming handlers: send, check the
 announced size, ``headers_received``, read the body chunk by chunk with
 ``bytes_received``, ``DOWNLOAD_MAXSIZE``/``WARNSIZE`` while reading,
 ``StopDownload``, dataloss. Requests and reads go through the library's
-completion queue (``_completions``: one poller thread for all of them); the
-few other native calls (cancel, destroy) run in a small thread pool
+completion queue (``_completions``: the event loop takes the results when
+the library wakes it through a pipe, no thread waits); the few other
+native calls (cancel, destroy) run in a small thread pool
 (``_threads``). The reactor thread never blocks.
 """
 

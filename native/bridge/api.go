@@ -351,7 +351,7 @@ func (b *Bridge) readStreamOp(payload []byte) answer {
 		err := b.bodyError(s.call, ev.err)
 		b.finishStream(s, false)
 		out.Error, out.ErrorCode = err.Error(), errorCode(err)
-	case in.Binary:
+	case in.Binary && totalLen(pieces) >= in.BinaryMin:
 		// The pump never writes to data it has sent, so the pieces can be
 		// held until taken.
 		out.ChunkBuffer, out.ChunkLength = b.newBuffer(pieces...), totalLen(pieces)

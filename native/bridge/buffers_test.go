@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -268,4 +269,32 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+func TestSmallBinaryChunksComeInline(t *testing.T) {
+	b := New()
+	s := testServers(t)
+	st := startStream(t, b, req(s.H2+"/stream?chunks=3&size=100&interval_ms=50", nil))
+	var body []byte
+	for i := 0; i < 20; i++ {
+		in := map[string]any{"streamId": st.StreamID, "timeoutMs": 5000, "binary": true, "binaryMin": 1000}
+		_, out := b.ReadStream(mustJSON(t, in))
+		c := decode[StreamChunk](t, out)
+		if c.EOF {
+			break
+		}
+		if c.ChunkBuffer != "" || c.Chunk == "" {
+			t.Fatalf("a chunk under binaryMin did not come inline: %+v", c)
+		}
+		data, err := base64.StdEncoding.DecodeString(c.Chunk)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body = append(body, data...)
+	}
+	if want := bytes.Repeat([]byte("a"), 100); len(body) != 300 || !bytes.Equal(body[:100], want) {
+		t.Fatalf("got %d bytes: %q", len(body), body)
+	}
+	assertNoBuffers(t, b)
+	assertNoLeftovers(t, b)
 }

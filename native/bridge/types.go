@@ -217,6 +217,11 @@ type readStreamInput struct {
 	// Binary (extension) hands the chunk out as a buffer (ChunkBuffer)
 	// instead of base64 in Chunk.
 	Binary bool `json:"binary"`
+	// BinaryMin (extension, with Binary): a chunk shorter than this many
+	// bytes comes inline as base64 in Chunk after all. For the small
+	// chunks of a live stream (an event or a line each) the two calls that
+	// take and free a buffer cost more than base64 does.
+	BinaryMin int `json:"binaryMin"`
 	// OutputPath (extension) appends the chunk to this existing file
 	// instead of returning it (StreamChunk.Written): see streamOutput.
 	OutputPath string `json:"outputPath"`
