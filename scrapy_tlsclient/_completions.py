@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
 import os
 import secrets
@@ -106,6 +107,9 @@ class CompletionDispatcher:
         self._tickets = (f"c{n}" for n in itertools.count())
         self._queue = f"scrapy-{secrets.token_hex(6)}"
         self._stopped = False
+        #: Submissions of this pass of the event loop, sent by _flush.
+        self._outbox: list[str] = []
+        self._call_soon = _soon(loop)
         self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._unwatch = _watch(self._wake_read, self._on_wake, loop)
         library.watch_queue(self._queue, self._wake_write)
@@ -130,10 +134,25 @@ class CompletionDispatcher:
         payload = self._library.read_stream_input(stream_id, timeout_ms, max_bytes, self._binary, output_path)
         return self._submit("readStream", payload)
 
+    def stream_reader(self, timeout_ms: int, max_bytes: int) -> Callable[[str], Awaitable[StreamRead]]:
+        """``read_stream_soon`` for one live stream's reads, which differ only
+        in their ticket: the input is encoded once, not once per event."""
+        encoded: dict[str, str] = {}
+
+        def read(stream_id: str) -> Awaitable[StreamRead]:
+            payload = encoded.get(stream_id)
+            if payload is None:
+                encoded.clear()  # one stream per reader; a new id replaces it
+                raw = self._library.read_stream_input(stream_id, timeout_ms, max_bytes, self._binary)
+                payload = encoded[stream_id] = json.dumps(raw, separators=(",", ":"))
+            return self._submit("readStream", payload)
+
+        return read
+
     async def _run(self, op: str, payload: dict[str, Any]) -> Any:
         return await self._submit(op, payload)
 
-    def _submit(self, op: str, payload: dict[str, Any]) -> Awaitable[Any]:
+    def _submit(self, op: str, payload: dict[str, Any] | str) -> Awaitable[Any]:
         waiter = _Waiter(self._loop)
         if self._stopped:
             # The queue is dropped: nobody would take the result.
@@ -142,8 +161,17 @@ class CompletionDispatcher:
             return waiter.awaitable
         ticket = next(self._tickets)
         self._waiters[ticket] = waiter
-        self._library.submit(self._queue, op, ticket, payload)
+        self._outbox.append(self._library.submit_document(self._queue, op, ticket, payload))
+        if len(self._outbox) == 1:
+            self._call_soon(self._flush)
         return waiter.awaitable
+
+    def _flush(self) -> None:
+        """Send what this pass of the event loop submitted, with one native
+        call: the reads a batch of results starts go together."""
+        documents, self._outbox = self._outbox, []
+        if documents and not self._stopped:
+            self._library.submit_documents(documents)
 
     @property
     def in_flight(self) -> int:
@@ -160,6 +188,7 @@ class CompletionDispatcher:
         if self._stopped:
             return
         self._stopped = True
+        self._outbox.clear()  # their waiters are ended below
         self._unwatch()
         # Dropped before the pipe is closed: the library writes to it only
         # while the queue exists, so it never writes to a reused descriptor.
@@ -196,6 +225,16 @@ class CompletionDispatcher:
             return completion["ticket"], decoder(completion["result"]), None
         except NativeError as error:
             return completion["ticket"], None, error
+
+
+def _soon(loop: asyncio.AbstractEventLoop | None) -> Callable[[Callable[[], None]], object]:
+    """Run a function on the event-loop thread, after the current pass."""
+    if loop is not None:
+        return loop.call_soon
+    from twisted.internet import reactor
+
+    later: Any = reactor
+    return lambda function: later.callLater(0, function)
 
 
 def _watch(

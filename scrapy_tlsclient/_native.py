@@ -358,9 +358,10 @@ class NativeLibrary:
         cancelStream) in the background; it returns at once, and the result
         comes from :meth:`poll_completions` of ``queue`` under ``ticket``. Not blocking.
         ``payload`` may be given already encoded, as a JSON ``str``."""
-        if "submit" not in self.exports:
-            raise NativeFeatureUnavailable("submit needs this project's library (completion queue)")
-        self._check_pid()
+        self.submit_documents([self.submit_document(queue, op, ticket, payload)])
+
+    def submit_document(self, queue: str, op: str, ticket: str, payload: Any) -> str:
+        """The JSON document :meth:`submit` sends, for :meth:`submit_documents`."""
         # Built from pieces rather than one json.dumps of a dict: a live
         # stream submits a read per event (docs/benchmarks.rst, "Streaming").
         prefix = self._submit_prefixes.get((queue, op))
@@ -368,7 +369,15 @@ class NativeLibrary:
             prefix = f'{{"queue":{json.dumps(queue)},"op":{json.dumps(op)},"ticket":'
             self._submit_prefixes[(queue, op)] = prefix
         encoded = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
-        self._lib.submit(f'{prefix}{json.dumps(ticket)},"input":{encoded}}}'.encode())
+        return f'{prefix}{json.dumps(ticket)},"input":{encoded}}}'
+
+    def submit_documents(self, documents: list[str]) -> None:
+        """Start several submissions with one native call (a JSON array)."""
+        if "submit" not in self.exports:
+            raise NativeFeatureUnavailable("submit needs this project's library (completion queue)")
+        self._check_pid()
+        batch = documents[0] if len(documents) == 1 else f"[{','.join(documents)}]"
+        self._lib.submit(batch.encode())
 
     def poll_completions(self, queue: str, timeout_ms: int, max_items: int = 256) -> list[dict[str, Any]]:
         """Finished submissions ``{"ticket", "op", "result"}`` of ``queue``,

@@ -469,7 +469,7 @@ class TLSClientDownloadHandler:
             stream_id=stream_id,
             first_chunk=native.body,
             first_error=native.body_error,
-            read_native=lambda sid: self._calls.read_stream_soon(sid, READ_HEARTBEAT_MS, READ_MAX_BYTES),
+            read_native=self._calls.stream_reader(READ_HEARTBEAT_MS, READ_MAX_BYTES),
             cancel_native=lambda sid: self._runner.submit(self._library.cancel_stream, sid),
             on_bytes=lambda chunk: self._stop_download(signals.bytes_received, request, data=chunk),
             is_closing=self._crawl_closing,

@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"encoding/json"
 	"sync"
 	"time"
@@ -213,8 +214,24 @@ var submitOps = map[string]func(b *Bridge, payload []byte) answer{
 
 // Submit starts an operation in the background; its result arrives
 // through PollCompletions under the caller's ticket. Every submission
-// completes exactly once, errors included.
+// completes exactly once, errors included. A JSON array submits each of
+// its elements: one call from the caller's event loop for all the reads it
+// started in one pass, where each call into Go has a fixed cost.
 func (b *Bridge) Submit(payload []byte) {
+	if trimmed := bytes.TrimLeft(payload, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
+		var batch []json.RawMessage
+		if err := json.Unmarshal(trimmed, &batch); err == nil {
+			for _, one := range batch {
+				b.submitOne(one)
+			}
+			return
+		}
+		// Not a valid array: reported as one invalid submission below.
+	}
+	b.submitOne(payload)
+}
+
+func (b *Bridge) submitOne(payload []byte) {
 	var in submitInput
 	err := json.Unmarshal(payload, &in)
 	queue := b.completions.get(in.Queue)

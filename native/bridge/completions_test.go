@@ -147,3 +147,25 @@ func TestANotifyFdIsWrittenWhenTheQueueFills(t *testing.T) {
 		t.Fatalf("a dropped queue still wrote to its descriptor (%d bytes)", n)
 	}
 }
+
+func TestASubmittedArrayStartsEachElement(t *testing.T) {
+	b := New()
+	s := testServers(t)
+	var batch []map[string]any
+	for i := range 5 {
+		in := req(fmt.Sprintf("%s/bytes?n=%d", s.H2, 10+i), map[string]any{"prefetchBytes": 1000, "prefetchTimeoutMs": 5000})
+		batch = append(batch, map[string]any{"op": "requestStream", "ticket": fmt.Sprint("b", i), "input": in})
+	}
+	b.Submit(append([]byte(" \n"), mustJSON(t, batch)...))
+	got := pollAll(t, b, 5, 10*time.Second)
+	for i := range 5 {
+		if r := decode[Response](t, got[fmt.Sprint("b", i)].Result); !r.EOF || r.BodyBytes != int64(10+i) {
+			t.Fatalf("element %d: %+v", i, r)
+		}
+	}
+	// A broken array is still one (failed) submission, never a silent loss.
+	b.Submit([]byte(`[{"op": "request"`))
+	if r := decode[Response](t, pollAll(t, b, 1, 5*time.Second)[""].Result); r.ErrorCode != CodeInvalidInput {
+		t.Fatalf("broken array: %+v", r)
+	}
+}
