@@ -33,6 +33,7 @@ from twisted.internet.interfaces import IReadDescriptor
 from zope.interface import implementer  # type: ignore[import-untyped]
 
 from ._errors import NativeCancelledError, NativeError
+from ._native import INLINE_CHUNK_MAX
 
 if TYPE_CHECKING:
     from ._envelopes import NativeResponse, StreamRead
@@ -116,7 +117,7 @@ class CompletionDispatcher:
 
     async def request_stream(self, request_input: dict[str, Any]) -> NativeResponse:
         if self._binary:
-            request_input = {**request_input, "binaryBody": True}
+            request_input = {**request_input, "binaryBody": True, "binaryMin": INLINE_CHUNK_MAX}
         result: NativeResponse = await self._run("requestStream", request_input)
         return result
 

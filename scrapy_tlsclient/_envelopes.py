@@ -71,6 +71,7 @@ class RequestInput(TypedDict, total=False):
     prefetchBytes: int
     prefetchTimeoutMs: int
     binaryBody: bool
+    binaryMin: int
 
 
 @dataclass(frozen=True)

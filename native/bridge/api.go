@@ -254,10 +254,11 @@ func (b *Bridge) prefetch(s *stream, out *Response) {
 	}
 	s.readMu.Unlock()
 	switch {
-	case !in.BinaryBody:
-		out.Body = prefetchedBody(in, data)
-	case len(data) > 0:
+	case in.BinaryBody && len(data) == 0:
+	case in.BinaryBody && len(data) >= in.BinaryMin:
 		out.BodyBuffer = b.newBuffer(data)
+	default:
+		out.Body = prefetchedBody(in, data)
 	}
 	out.BodyBytes = int64(len(data))
 	if out.EOF || out.BodyError != "" {

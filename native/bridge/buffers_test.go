@@ -298,3 +298,24 @@ func TestSmallBinaryChunksComeInline(t *testing.T) {
 	assertNoBuffers(t, b)
 	assertNoLeftovers(t, b)
 }
+
+func TestASmallPrefetchedBodyComesInline(t *testing.T) {
+	b := New()
+	s := testServers(t)
+	for _, n := range []int{100, 5000} {
+		_, out := b.RequestStream(mustJSON(t, req(fmt.Sprintf("%s/bytes?n=%d", s.H2, n), map[string]any{
+			"binaryBody": true, "binaryMin": 1000, "prefetchBytes": 65536, "prefetchTimeoutMs": 5000,
+		})))
+		r := decode[Response](t, out)
+		switch {
+		case !r.EOF:
+			t.Fatalf("n=%d: not prefetched whole: %+v", n, r)
+		case n < 1000 && (r.BodyBuffer != "" || !bytes.Equal(dataURLBytes(t, r.Body), pattern(n))):
+			t.Fatalf("n=%d under binaryMin: buffer %q, body %q", n, r.BodyBuffer, r.Body)
+		case n >= 1000 && (r.Body != "" || !bytes.Equal(takeBytes(t, b, r.BodyBuffer), pattern(n))):
+			t.Fatalf("n=%d over binaryMin: body %q", n, r.Body)
+		}
+	}
+	assertNoBuffers(t, b)
+	assertNoLeftovers(t, b)
+}

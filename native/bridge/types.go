@@ -78,6 +78,10 @@ type RequestInput struct {
 	// part of requestStream) out as a buffer named by bodyBuffer instead of
 	// base64 in body: see bufferRegistry.
 	BinaryBody bool `json:"binaryBody"`
+	// BinaryMin (with BinaryBody): a prefetched body shorter than this
+	// many bytes comes in body after all, as without BinaryBody: for a
+	// small page, taking and freeing a buffer costs two more calls.
+	BinaryMin int `json:"binaryMin"`
 }
 
 // Cookie is upstream's cookie JSON shape; expires is unix seconds.
