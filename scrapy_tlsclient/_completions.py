@@ -8,7 +8,7 @@ takes the finished calls with a non-blocking ``pollCompletions`` and
 settles their waiters, all on its own thread. No thread waits for results,
 so no thread competes with the event loop for the GIL: a poller thread
 that decoded each batch used to hold events back by milliseconds at
-10,000 events/s (docs/benchmarks.rst, "Streams").
+10,000 events/s (docs/benchmarks.rst, "Streaming").
 
 Body bytes (readStream chunks, the prefetched start of a body) come as
 native buffers, not base64 inside the JSON, when the library can:
@@ -32,7 +32,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReadDescriptor
 from zope.interface import implementer  # type: ignore[import-untyped]
 
-from ._errors import NativeCancelledError, NativeError
+from ._errors import NativeCancelledError
 from ._native import INLINE_CHUNK_MAX
 
 if TYPE_CHECKING:
@@ -130,8 +130,9 @@ class CompletionDispatcher:
     def read_stream_soon(
         self, stream_id: str, timeout_ms: int, max_bytes: int, output_path: str | None = None
     ) -> Awaitable[StreamRead]:
-        """Start a read now and return its result to await later, with no
-        task around it: a live stream's read ahead costs one submit."""
+        """Start a read (sent with the other submissions of this pass of the
+        event loop) and return its result to await later, with no task
+        around it: a live stream's read ahead."""
         payload = self._library.read_stream_input(stream_id, timeout_ms, max_bytes, self._binary, output_path)
         return self._submit("readStream", payload)
 
@@ -210,7 +211,12 @@ class CompletionDispatcher:
         with contextlib.suppress(BlockingIOError):
             os.read(self._wake_read, 4096)
         # A full batch leaves the rest queued, and the library wakes us again.
-        for completion in self._library.poll_completions(self._queue, 0, POLL_BATCH):
+        try:
+            batch = self._library.poll_completions(self._queue, 0, POLL_BATCH)
+        except Exception:  # pragma: no cover - a broken library; keep the crawl alive
+            logger.exception("scrapy_tlsclient: taking native completions failed")
+            return
+        for completion in batch:
             ticket, value, error = self._decode(completion)
             waiter = self._waiters.pop(ticket, None)
             if waiter is not None:
@@ -222,10 +228,11 @@ class CompletionDispatcher:
         decoder: Callable[[dict[str, Any]], Any] = self._decoders.get(
             completion.get("op", ""), self._library.decode_response
         )
+        ticket = str(completion.get("ticket", ""))
         try:
-            return completion["ticket"], decoder(completion["result"]), None
-        except NativeError as error:
-            return completion["ticket"], None, error
+            return ticket, decoder(completion["result"]), None
+        except Exception as error:  # NativeError, or a malformed result: the waiter gets it
+            return ticket, None, error
 
 
 def _soon(loop: asyncio.AbstractEventLoop | None) -> Callable[[Callable[[], None]], object]:
