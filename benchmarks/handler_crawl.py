@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from _crawl import crawl, describe
 from _report import command, machine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -66,7 +67,7 @@ def cpu_seconds() -> float:
 def run_child(config: dict[str, Any]) -> None:
     """Run one crawl as described by ``config`` and print its JSON result line."""
     from scrapy import Request, Spider, signals
-    from scrapy.crawler import Crawler, CrawlerProcess
+    from scrapy.crawler import Crawler
     from scrapy.http import Response
     from twisted.python.failure import Failure
 
@@ -105,7 +106,7 @@ def run_child(config: dict[str, Any]) -> None:
                 self.error(f"{response.url}: {len(response.body)} bytes, expected {self.size}")
 
         def failed(self, failure: Failure) -> None:
-            self.error(f"{failure.type.__name__ if failure.type else 'error'}: {failure.getErrorMessage()}")
+            self.error(describe(failure))
 
         def error(self, message: str) -> None:
             self.errors += 1
@@ -116,21 +117,10 @@ def run_child(config: dict[str, Any]) -> None:
         "CONCURRENT_REQUESTS": concurrency,
         "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
         "DOWNLOAD_DELAY": 0,
-        "LOG_LEVEL": "ERROR",
-        "ROBOTSTXT_OBEY": False,
-        "COOKIES_ENABLED": False,
-        "RETRY_ENABLED": False,
-        "TELNETCONSOLE_ENABLED": False,
-        "HTTPCACHE_ENABLED": False,
         "DOWNLOAD_HANDLERS": {"http": config["handler"], "https": config["handler"]},
         "TWISTED_REACTOR": REACTORS[config["reactor"]],
     }
-    process = CrawlerProcess(settings)
-    crawler = process.create_crawler(BytesSpider)
-    process.crawl(crawler, base=config["base"], pages=config["pages"], size=config["size"])
-    process.start()
-    spider = crawler.spider
-    assert isinstance(spider, BytesSpider)
+    spider = crawl(BytesSpider, settings, base=config["base"], pages=config["pages"], size=config["size"])
     result = {
         "pages": spider.ok,
         "errors": spider.errors,

@@ -70,6 +70,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from _crawl import crawl, describe
 from _report import command, machine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -281,7 +282,7 @@ def spread(count: int, over: int) -> Iterator[bool]:
 def run_child(config: dict[str, Any]) -> None:
     """Run the soak crawl of ``config`` and print its JSON result line."""
     from scrapy import Request, Spider, signals
-    from scrapy.crawler import Crawler, CrawlerProcess
+    from scrapy.crawler import Crawler
     from scrapy.exceptions import CloseSpider
     from scrapy.http import Response
     from scrapy.utils.defer import maybe_deferred_to_future
@@ -490,9 +491,7 @@ def run_child(config: dict[str, Any]) -> None:
 
         def failed_page(self, failure: Failure) -> None:
             self.counts["pages_failed"] += 1
-            self.error(
-                f"page: {failure.type.__name__ if failure.type else 'error'}: {failure.getErrorMessage()}"
-            )
+            self.error(f"page: {describe(failure)}")
             self.unit_done()
 
         async def parse_stream(self, response: Response, kind: str, style: str | None) -> None:
@@ -540,9 +539,7 @@ def run_child(config: dict[str, Any]) -> None:
 
         def failed_stream(self, failure: Failure) -> None:
             self.counts["streams_failed"] += 1
-            self.error(
-                f"stream: {failure.type.__name__ if failure.type else 'error'}: {failure.getErrorMessage()}"
-            )
+            self.error(f"stream: {describe(failure)}")
             self.unit_done()
 
         def item_scraped(self, item: dict[str, Any], response: Any, spider: Spider) -> None:
@@ -573,27 +570,16 @@ def run_child(config: dict[str, Any]) -> None:
         "FILES_STORE": str(files_store),
         # Every request has dont_filter; no fingerprint set grows with the crawl.
         "DUPEFILTER_CLASS": "scrapy.dupefilters.BaseDupeFilter",
-        "LOG_LEVEL": "ERROR",
-        "ROBOTSTXT_OBEY": False,
-        "COOKIES_ENABLED": False,
-        "RETRY_ENABLED": False,
-        "TELNETCONSOLE_ENABLED": False,
-        "HTTPCACHE_ENABLED": False,
         "TWISTED_REACTOR": REACTORS[config["reactor"]],
     }
-    process = CrawlerProcess(settings)
-    crawler = process.create_crawler(SoakSpider)
-    process.crawl(crawler)
-    process.start()
-    spider = crawler.spider
-    assert isinstance(spider, SoakSpider)
+    spider = crawl(SoakSpider, settings)
     crawl_s = time.monotonic() - begun
 
     if spider.library is not None:
         spider.samples.append(closed_sample(spider.library, spider.handlers, spider.samples[0], config))
         spider.samples[-1] |= {"t_s": time.monotonic() - begun, **spider.counts}
     partial = files_store / TEMP_DIR_NAME
-    stats = crawler.stats.get_stats() if crawler.stats else {}
+    stats = spider.crawler.stats.get_stats() if spider.crawler.stats else {}
     result = {
         "samples": spider.samples,
         "phases": spider.phases,

@@ -67,6 +67,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from _crawl import crawl, describe
 from _report import command, machine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -117,7 +118,7 @@ def host_ticks() -> tuple[int, int]:
 def run_child(config: dict[str, Any]) -> None:
     """Run one crawl of ``config["streams"]`` concurrent streams; print a JSON line."""
     from scrapy import Request, Spider, signals
-    from scrapy.crawler import Crawler, CrawlerProcess
+    from scrapy.crawler import Crawler
     from scrapy.http import Response
     from twisted.python.failure import Failure
 
@@ -208,7 +209,7 @@ def run_child(config: dict[str, Any]) -> None:
                 self.error(f"{response.url}: {got} events, expected {events_per_stream}")
 
         def failed(self, failure: Failure) -> None:
-            self.error(f"{failure.type.__name__ if failure.type else 'error'}: {failure.getErrorMessage()}")
+            self.error(describe(failure))
 
         def error(self, message: str) -> None:
             self.errors += 1
@@ -223,20 +224,9 @@ def run_child(config: dict[str, Any]) -> None:
         "DOWNLOAD_TIMEOUT": seconds + 600,
         "DOWNLOAD_MAXSIZE": 0,
         "DOWNLOAD_WARNSIZE": 0,
-        "LOG_LEVEL": "ERROR",
-        "TELNETCONSOLE_ENABLED": False,
-        "ROBOTSTXT_OBEY": False,
-        "COOKIES_ENABLED": False,
-        "RETRY_ENABLED": False,
-        "HTTPCACHE_ENABLED": False,
         "TWISTED_REACTOR": REACTORS[config["reactor"]],
     }
-    process = CrawlerProcess(settings)
-    crawler = process.create_crawler(StreamSpider)
-    process.crawl(crawler)
-    process.start()
-    spider = crawler.spider
-    assert isinstance(spider, StreamSpider)
+    spider = crawl(StreamSpider, settings)
     result = summarize_child(spider.arrivals, handler, config["warmup"])
     wall = spider.closed[0] - spider.started[0]
     host_busy = spider.host_closed[0] - spider.host_started[0]

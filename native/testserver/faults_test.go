@@ -262,16 +262,7 @@ func TestFaultServersCloseEndsStalls(t *testing.T) {
 	_, _ = io.WriteString(conns[2], "GET /stall-body HTTP/1.1\r\nHost: a\r\n\r\n")
 	time.Sleep(100 * time.Millisecond)
 
-	closed := make(chan struct{})
-	go func() {
-		s.Close()
-		close(closed)
-	}()
-	select {
-	case <-closed:
-	case <-time.After(testTimeout):
-		t.Fatal("Close did not return")
-	}
+	closeWithin(t, s)
 	for i, conn := range conns {
 		_ = conn.SetReadDeadline(time.Now().Add(testTimeout))
 		if _, err := io.Copy(io.Discard, conn); err != nil && !errors.Is(err, syscall.ECONNRESET) {

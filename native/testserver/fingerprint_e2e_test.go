@@ -272,20 +272,7 @@ func TestFingerprintServerClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// closeInTime fails rather than hangs if Close does not return.
-	closeInTime := func() {
-		closed := make(chan struct{})
-		go func() {
-			s.Close()
-			close(closed)
-		}()
-		select {
-		case <-closed:
-		case <-time.After(testTimeout):
-			t.Fatal("Close did not return")
-		}
-	}
-	defer closeInTime()
+	defer closeWithin(t, s)
 	addr := strings.TrimPrefix(s.Fingerprint, "https://")
 
 	silent, err := net.DialTimeout("tcp", addr, testTimeout)
@@ -319,7 +306,7 @@ func TestFingerprintServerClose(t *testing.T) {
 		t.Fatalf("HTTP/%d", resp.ProtoMajor)
 	}
 
-	closeInTime()
+	closeWithin(t, s)
 	_ = silent.SetDeadline(time.Now().Add(testTimeout))
 	if _, err := silent.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("connection without ClientHello still open after Close: %v", err)

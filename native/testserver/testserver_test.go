@@ -36,6 +36,22 @@ type target struct {
 	major int // expected HTTP major version
 }
 
+// closeWithin closes s and fails, rather than hangs, if Close does not
+// return within testTimeout.
+func closeWithin(t *testing.T, s *testserver.Servers) {
+	t.Helper()
+	closed := make(chan struct{})
+	go func() {
+		s.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(testTimeout):
+		t.Fatal("Close did not return")
+	}
+}
+
 func start(t *testing.T) *testserver.Servers {
 	t.Helper()
 	s, err := testserver.Start(t.TempDir())
