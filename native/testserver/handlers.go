@@ -248,7 +248,9 @@ func handleSlow(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !sleep(r.Context(), delay) {
-		return
+		// The client is gone. Returning would still send an empty 200, which
+		// can reach a client whose cancellation raced with it; abort instead.
+		panic(http.ErrAbortHandler)
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = io.WriteString(w, "ok")
