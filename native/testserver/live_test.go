@@ -678,8 +678,11 @@ func TestLiveLimits(t *testing.T) {
 func TestLiveFlakyFailsFirstThenServesWhole(t *testing.T) {
 	srv := httptest.NewServer(testserver.Handler())
 	defer srv.Close()
+	// Attempts are counted per id for the whole process: a fresh id keeps
+	// repeated runs (go test -count=N) independent.
+	url := fmt.Sprintf("%s/live/flaky?id=flaky-test-%d&n=100000&fail_first=2", srv.URL, time.Now().UnixNano())
 	get := func() (int, error) {
-		resp, err := http.Get(srv.URL + "/live/flaky?id=flaky-test&n=100000&fail_first=2")
+		resp, err := http.Get(url)
 		if err != nil {
 			return 0, err
 		}
