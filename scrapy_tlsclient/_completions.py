@@ -25,7 +25,7 @@ import json
 import logging
 import os
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from twisted.internet.defer import Deferred
@@ -36,7 +36,7 @@ from ._errors import NativeCancelledError
 from ._native import INLINE_CHUNK_MAX
 
 if TYPE_CHECKING:
-    from ._envelopes import NativeResponse, StreamRead
+    from ._envelopes import NativeResponse, RequestInput, StreamRead
     from ._native import NativeLibrary
 
 logger = logging.getLogger("scrapy_tlsclient")
@@ -115,10 +115,13 @@ class CompletionDispatcher:
         self._unwatch = _watch(self._wake_read, self._on_wake, loop)
         library.watch_queue(self._queue, self._wake_write)
 
-    async def request_stream(self, request_input: dict[str, Any]) -> NativeResponse:
+    async def request_stream(self, request_input: RequestInput) -> NativeResponse:
+        """Start a request and wait for its headers. ``request_input`` is the
+        caller's to give away: the binary-body options are added to it."""
         if self._binary:
-            request_input = {**request_input, "binaryBody": True, "binaryMin": INLINE_CHUNK_MAX}
-        result: NativeResponse = await self._run("requestStream", request_input)
+            request_input["binaryBody"] = True
+            request_input["binaryMin"] = INLINE_CHUNK_MAX
+        result: NativeResponse = await self._submit("requestStream", request_input)
         return result
 
     async def read_stream(
@@ -151,10 +154,7 @@ class CompletionDispatcher:
 
         return read
 
-    async def _run(self, op: str, payload: dict[str, Any]) -> Any:
-        return await self._submit(op, payload)
-
-    def _submit(self, op: str, payload: dict[str, Any] | str) -> Awaitable[Any]:
+    def _submit(self, op: str, payload: Mapping[str, Any] | str) -> Awaitable[Any]:
         waiter = _Waiter(self._loop)
         if self._stopped:
             # The queue is dropped: nobody would take the result.

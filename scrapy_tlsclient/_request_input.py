@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
+from scrapy.http.headers import Headers
+from scrapy.utils.httpobj import urlparse_cached
+
 from ._body_file import check_body_file
 from ._browsers import browser_for
 from ._config import HandlerConfig, bind_address_from_meta
@@ -28,14 +31,15 @@ if TYPE_CHECKING:
     from collections.abc import Collection, Iterable, Mapping, Sequence
 
     from scrapy import Request
-    from scrapy.http.headers import Headers
 
     from ._envelopes import RequestInput
 
 __all__ = [
     "META_KEYS",
+    "ClientOptionsCache",
     "NativeCall",
     "check_serialisable_meta",
+    "client_options",
     "header_pairs",
     "request_input_from",
     "session_key",
@@ -98,28 +102,67 @@ class NativeCall:
 
 
 def request_input_from(
-    request: Request, config: HandlerConfig, *, stream_id: str, profiles: Collection[str] = ()
+    request: Request,
+    config: HandlerConfig,
+    *,
+    stream_id: str,
+    profiles: Collection[str] = (),
+    clients: ClientOptionsCache | None = None,
 ) -> NativeCall:
     """Build the native input for ``request``; raise ValueError on bad meta.
 
     ``profiles`` are the profile names the loaded library has; the
-    ``tls_client_profile`` meta key is checked against them.
+    ``tls_client_profile`` meta key is checked against them. ``clients``
+    (made for the same config and profiles) remembers the client options
+    of recent meta shapes, so that a crawl's thousandth request does not
+    map and digest them again.
     """
-    _check_meta_keys(request.meta)
-    _check_target(request.url)
-    timeout = _timeout(request.meta.get("download_timeout"), config.download_timeout)
-    _check_scrapy_meta(request.meta)
+    meta = request.meta
+    _check_meta_keys(meta)
+    _check_target(request)
+    timeout = _timeout(meta.get("download_timeout"), config.download_timeout)
+    _check_scrapy_meta(meta)
     no_deadline = _bool_meta(request, "tls_client_no_deadline", False)
     stream = _bool_meta(request, "tls_client_stream", False)
-    if stream and request.meta.get("body_file") is not None:
+    if stream and meta.get("body_file") is not None:
         raise ValueError(
             "The 'tls_client_stream' and 'body_file' request meta keys exclude each other: a streamed body "
             "goes to the spider, a body_file body to the file"
         )
+    # A negative value is the library's "no deadline" (long streams).
+    # The handler times a stream's headers itself: its body may be endless.
+    timeout_ms = -1 if no_deadline or stream else max(1, round(timeout * 1000))
+    if clients is not None and clients.serves(config, profiles):
+        options, key = clients.options_for(request, stream, timeout_ms)
+    else:
+        options, key = client_options(request, config, profiles, stream=stream, timeout_ms=timeout_ms)
     request_input: RequestInput = {
+        **options,
         "requestUrl": request.url,
         "requestMethod": request.method,
         "headersList": header_pairs(request.headers, _header_order(request)),
+        "streamId": stream_id,
+        "timeoutMilliseconds": timeout_ms,
+    }
+    # Read by the middleware; checked here too so a bad value fails the
+    # request even where the middleware is not enabled.
+    _bool_meta(request, "tls_client_browser_headers", config.browser_headers)
+    if _bool_meta(request, "tls_client_debug", config.debug):
+        # A debug call gets a client of its own, so its log is this request's.
+        request_input["withDebug"] = True
+    if request.body:
+        request_input["requestBody"] = base64.b64encode(request.body).decode("ascii")
+        request_input["isByteRequest"] = True
+    return NativeCall(request_input, key, timeout, stream)
+
+
+def client_options(
+    request: Request, config: HandlerConfig, profiles: Collection[str], *, stream: bool, timeout_ms: int
+) -> tuple[RequestInput, str]:
+    """The RequestInput fields that fix the native client (everything but
+    the per-call fields), and the session key they make."""
+    meta = request.meta
+    options: RequestInput = {
         # Scrapy owns cookies, redirects and decompression.
         "withoutCookieJar": True,
         "followRedirects": False,
@@ -127,10 +170,6 @@ def request_input_from(
         "isByteResponse": True,
         "insecureSkipVerify": not config.verify_certificates,
         "withPeerCertificate": True,
-        "streamId": stream_id,
-        # A negative value is the library's "no deadline" (long streams).
-        # The handler times a stream's headers itself: its body may be endless.
-        "timeoutMilliseconds": -1 if no_deadline or stream else max(1, round(timeout * 1000)),
         # Go keeps only 2 idle connections per host by default, and dials
         # a new one whenever none is idle at that instant; both churn TLS
         # handshakes. Scrapy never has more than CONCURRENT_REQUESTS in
@@ -144,33 +183,90 @@ def request_input_from(
             "maxConnsPerHost": 0 if stream else config.concurrent_requests,
         },
     }
-    _add_fingerprint(request_input, request, config, profiles)
+    _add_fingerprint(options, request, config, profiles)
     if _bool_meta(request, "tls_client_force_http1", config.force_http1):
-        request_input["forceHttp1"] = True
+        options["forceHttp1"] = True
     if not _bool_meta(request, "tls_client_http3", config.http3):
-        request_input["disableHttp3"] = True
-    # Read by the middleware; checked here too so a bad value fails the
-    # request even where the middleware is not enabled.
-    _bool_meta(request, "tls_client_browser_headers", config.browser_headers)
-    if _bool_meta(request, "tls_client_debug", config.debug):
-        # A debug call gets a client of its own, so its log is this request's.
-        request_input["withDebug"] = True
-    if request.body:
-        request_input["requestBody"] = base64.b64encode(request.body).decode("ascii")
-        request_input["isByteRequest"] = True
+        options["disableHttp3"] = True
     bind_address = config.bind_address
-    if "bindaddress" in request.meta:
-        bind_address = bind_address_from_meta(request.meta["bindaddress"])
+    if "bindaddress" in meta:
+        bind_address = bind_address_from_meta(meta["bindaddress"])
     if bind_address is not None:
         host, port = bind_address
-        request_input["localAddress"] = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    _add_proxy(request_input, request, config.proxy_auth_encoding)
-    identity = request.meta.get("tls_client_session", "")
-    if not isinstance(identity, str) or ("tls_client_session" in request.meta and not identity):
+        options["localAddress"] = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    _add_proxy(options, request, config.proxy_auth_encoding)
+    identity = meta.get("tls_client_session", "")
+    if not isinstance(identity, str) or ("tls_client_session" in meta and not identity):
         raise ValueError(
             f"The 'tls_client_session' request meta key must be a non-empty name string, got {identity!r}"
         )
-    return NativeCall(request_input, session_key(request_input, identity), timeout, stream)
+    return options, session_key({**options, "timeoutMilliseconds": timeout_ms}, identity)
+
+
+#: The meta keys client_options reads, besides ``proxy``.
+_CLIENT_META_KEYS = (
+    "tls_client_profile",
+    "tls_client_custom_tls",
+    "tls_client_random_tls_extension_order",
+    "tls_client_server_name",
+    "tls_client_certificate_pins",
+    "tls_client_force_http1",
+    "tls_client_http3",
+    "tls_client_session",
+    "bindaddress",
+)
+_CLIENT_META_KEY_SET = frozenset(_CLIENT_META_KEYS)
+_ABSENT = object()
+#: Meta values a remembered shape may hold: equal values of these types are
+#: the same value (unlike 1 == True == 1.0, which validation tells apart).
+_SCALARS = (str, bool, type(None))
+
+
+class ClientOptionsCache:
+    """client_options for recent meta shapes: the values of the meta keys it
+    reads, when they are all strings, booleans or None and no proxy is set
+    (a proxy's options also depend on headers and the deadline). A crawl
+    usually has a handful of shapes, often one."""
+
+    #: Shapes kept; when full, the next new shape starts the cache over.
+    MAX_SHAPES = 256
+
+    def __init__(self, config: HandlerConfig, profiles: Collection[str]) -> None:
+        self._config = config
+        self._profiles = profiles
+        self._options: dict[tuple[object, ...], tuple[RequestInput, str]] = {}
+
+    def serves(self, config: HandlerConfig, profiles: Collection[str]) -> bool:
+        return config is self._config and profiles is self._profiles
+
+    def options_for(self, request: Request, stream: bool, timeout_ms: int) -> tuple[RequestInput, str]:
+        shape = self._shape(request.meta, stream)
+        found = self._options.get(shape) if shape is not None else None
+        if found is None:
+            found = client_options(
+                request, self._config, self._profiles, stream=stream, timeout_ms=timeout_ms
+            )
+            if shape is None:
+                return found
+            if len(self._options) >= self.MAX_SHAPES:
+                self._options.clear()
+            self._options[shape] = found
+        return found
+
+    @staticmethod
+    def _shape(meta: Mapping[str, object], stream: bool) -> tuple[object, ...] | None:
+        if meta.get("proxy"):
+            return None
+        if meta.keys().isdisjoint(_CLIENT_META_KEY_SET):  # the usual request
+            return (stream,)
+        shape: list[object] = [stream]
+        for key in _CLIENT_META_KEYS:
+            value = meta.get(key, _ABSENT)
+            if value is not _ABSENT and type(value) not in _SCALARS:
+                return None
+            shape.append(value)
+            shape.append(type(value))
+        return tuple(shape)
 
 
 def _timeout(value: object, default: float) -> float:
@@ -186,12 +282,16 @@ def _timeout(value: object, default: float) -> float:
     return float(value)
 
 
-def _check_target(url: str) -> None:
+def _check_target(request: Request) -> None:
     """Refuse, before anything is sent, what the library would mishandle: no
     host (Go would dial this machine), or credentials (Go would send them as
     an Authorization header; Scrapy's HTTP/1.1 handler refuses them too)."""
+    url = request.url
     try:
-        parts = urlsplit(url)
+        # Scrapy's parse, cached per request (its middlewares parse it too).
+        parts = urlparse_cached(request)
+        if parts.netloc in _GOOD_NETLOCS:
+            return
         host = parts.hostname or ""
         parts.port  # noqa: B018 - raises on a malformed port
     except ValueError as exc:
@@ -203,6 +303,15 @@ def _check_target(url: str) -> None:
         )
     if not _is_host(host):
         raise ValueError(f"Invalid URL {url!r}: invalid hostname: {host!r}")
+    if len(_GOOD_NETLOCS) >= _MAX_GOOD_NETLOCS:
+        _GOOD_NETLOCS.clear()
+    _GOOD_NETLOCS.add(parts.netloc)
+
+
+#: Netlocs that passed _check_target (which depends on the netloc only): a
+#: crawl sends many requests to each host.
+_GOOD_NETLOCS: set[str] = set()
+_MAX_GOOD_NETLOCS = 4096
 
 
 #: RFC 3986 reg-name: these characters and %XX escapes (Scrapy
@@ -372,15 +481,22 @@ def header_pairs(headers: Headers, order: Sequence[str] | None = None) -> list[l
     """Request headers as ordered [name, value] pairs, Proxy-Authorization
     removed (it goes to the proxy only) and ``None`` values dropped; names
     in ``order`` (lowercase) first, in that order."""
-    pairs: list[list[str]] = []
-    items = list(headers.items())
+    # Scrapy's Headers stores normalised names and lists of bytes values,
+    # which its items() looks up again name by name: read them directly.
+    items: Iterable[tuple[bytes, list[bytes]]] = (
+        dict.items(headers) if type(headers) is Headers else headers.items()
+    )
     if order:
         rank = {name: position for position, name in enumerate(order)}
-        items.sort(key=lambda item: rank.get(item[0].decode("latin-1").lower(), len(rank)))
+        items = sorted(items, key=lambda item: rank.get(item[0].decode("latin-1").lower(), len(rank)))
+    pairs: list[list[str]] = []
     for name, values in items:
         if name.lower() == b"proxy-authorization":
             continue
-        if not _HEADER_NAME.fullmatch(name) or any(v is not None and _BAD_VALUE.search(v) for v in values):
+        if None in values:
+            values = [value for value in values if value is not None]
+        # A control character is in the joined values iff it is in one.
+        if _HEADER_NAME.fullmatch(name) is None or _BAD_VALUE.search(b"".join(values)):
             # Refused here, before anything is sent (Go would refuse it too,
             # as a failed download that RetryMiddleware would retry).
             raise ValueError(
@@ -388,7 +504,7 @@ def header_pairs(headers: Headers, order: Sequence[str] | None = None) -> list[l
                 "values may not contain CR, LF, NUL or other control characters except tab)"
             )
         text_name = name.decode("latin-1")
-        pairs.extend([text_name, _header_text(value)] for value in values if value is not None)
+        pairs.extend([text_name, _header_text(value)] for value in values)
     return pairs
 
 

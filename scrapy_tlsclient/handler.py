@@ -47,7 +47,7 @@ from ._live import LiveBody
 from ._native import load_library
 from ._profiles import check_profile
 from ._progress import DownloadProgress
-from ._request_input import NativeCall, check_serialisable_meta, request_input_from
+from ._request_input import ClientOptionsCache, NativeCall, check_serialisable_meta, request_input_from
 from ._response_args import ip_address_from, protocol_name, scrapy_headers, tls_certificate
 from ._scrapy_errors import cuts_body_short, scrapy_error_for
 from ._sessions import SessionPool
@@ -65,7 +65,7 @@ if TYPE_CHECKING:
     from scrapy.http import Response
 
     from ._decoding import Decoder
-    from ._envelopes import NativeResponse
+    from ._envelopes import NativeResponse, RequestInput
 
 logger = logging.getLogger("scrapy_tlsclient")
 
@@ -127,7 +127,9 @@ class TLSClientDownloadHandler:
         self._calls = CompletionDispatcher(self._library)
         self._runner = make_runner(self._config.threads)
         self._sessions = SessionPool(self._config.max_sessions)
-        self._stream_ids = (f"scrapy-{secrets.token_hex(4)}-{n}" for n in itertools.count())
+        self._clients = ClientOptionsCache(self._config, self._profiles)
+        self._stream_prefix = f"scrapy-{secrets.token_hex(4)}-"
+        self._stream_numbers = itertools.count()
         self._in_flight: set[str] = set()
         #: Bodies handed to spiders and not yet collected.
         self._live: weakref.WeakSet[LiveBody] = weakref.WeakSet()
@@ -177,9 +179,12 @@ class TLSClientDownloadHandler:
         scheme = urlparse_cached(request).scheme
         if scheme not in ("http", "https"):
             raise UnsupportedURLSchemeError(f"Unsupported URL scheme {scheme!r} in {request.url}")
-        stream_id = next(self._stream_ids)
-        call = request_input_from(request, self._config, stream_id=stream_id, profiles=self._profiles)
-        pins = call.request_input.get("certificatePinningHosts")
+        stream_id = f"{self._stream_prefix}{next(self._stream_numbers)}"
+        call = request_input_from(
+            request, self._config, stream_id=stream_id, profiles=self._profiles, clients=self._clients
+        )
+        request_input = call.request_input  # a fresh dict, completed here
+        pins = request_input.get("certificatePinningHosts")
         if pins:
             PROCESS_PINS.register(
                 pins, "Certificate pins (tls_client_certificate_pins / TLS_CLIENT_CERTIFICATE_PINS)"
@@ -187,7 +192,7 @@ class TLSClientDownloadHandler:
         session_id, evicted = self._sessions.session_for(call.session_key)
         if evicted is not None:
             await self._runner.run(self._library.destroy_session, evicted)
-        request_input: dict[str, Any] = {**call.request_input, "sessionId": session_id}
+        request_input["sessionId"] = session_id
         if not call.stream:
             # A streamed response goes to the spider at its headers: waiting
             # for body bytes would delay its first events.
@@ -199,7 +204,7 @@ class TLSClientDownloadHandler:
         transfer = _Transfer(stream_id)
         started = time.monotonic()
         self._count("requests")
-        self._count(f"requests/profile/{call.request_input.get('tlsClientIdentifier') or 'custom'}")
+        self._count(f"requests/profile/{request_input.get('tlsClientIdentifier') or 'custom'}")
         try:
             native = await self._send(request_input, request, call, transfer)
             request.meta["download_latency"] = time.monotonic() - started
@@ -220,7 +225,7 @@ class TLSClientDownloadHandler:
                 await self._runner.run(self._library.cancel_stream, transfer.open_stream)
 
     async def _send(
-        self, request_input: dict[str, Any], request: Request, call: NativeCall, transfer: _Transfer
+        self, request_input: RequestInput, request: Request, call: NativeCall, transfer: _Transfer
     ) -> NativeResponse:
         """Start the call and wait for the response headers (and the first
         body bytes). A streamed request has no native deadline (its body may

@@ -289,8 +289,67 @@ func (b *Bridge) PollCompletions(payload []byte) (string, []byte) {
 	}
 	timeout := time.Duration(min(max(in.TimeoutMs, 0), 60000)) * time.Millisecond
 	out := pollOutput{ID: b.newID(), Completions: queue.take(timeout, limit)}
-	if out.Completions == nil {
-		out.Completions = []Completion{}
+	size := 64
+	for _, c := range out.Completions {
+		size += len(c.Ticket) + len(c.Op) + len(c.Result) + 40
 	}
-	return out.ID, marshal(out)
+	return out.ID, out.appendJSON(make([]byte, 0, size))
+}
+
+// appendJSON appends what json.Marshal gives for o, without re-validating
+// and compacting every result (encoding/json does that for a RawMessage,
+// and a poll carries up to hundreds of envelopes, each already compact
+// JSON made by marshal). It runs on the caller's event-loop thread.
+func (o pollOutput) appendJSON(dst []byte) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = appendJSONString(dst, o.ID)
+	dst = append(dst, `,"completions":[`...)
+	for i, c := range o.Completions {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"ticket":`...)
+		dst = appendJSONString(dst, c.Ticket)
+		dst = append(dst, `,"op":`...)
+		dst = appendJSONString(dst, c.Op)
+		dst = append(dst, `,"result":`...)
+		if len(c.Result) == 0 {
+			dst = append(dst, "null"...)
+		} else {
+			dst = append(dst, c.Result...)
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, "]}"...)
+}
+
+// appendJSONString appends s as a JSON string. Strings here came out of
+// json.Unmarshal or this library, so they are valid UTF-8, which JSON
+// carries as is; quotes, backslashes and control characters are escaped.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }

@@ -2,7 +2,10 @@ package bridge
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,5 +170,40 @@ func TestASubmittedArrayStartsEachElement(t *testing.T) {
 	b.Submit([]byte(`[{"op": "request"`))
 	if r := decode[Response](t, pollAll(t, b, 1, 5*time.Second)[""].Result); r.ErrorCode != CodeInvalidInput {
 		t.Fatalf("broken array: %+v", r)
+	}
+}
+
+func TestPollOutputJSONMatchesEncodingJSON(t *testing.T) {
+	var every strings.Builder
+	for c := range 128 {
+		every.WriteByte(byte(c))
+	}
+	cases := []pollOutput{
+		{ID: "empty", Completions: []Completion{}},
+		{ID: "q\"uo\\te", Completions: []Completion{
+			{Ticket: every.String(), Op: "request", Result: json.RawMessage(`{"id":"x","status":200,"body":"a\"b"}`)},
+			{Ticket: "é ✓ \u2028 <&>", Op: "readStream", Result: json.RawMessage(`{"eof":true}`)},
+			{Ticket: "", Op: "", Result: nil},
+		}},
+	}
+	for _, want := range cases {
+		got := want.appendJSON(nil)
+		if !json.Valid(got) {
+			t.Fatalf("invalid JSON: %s", got)
+		}
+		standard, err := json.Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fromOurs, fromStandard any
+		if err := json.Unmarshal(got, &fromOurs); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(standard, &fromStandard); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(fromOurs, fromStandard) {
+			t.Errorf("ours %s\nencoding/json %s", got, standard)
+		}
 	}
 }

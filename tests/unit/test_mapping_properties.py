@@ -19,7 +19,7 @@ from scrapy.settings import Settings
 from scrapy_tlsclient._config import HandlerConfig
 from scrapy_tlsclient._envelopes import response_from_envelope
 from scrapy_tlsclient._errors import _CLASS_BY_CODE, _CODE_BY_FRAGMENT, NativeError, native_error_from
-from scrapy_tlsclient._request_input import header_pairs, request_input_from
+from scrapy_tlsclient._request_input import ClientOptionsCache, header_pairs, request_input_from
 from scrapy_tlsclient._response_args import scrapy_headers
 from scrapy_tlsclient._scrapy_errors import SCRAPY_EXCEPTION_FOR, scrapy_error_for
 
@@ -100,6 +100,86 @@ def test_accepted_meta_gives_a_consistent_native_input(meta: dict[str, Any], bod
     )
     if not str(native.get("proxyUrl", "")).startswith(("http://", "https://")):
         assert again.session_key == call.session_key
+
+
+#: Shapes that share a cache entry: profiles and flags, scalars of the wrong type.
+CACHED_META = st.fixed_dictionaries(
+    {},
+    optional={
+        "tls_client_profile": st.sampled_from(sorted(PROFILES)),
+        "tls_client_force_http1": st.sampled_from([True, False, 1, 0, 1.0, None, "yes"]),
+        "tls_client_http3": st.booleans(),
+        "tls_client_random_tls_extension_order": st.sampled_from([None, True, False, 1]),
+        "tls_client_session": st.sampled_from(["a", "b", "", 1]),
+        "tls_client_stream": st.booleans(),
+        "tls_client_server_name": st.sampled_from(["example.net", "", 7]),
+        "bindaddress": st.sampled_from([("127.0.0.1", 0), "127.0.0.1", None]),
+        "proxy": st.sampled_from(["http://127.0.0.1:8080", None]),
+        "download_timeout": st.sampled_from([1, 2.5]),
+    },
+)
+
+
+def _outcome(call: Any) -> Any:
+    try:
+        found = call()
+    except ValueError as error:
+        return ("refused", str(error))
+    return (found.request_input, found.session_key, found.timeout, found.stream)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(CACHED_META, min_size=1, max_size=6))
+def test_remembered_client_options_give_what_mapping_afresh_gives(metas: list[dict[str, Any]]) -> None:
+    """The handler's cache of client options per meta shape never changes an
+    outcome: the same input, the same session key, the same refusal (a
+    cached True never lets 1 through)."""
+    clients = ClientOptionsCache(CONFIG, PROFILES)
+    for number, meta in enumerate([*metas, *metas]):  # each shape again, from the cache
+        request = Request(f"https://example.com/{number}", meta=meta)
+
+        def cached(request: Request = request) -> Any:
+            return request_input_from(request, CONFIG, stream_id="s", profiles=PROFILES, clients=clients)
+
+        def afresh(request: Request = request) -> Any:
+            return request_input_from(request, CONFIG, stream_id="s", profiles=PROFILES)
+
+        assert _outcome(cached) == _outcome(afresh)
+
+
+@pytest.mark.parametrize(
+    ("key", "good", "bad"),
+    [
+        ("tls_client_force_http1", True, 1),
+        ("tls_client_force_http1", False, 0.0),
+        ("tls_client_http3", False, 0),
+        ("tls_client_random_tls_extension_order", True, 1.0),
+    ],
+)
+def test_a_remembered_shape_never_lets_an_equal_value_of_another_type_through(
+    key: str, good: object, bad: object
+) -> None:
+    clients = ClientOptionsCache(CONFIG, PROFILES)
+    request_input_from(
+        Request("https://e.com/", meta={key: good}), CONFIG, stream_id="s", profiles=PROFILES, clients=clients
+    )
+    with pytest.raises(ValueError, match=key):
+        request_input_from(
+            Request("https://e.com/", meta={key: bad}),
+            CONFIG,
+            stream_id="s",
+            profiles=PROFILES,
+            clients=clients,
+        )
+
+
+def test_a_cache_made_for_other_settings_is_not_used() -> None:
+    clients = ClientOptionsCache(CONFIG, PROFILES)
+    other = HandlerConfig.from_settings(Settings({"TLS_CLIENT_FORCE_HTTP1": True}))
+    call = request_input_from(
+        Request("https://e.com/"), other, stream_id="s", profiles=PROFILES, clients=clients
+    )
+    assert call.request_input.get("forceHttp1") is True
 
 
 # -- native envelope -> response arguments -------------------------------------
