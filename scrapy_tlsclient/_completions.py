@@ -33,7 +33,7 @@ from twisted.internet.interfaces import IReadDescriptor
 from zope.interface import implementer  # type: ignore[import-untyped]
 
 from ._errors import NativeCancelledError
-from ._native import INLINE_CHUNK_MAX
+from ._native import PREFETCH_INLINE_MAX
 
 if TYPE_CHECKING:
     from ._envelopes import NativeResponse, RequestInput, StreamRead
@@ -120,7 +120,7 @@ class CompletionDispatcher:
         caller's to give away: the binary-body options are added to it."""
         if self._binary:
             request_input["binaryBody"] = True
-            request_input["binaryMin"] = INLINE_CHUNK_MAX
+            request_input["binaryMin"] = PREFETCH_INLINE_MAX
         result: NativeResponse = await self._submit("requestStream", request_input)
         return result
 

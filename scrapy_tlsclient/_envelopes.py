@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import binascii
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, TypedDict
 
 from ._errors import NativeError, native_error_from
@@ -162,13 +163,27 @@ def body_from_envelope(body: str) -> bytes:
 def _tls_from(raw: dict[str, Any] | None) -> TLSDetails | None:
     if not raw:
         return None
-    cert = raw.get("peerCertificate")
+    return _tls_details(
+        raw.get("version", ""),
+        raw.get("cipherSuite", ""),
+        raw.get("negotiatedProtocol", ""),
+        raw.get("serverName", ""),
+        raw.get("peerCertificate") or "",
+    )
+
+
+@lru_cache(maxsize=256)
+def _tls_details(
+    version: str, cipher_suite: str, negotiated_protocol: str, server_name: str, certificate: str
+) -> TLSDetails:
+    # Remembered: every response of a connection repeats them, and decoding
+    # the certificate's base64 costs more than looking it up.
     return TLSDetails(
-        version=raw.get("version", ""),
-        cipher_suite=raw.get("cipherSuite", ""),
-        negotiated_protocol=raw.get("negotiatedProtocol", ""),
-        server_name=raw.get("serverName", ""),
-        peer_certificate_der=binascii.a2b_base64(cert) if cert else None,
+        version=version,
+        cipher_suite=cipher_suite,
+        negotiated_protocol=negotiated_protocol,
+        server_name=server_name,
+        peer_certificate_der=binascii.a2b_base64(certificate) if certificate else None,
     )
 
 

@@ -17,11 +17,23 @@ _PROTOCOLS = {"HTTP/1.0": "HTTP/1.0", "HTTP/1.1": "HTTP/1.1", "HTTP/2.0": "HTTP/
 
 
 def scrapy_headers(native: NativeResponse) -> Headers:
-    """Headers with repeated values kept (two Set-Cookie stay two)."""
-    grouped: dict[str, list[str]] = {}
+    """Headers with repeated values kept (two Set-Cookie stay two).
+
+    What ``Headers(native.headers)`` gives, normalised the way Headers
+    normalises (``str.title()`` names, values encoded with its encoding)
+    without its per-value type dispatch: every response pays for this."""
+    headers = Headers()
+    encoding = headers.encoding
+    grouped: dict[bytes, list[bytes]] = {}
     for name, value in native.headers:
-        grouped.setdefault(name, []).append(value)
-    return Headers(grouped)
+        key = name.title().encode(encoding)
+        found = grouped.get(key)
+        if found is None:
+            grouped[key] = [value.encode(encoding)]
+        else:
+            found.append(value.encode(encoding))
+    dict.update(headers, grouped)
+    return headers
 
 
 def protocol_name(used_protocol: str) -> str | None:

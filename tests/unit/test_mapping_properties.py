@@ -217,6 +217,8 @@ def test_envelope_to_response_keeps_status_headers_repeats_and_body(
         # envelope's text as Scrapy's Headers encode str values (UTF-8).
         assert [v.decode("utf-8") for v in scrapy.getlist(name)] == values
     assert sum(len(scrapy.getlist(name)) for name in scrapy) == sum(len(v) for v in headers.values())
+    # Built as Scrapy's own constructor builds it from the same pairs.
+    assert dict(scrapy.items()) == dict(Headers(native.headers).items())
 
 
 # -- native error text -> exception class -------------------------------------
