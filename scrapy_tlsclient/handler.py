@@ -280,6 +280,10 @@ class TLSClientDownloadHandler:
         if request.meta.get("body_file") is not None:
             return await self._read_into_file(native, request, call, transfer, headers, base_args)
 
+        if native.stream_id is None and native.body_error is None:
+            # The whole body came with the headers (most pages): the same
+            # steps as the loop below, without a read loop around one piece.
+            return self._whole_body_response(native.body, request, base_args, maxsize, warnsize, warned)
         body = BytesIO()
         try:
             async with aclosing(self._body_pieces(native, request, transfer, READ_MAX_BYTES)) as pieces:
@@ -311,6 +315,25 @@ class TLSClientDownloadHandler:
                 )
             raise ResponseDataLossError(f"{error.message} (while downloading {request.url})") from error
         return _make_response(base_args, body.getvalue())
+
+    def _whole_body_response(
+        self,
+        body: bytes,
+        request: Request,
+        base_args: dict[str, Any],
+        maxsize: int,
+        warnsize: int,
+        warned: bool,
+    ) -> Response:
+        if body:
+            stop = self._stop_download(signals.bytes_received, request, data=body)
+            if stop is not None:
+                return _make_response(base_args, body, stop_download=stop)
+            if maxsize and len(body) > maxsize:
+                self._cancel_for_maxsize(len(body), maxsize, request, expected=False)
+            if warnsize and len(body) > warnsize and not warned:
+                logger.warning(_size_message("warn", len(body), warnsize, request, expected=False))
+        return _make_response(base_args, body)
 
     async def _body_pieces(
         self,

@@ -112,6 +112,26 @@ async def test_maxsize_from_content_length_and_while_reading(
 
 
 @deferred_f_from_coro_f
+async def test_sizes_are_checked_on_a_body_that_came_whole_with_its_headers(
+    servers: Servers, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Small and chunked: no Content-Length to check first, and the whole body
+    # arrives with the headers, so no read follows.
+    async with open_handler(DOWNLOAD_MAXSIZE=1000, DOWNLOAD_WARNSIZE=500) as handler:
+        with caplog.at_level(logging.WARNING, logger="scrapy_tlsclient"):
+            with pytest.raises(DownloadCancelledError, match=r"Received 5000 bytes which is larger than"):
+                await handler.download_request(Request(f"{servers.h2}/bytes?n=5000&chunked=1"))
+            response = await handler.download_request(Request(f"{servers.http}/bytes?n=800&chunked=1"))
+        assert response.body == pattern(800)
+        assert handler._library.stats()["streamsOpen"] == 0
+    warnings = [r.getMessage() for r in caplog.records if "warn size" in r.getMessage()]
+    assert warnings == [
+        f"Received 800 bytes which is larger than download warn size (500) in request <GET "
+        f"{servers.http}/bytes?n=800&chunked=1>."
+    ]
+
+
+@deferred_f_from_coro_f
 async def test_warnsize_warns_once_per_response(servers: Servers, caplog: pytest.LogCaptureFixture) -> None:
     async with open_handler(DOWNLOAD_WARNSIZE=1000) as handler:
         with caplog.at_level(logging.WARNING, logger="scrapy_tlsclient"):
