@@ -202,7 +202,11 @@ func (b *Bridge) requestStreamOp(payload []byte) answer {
 	body := bodyReader(in, resp)
 	meta := b.responseMeta(c, resp)
 	meta.StreamID = c.id
-	s := newStream(c, body, meta)
+	expected := int64(-1)
+	if body == resp.Body { // not decoded: Content-Length counts what is read
+		expected = resp.ContentLength
+	}
+	s := newStream(c, body, meta, expected)
 
 	b.mu.Lock()
 	_, stillRunning := b.calls[c.id]

@@ -43,7 +43,9 @@ type stream struct {
 	output streamOutput // readStream's outputPath
 }
 
-func newStream(c *call, body io.ReadCloser, meta Response) *stream {
+// newStream starts pumping body; expected is the body's length when known
+// (Content-Length of an undecoded body), else -1.
+func newStream(c *call, body io.ReadCloser, meta Response, expected int64) *stream {
 	blockSize := defaultStreamBlockSize
 	if c.input.StreamOutputBlockSize != nil && *c.input.StreamOutputBlockSize > 0 {
 		blockSize = *c.input.StreamOutputBlockSize
@@ -53,7 +55,7 @@ func newStream(c *call, body io.ReadCloser, meta Response) *stream {
 		capacity = c.input.StreamBufferChunks
 	}
 	s := &stream{call: c, events: make(chan streamEvent, capacity), meta: meta}
-	go s.pump(body, blockSize)
+	go s.pump(body, blockSize, expected)
 	return s
 }
 
@@ -65,16 +67,30 @@ const minReadSpace = 16 * 1024
 // slice of its block, never writing to a sent slice again (binary reads
 // hold them until taken). HTTP/1.1 over TLS returns one TLS record (at most
 // 16 KiB) per read, so a block per read would allocate, zero and collect
-// blockSize for every 16 KiB that arrived.
-func (s *stream) pump(body io.ReadCloser, blockSize int) {
+// blockSize for every 16 KiB that arrived. A body expected to be shorter
+// than a block gets a block of its size (and one byte for the end): most
+// pages are a few KiB, and a 64 KiB block each is 64 KiB zeroed and
+// collected per page. expected is only a hint (-1: unknown); a body longer
+// than announced goes on in blockSize blocks.
+func (s *stream) pump(body io.ReadCloser, blockSize int, expected int64) {
 	defer body.Close()
 	done := s.call.done
 	var free []byte // the rest of the current block
 	for {
-		if len(free) < min(blockSize, minReadSpace) {
-			free = make([]byte, blockSize)
+		if len(free) < min(blockSize, minReadSpace) && (expected < 0 || int64(len(free)) <= expected) {
+			size := blockSize
+			if expected >= 0 && expected < int64(blockSize) {
+				size = int(expected) + 1
+			}
+			free = make([]byte, size)
 		}
 		n, err := body.Read(free)
+		if expected >= 0 {
+			expected -= int64(n)
+			if expected < 0 {
+				expected = -1
+			}
+		}
 		if n > 0 {
 			data := free[:n:n]
 			free = free[n:]
