@@ -149,7 +149,7 @@ def plot_handler_crawl(report: dict[str, Any], out: Path) -> None:
         ax.set_xticks(range(len(levels)), [f"{level} in flight" for level in levels])
         ax.set_xlabel("concurrency (CONCURRENT_REQUESTS)")
         ax.set_ylabel(ylabel)
-        ax.set_ylim(0, top * 1.3)
+        ax.set_ylim(0, top * 1.45)
         ax.set_title(f"target (dashed): {sign} {factor:g}x {baseline}", fontsize=9)
         ax.grid(axis="y", alpha=0.3)
         ax.set_axisbelow(True)
