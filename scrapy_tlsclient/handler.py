@@ -281,23 +281,23 @@ class TLSClientDownloadHandler:
             return await self._read_into_file(native, request, call, transfer, headers, base_args)
 
         if native.stream_id is None and native.body_error is None:
-            # The whole body came with the headers (most pages): the same
-            # steps as the loop below, without a read loop around one piece.
-            return self._whole_body_response(native.body, request, base_args, maxsize, warnsize, warned)
+            # The whole body came with the headers (most pages): no read
+            # loop around its one piece.
+            whole = native.body
+            if whole:
+                stop, _ = self._received(whole, len(whole), request, maxsize, warnsize, warned)
+                if stop is not None:
+                    return _make_response(base_args, whole, stop_download=stop)
+            return _make_response(base_args, whole)
         body = BytesIO()
         try:
             async with aclosing(self._body_pieces(native, request, transfer, READ_MAX_BYTES)) as pieces:
                 async for piece in pieces:
                     body.write(piece.chunk)
-                    stop = self._stop_download(signals.bytes_received, request, data=piece.chunk)
+                    size = body.tell()
+                    stop, warned = self._received(piece.chunk, size, request, maxsize, warnsize, warned)
                     if stop is not None:
                         return _make_response(base_args, body.getvalue(), stop_download=stop)
-                    size = body.tell()
-                    if maxsize and size > maxsize:
-                        self._cancel_for_maxsize(size, maxsize, request, expected=False)
-                    if warnsize and size > warnsize and not warned:
-                        warned = True
-                        logger.warning(_size_message("warn", size, warnsize, request, expected=False))
         except NativeError as error:
             if not cuts_body_short(error):
                 raise scrapy_error_for(error, request, download_timeout) from error
@@ -316,24 +316,22 @@ class TLSClientDownloadHandler:
             raise ResponseDataLossError(f"{error.message} (while downloading {request.url})") from error
         return _make_response(base_args, body.getvalue())
 
-    def _whole_body_response(
-        self,
-        body: bytes,
-        request: Request,
-        base_args: dict[str, Any],
-        maxsize: int,
-        warnsize: int,
-        warned: bool,
-    ) -> Response:
-        if body:
-            stop = self._stop_download(signals.bytes_received, request, data=body)
-            if stop is not None:
-                return _make_response(base_args, body, stop_download=stop)
-            if maxsize and len(body) > maxsize:
-                self._cancel_for_maxsize(len(body), maxsize, request, expected=False)
-            if warnsize and len(body) > warnsize and not warned:
-                logger.warning(_size_message("warn", len(body), warnsize, request, expected=False))
-        return _make_response(base_args, body)
+    def _received(
+        self, chunk: bytes, size: int, request: Request, maxsize: int, warnsize: int, warned: bool
+    ) -> tuple[StopDownload | None, bool]:
+        """What each piece of a body goes through, ``size`` bytes in so far:
+        ``bytes_received`` (whose handler may stop the download), then
+        DOWNLOAD_MAXSIZE (raises), then DOWNLOAD_WARNSIZE (warns once).
+        Returns the StopDownload, if any, and whether the warning is given."""
+        stop = self._stop_download(signals.bytes_received, request, data=chunk)
+        if stop is not None:
+            return stop, warned
+        if maxsize and size > maxsize:
+            self._cancel_for_maxsize(size, maxsize, request, expected=False)
+        if warnsize and size > warnsize and not warned:
+            warned = True
+            logger.warning(_size_message("warn", size, warnsize, request, expected=False))
+        return None, warned
 
     async def _body_pieces(
         self,
