@@ -321,6 +321,10 @@ func handleTruncate(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// An HTTP/2 stream cannot be hijacked; this makes the server reset it.
+	// First a pause, as the fault server makes (faultResetDelay): a reset
+	// right behind the head can reach the client's round trip with it, and
+	// its transport then reports either the head or the reset, at random.
+	sleep(r.Context(), faultResetDelay)
 	panic(http.ErrAbortHandler)
 }
 
