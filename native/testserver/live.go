@@ -306,6 +306,7 @@ func (lw *liveWriter) abort() error {
 			return errFailedOnPurpose
 		}
 	}
+	sleep(lw.ctx, faultResetDelay) // see handleTruncate
 	panic(http.ErrAbortHandler)
 }
 
@@ -515,4 +516,7 @@ func handleLiveFlaky(w http.ResponseWriter, r *http.Request) {
 	// connection (HTTP/1.1) or reset the stream (HTTP/2).
 	_ = writeRepeated(r.Context(), w, pattern, send, nil)
 	_ = http.NewResponseController(w).Flush()
+	if send < n && r.ProtoMajor == 2 {
+		sleep(r.Context(), faultResetDelay) // see handleTruncate
+	}
 }
