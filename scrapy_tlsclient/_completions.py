@@ -1,30 +1,28 @@
 """Native calls in flight, completed on the event-loop thread.
 
-Calls are started with the library's non-blocking ``submit`` from the
-event-loop thread. The library writes a byte to a pipe whenever the
-dispatcher's completion queue goes from empty to not empty; the event loop
-watches the pipe's read end like any socket and, when it is readable,
-takes the finished calls with a non-blocking ``pollCompletions`` and
-settles their waiters, all on its own thread. No thread waits for results,
-so no thread competes with the event loop for the GIL: a poller thread
-that decoded each batch used to hold events back by milliseconds at
-10,000 events/s (docs/benchmarks.rst, "Streaming").
+Calls go to the library and their results come back over a socket pair,
+the library's completion socket (docs/abi.rst, "Completion socket"): the
+event loop writes submissions to it and watches it like any socket, and
+when it is readable reads the finished calls and settles their waiters,
+all on its own thread. No thread waits for results, so none competes with
+the event loop for the GIL; and the event-loop thread never calls into Go
+while a crawl runs: each such call left a Go P "in a syscall" for Go's
+sysmon to retake, which cost CPU and context switches on every page
+(docs/benchmarks.rst, "Where the time goes").
 
-Body bytes (readStream chunks, the prefetched start of a body) come as
-native buffers, not base64 inside the JSON, when the library can:
-decoding a completion takes its buffer, so a result whose waiter went
-away still frees its buffer.
+Body bytes (readStream chunks, the prefetched start of a body) come in
+the frame after their result, not as base64 inside the JSON, when the
+library can.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import json
 import logging
-import os
 import secrets
+import socket
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +30,9 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReadDescriptor
 from zope.interface import implementer  # type: ignore[import-untyped]
 
-from ._errors import NativeCancelledError
+from ._completion_frames import CompletionFrameReader, submission_frames
+from ._envelopes import response_from_envelope, stream_read_from_envelope
+from ._errors import NativeCancelledError, NativeLibraryError, native_error_from
 from ._native import PREFETCH_INLINE_MAX
 
 if TYPE_CHECKING:
@@ -43,8 +43,8 @@ logger = logging.getLogger("scrapy_tlsclient")
 
 __all__ = ["CompletionDispatcher"]
 
-#: Completions taken per poll; a fuller queue wakes the loop again.
-POLL_BATCH = 512
+#: The most read from the socket at once; a fuller socket stays readable.
+READ_SIZE = 256 * 1024
 CANCELLED = NativeCancelledError.code
 
 
@@ -96,12 +96,6 @@ class CompletionDispatcher:
 
         self._library = library
         self._binary = library.has_binary
-        self._decoders: dict[str, Callable[[dict[str, Any]], Any]] = {
-            "requestStream": library.decode_response,
-            "request": library.decode_response,
-            "readStreamAll": library.decode_response,
-            "readStream": library.decode_stream_read,
-        }
         loop = asyncio.get_event_loop() if is_asyncio_available() else None
         self._loop = loop
         self._waiters: dict[str, _Waiter] = {}
@@ -111,9 +105,19 @@ class CompletionDispatcher:
         #: Submissions of this pass of the event loop, sent by _flush.
         self._outbox: list[str] = []
         self._call_soon = _soon(loop)
-        self._wake_read, self._wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._unwatch = _watch(self._wake_read, self._on_wake, loop)
-        library.watch_queue(self._queue, self._wake_write)
+        # Ours stays blocking for sendall (the library's reader drains it
+        # as fast as it submits); reads pass MSG_DONTWAIT.
+        self._socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            library.attach_socket(self._queue, theirs.fileno())  # the library takes a duplicate
+        except BaseException:
+            self._socket.close()
+            raise
+        finally:
+            theirs.close()
+        self._frames = CompletionFrameReader()
+        self._read_buffer = bytearray(READ_SIZE)
+        self._unwatch = _watch(self._socket.fileno(), self._on_readable, loop)
 
     async def request_stream(self, request_input: RequestInput) -> NativeResponse:
         """Start a request and wait for its headers. ``request_input`` is the
@@ -169,11 +173,16 @@ class CompletionDispatcher:
         return waiter.awaitable
 
     def _flush(self) -> None:
-        """Send what this pass of the event loop submitted, with one native
-        call: the reads a batch of results starts go together."""
+        """Send what this pass of the event loop submitted, with one write:
+        the reads a batch of results starts go together."""
         documents, self._outbox = self._outbox, []
-        if documents and not self._stopped:
-            self._library.submit_documents(documents)
+        if not documents or self._stopped:
+            return
+        self._library.check_not_forked()
+        try:
+            self._socket.sendall(submission_frames(documents))
+        except OSError as error:  # the library closed its end: not ours to survive
+            self._fail_all(NativeLibraryError(f"the tls-client completion socket failed: {error}"))
 
     @property
     def in_flight(self) -> int:
@@ -189,50 +198,67 @@ class CompletionDispatcher:
         NativeCancelledError."""
         if self._stopped:
             return
-        self._stopped = True
         self._outbox.clear()  # their waiters are ended below
-        self._unwatch()
-        # Dropped before the pipe is closed: the library writes to it only
-        # while the queue exists, so it never writes to a reused descriptor.
+        # The library closes its end of the socket and starts nothing sent
+        # to it from now on.
         self._library.drop_queue(self._queue)
-        os.close(self._wake_read)
-        os.close(self._wake_write)
+        self._fail_all(NativeCancelledError("the download handler closed during the call", CANCELLED))
+
+    def _fail_all(self, error: BaseException) -> None:
+        self._stopped = True
+        self._unwatch()
+        self._socket.close()
         waiters, self._waiters = self._waiters, {}
-        message = "the download handler closed during the call"
         for waiter in waiters.values():
-            waiter.settle(None, NativeCancelledError(message, CANCELLED))
+            waiter.settle(None, error)
 
-    # -- on the event-loop thread, when the pipe is readable -----------------
+    # -- on the event-loop thread, when the socket is readable --------------
 
-    def _on_wake(self) -> None:
-        if self._stopped:
+    def _on_readable(self) -> None:
+        if self._stopped or self._library.forked:
             return
-        # Emptied first: a completion pushed from now on writes a new byte.
-        with contextlib.suppress(BlockingIOError):
-            os.read(self._wake_read, 4096)
-        # A full batch leaves the rest queued, and the library wakes us again.
+        buffer = self._read_buffer
         try:
-            batch = self._library.poll_completions(self._queue, 0, POLL_BATCH)
-        except Exception:  # pragma: no cover - a broken library; keep the crawl alive
-            logger.exception("scrapy_tlsclient: taking native completions failed")
+            count = self._socket.recv_into(buffer, READ_SIZE, socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
             return
-        for completion in batch:
-            ticket, value, error = self._decode(completion)
+        except OSError as error:  # pragma: no cover - a broken socket; fail what waits
+            self._fail_all(NativeLibraryError(f"the tls-client completion socket failed: {error}"))
+            return
+        if count == 0:
+            # Only a drop closes the library's end, and stop() unwatches
+            # first: the library went away under us.
+            self._fail_all(NativeLibraryError("the tls-client library closed the completion socket"))
+            return
+        for encoded, body in self._frames.feed(bytes(memoryview(buffer)[:count])):
+            ticket, value, failure = _decode(encoded, body)
             waiter = self._waiters.pop(ticket, None)
             if waiter is not None:
-                waiter.settle(value, error)
+                waiter.settle(value, failure)
 
-    def _decode(self, completion: dict[str, Any]) -> tuple[str, Any, BaseException | None]:
-        # Runs for every completion, waited for or not: decoding takes (and
-        # so frees) the native buffer a result names.
-        decoder: Callable[[dict[str, Any]], Any] = self._decoders.get(
-            completion.get("op", ""), self._library.decode_response
-        )
+
+def _decode(encoded: bytes, body: bytes | None) -> tuple[str, Any, BaseException | None]:
+    """A completion frame as its ticket and result (or error)."""
+    ticket = ""
+    try:
+        completion = json.loads(encoded)
         ticket = str(completion.get("ticket", ""))
-        try:
-            return ticket, decoder(completion["result"]), None
-        except Exception as error:  # NativeError, or a malformed result: the waiter gets it
-            return ticket, None, error
+        result = completion["result"]
+        if completion.get("op") == "readStream":
+            return ticket, stream_read_from_envelope(result, _body(result, "chunkBuffer", body)), None
+        return ticket, response_from_envelope(result, _body(result, "bodyBuffer", body)), None
+    except Exception as error:  # NativeError, or a malformed result: the waiter gets it
+        return ticket, None, error
+
+
+def _body(result: dict[str, Any], key: str, body: bytes | None) -> bytes | None:
+    """The frame's body if the result names a buffer (it may be empty)."""
+    handle = result.get(key)
+    if not handle:
+        return None
+    if body is None:
+        raise native_error_from(f"native body buffer {handle} was released before it was read", "cancelled")
+    return body
 
 
 def _soon(loop: asyncio.AbstractEventLoop | None) -> Callable[[Callable[[], None]], object]:

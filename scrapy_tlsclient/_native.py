@@ -219,6 +219,17 @@ class NativeLibrary:
         if self._forked:
             raise NativeLibraryError(_forked_message(self._pid))
 
+    @property
+    def forked(self) -> bool:
+        """True in a process forked after the library was loaded, where it
+        cannot work (the Go runtime does not survive fork())."""
+        return self._forked
+
+    def check_not_forked(self) -> None:
+        """Raise NativeLibraryError in a forked process: for talking to the
+        library over its completion socket, which would reach the parent's."""
+        self._check_pid()
+
     def _call(self, export: str, payload: Any) -> dict[str, Any]:
         self._check_pid()
         if export not in self.exports:
@@ -402,6 +413,18 @@ class NativeLibrary:
         # Registered by a poll that takes nothing (max 1 of a new, empty queue).
         raise_for_error(
             self._call("pollCompletions", {"queue": queue, "timeoutMs": 0, "max": 1, "notifyFd": notify_fd})
+        )
+
+    def attach_socket(self, queue: str, socket_fd: int) -> None:
+        """Exchange ``queue``'s traffic over a socket from now on: the
+        library takes a duplicate of ``socket_fd`` (one end of a connected
+        stream socket pair), reads submission frames from it and writes each
+        completion of ``queue`` to it as a frame (docs/abi.rst, "Completion
+        socket"). Not blocking."""
+        if "completionSocket" not in self.info.capabilities:
+            raise NativeFeatureUnavailable("attach_socket needs this project's library (completionSocket)")
+        raise_for_error(
+            self._call("pollCompletions", {"queue": queue, "timeoutMs": 0, "max": 1, "socketFd": socket_fd})
         )
 
     def drop_queue(self, queue: str) -> None:

@@ -4,8 +4,9 @@ It follows the flow of Scrapy's own streaming handlers: send, check the
 announced size, ``headers_received``, read the body chunk by chunk with
 ``bytes_received``, ``DOWNLOAD_MAXSIZE``/``WARNSIZE`` while reading,
 ``StopDownload``, dataloss. Requests and reads go through the library's
-completion queue (``_completions``: the event loop takes the results when
-the library wakes it through a pipe, no thread waits); the few other
+completion socket (``_completions``: the event loop writes submissions to
+it and reads the results when it is readable; no thread waits, and the
+event-loop thread does not call into Go); the few other
 native calls (cancel, destroy) run in a small thread pool
 (``_threads``). The reactor thread never blocks.
 """
@@ -108,10 +109,10 @@ class TLSClientDownloadHandler:
         self._config = HandlerConfig.from_settings(crawler.settings)
         warn_ignored_tls_settings(crawler.settings)
         self._library = load_library(self._config.library_path)
-        if not self._library.supports("completionNotifyFd"):
+        if not self._library.supports("completionSocket"):
             raise NotConfigured(
                 f"TLSClientDownloadHandler needs this project's tls-client library (raw bodies, ordered "
-                f"headers, streaming, the completion queue); {self._library.info.path} is "
+                f"headers, streaming, the completion socket); {self._library.info.path} is "
                 f"{self._library.info.version}. Unset TLS_CLIENT_LIBRARY_PATH / SCRAPY_TLSCLIENT_LIBRARY "
                 f"to use the library built into the package."
             )

@@ -26,7 +26,7 @@ var Capabilities = []string{
 	"headersList", "rawBody", "streamIdInput", "readStreamMaxBytes", "remoteAddress",
 	"tlsInfo", "peerCertificate", "errorCode", "debugLog", "negativeTimeout",
 	"perRequestDeadline", "streamOutputTruncate", "unknownProfileError",
-	"binaryBuffers", "readStreamOutputPath", "completionNotifyFd",
+	"binaryBuffers", "readStreamOutputPath", "completionNotifyFd", "completionSocket",
 }
 
 func (b *Bridge) parseInput(payload []byte) (*RequestInput, error) {

@@ -48,6 +48,13 @@ type pollInput struct {
 	// watch the read end and poll with timeoutMs 0 on its own thread, with
 	// no thread waiting in pollCompletions. Until the queue is dropped.
 	NotifyFd int `json:"notifyFd"`
+	// SocketFd (when > 0) names one end of a connected stream socket pair
+	// whose other end the caller keeps: the library takes a duplicate of
+	// it, reads submission
+	// frames from it and writes each completion of the queue to it as a
+	// frame, instead of keeping it for pollCompletions (sockets.go). The
+	// poll that attaches it takes nothing.
+	SocketFd int `json:"socketFd"`
 }
 
 type pollOutput struct {
@@ -59,9 +66,10 @@ type completionQueue struct {
 	mu      sync.Mutex
 	items   []Completion
 	notify  chan struct{}
-	pending int  // submitted, not yet completed
-	dropped bool // nobody polls any more: results are discarded
-	wakeFd  int  // the caller's pipe (NotifyFd), -1 if none
+	pending int               // submitted, not yet completed
+	dropped bool              // nobody polls any more: results are discarded
+	wakeFd  int               // the caller's pipe (NotifyFd), -1 if none
+	sock    *completionSocket // set by SocketFd: completions are written there
 }
 
 func newCompletionQueue() *completionQueue {
@@ -123,6 +131,9 @@ func (qs *completionQueues) drop(name string) []string {
 	defer q.mu.Unlock()
 	q.dropped = true
 	q.wakeFd = -1
+	if q.sock != nil {
+		q.sock.close() // the caller reads the end of the stream
+	}
 	var orphans []string
 	for _, c := range q.items {
 		if c.buffer != "" {
@@ -236,6 +247,14 @@ func (b *Bridge) submitOne(payload []byte) {
 	err := json.Unmarshal(payload, &in)
 	queue := b.completions.get(in.Queue)
 	queue.mu.Lock()
+	if queue.dropped {
+		// Its consumer stopped: nobody would take the result, and the
+		// call would only spend a connection (or open a stream nobody
+		// reads). A frame still in a socket when its queue was dropped
+		// ends here.
+		queue.mu.Unlock()
+		return
+	}
 	queue.pending++
 	queue.mu.Unlock()
 	if err != nil {
@@ -277,6 +296,14 @@ func (b *Bridge) PollCompletions(payload []byte) (string, []byte) {
 		return out.ID, marshal(out)
 	}
 	queue := b.completions.get(in.Queue)
+	if in.SocketFd > 0 {
+		out := pollOutput{ID: b.newID(), Completions: []Completion{}}
+		if err := b.attachSocket(in.Queue, queue, in.SocketFd); err != nil {
+			failed := b.errorResponse(nil, err)
+			return failed.ID, marshal(failed)
+		}
+		return out.ID, marshal(out)
+	}
 	if in.NotifyFd > 0 {
 		queue.mu.Lock()
 		if !queue.dropped {
@@ -308,19 +335,24 @@ func (o pollOutput) appendJSON(dst []byte) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = append(dst, `{"ticket":`...)
-		dst = appendJSONString(dst, c.Ticket)
-		dst = append(dst, `,"op":`...)
-		dst = appendJSONString(dst, c.Op)
-		dst = append(dst, `,"result":`...)
-		if len(c.Result) == 0 {
-			dst = append(dst, "null"...)
-		} else {
-			dst = append(dst, c.Result...)
-		}
-		dst = append(dst, '}')
+		dst = c.appendJSON(dst)
 	}
 	return append(dst, "]}"...)
+}
+
+// appendJSON appends what json.Marshal gives for c.
+func (c Completion) appendJSON(dst []byte) []byte {
+	dst = append(dst, `{"ticket":`...)
+	dst = appendJSONString(dst, c.Ticket)
+	dst = append(dst, `,"op":`...)
+	dst = appendJSONString(dst, c.Op)
+	dst = append(dst, `,"result":`...)
+	if len(c.Result) == 0 {
+		dst = append(dst, "null"...)
+	} else {
+		dst = append(dst, c.Result...)
+	}
+	return append(dst, '}')
 }
 
 // appendJSONString appends s as a JSON string. Strings here came out of

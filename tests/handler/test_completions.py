@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from scrapy.utils.defer import deferred_f_from_coro_f, deferred_from_coro, maybe_deferred_to_future
 
 from scrapy_tlsclient import NativeCancelledError, get_library
 from scrapy_tlsclient._completions import CompletionDispatcher
+from scrapy_tlsclient._native import NativeLibrary
 from scrapy_tlsclient._threads import sleep
 
 from conftest import Servers
@@ -46,29 +49,60 @@ async def test_calls_racing_a_close_end_cancelled_and_leave_no_buffer(servers: S
 
 
 @deferred_f_from_coro_f
-async def test_results_arrive_through_the_wake_up_pipe(servers: Servers) -> None:
-    """No thread waits for results: the event loop watches a pipe the
-    library writes to, and takes every completion on its own thread."""
+async def test_calls_and_results_travel_over_the_completion_socket(servers: Servers) -> None:
+    """No thread waits for results and the event loop makes no native
+    call per request: submissions are written to a socket the library
+    reads, and results (bodies included) come back on it."""
     library = get_library()
     calls = CompletionDispatcher(library)
-    pipe = calls._wake_read
+    our_end = calls._socket
     base = {
         "requestMethod": "GET",
         "insecureSkipVerify": True,
-        "sessionId": "completions-pipe",
+        "sessionId": "completions-socket",
         "isByteResponse": True,
         "rawBody": True,
-        "prefetchBytes": 1000,
+        "prefetchBytes": 100_000,
         "prefetchTimeoutMs": 5000,
     }
+    sizes = [0, 100, 511, 512, 2048, 70_000] * 8
     try:
-        urls = [f"{servers.h2}/bytes?n={100 + i}" for i in range(50)]
-        results = await gather(*(calls.request_stream({**base, "requestUrl": url}) for url in urls))
-        assert [len(result.body) for result in results] == [100 + i for i in range(50)]  # type: ignore[attr-defined]
+        with counting_native_calls(library) as native_calls:
+            urls = [f"{servers.h2}/bytes?n={size}" for size in sizes]
+            results = await gather(*(calls.request_stream({**base, "requestUrl": url}) for url in urls))
+        assert [result.body for result in results] == [_pattern(size) for size in sizes]  # type: ignore[attr-defined]
         assert calls.in_flight == 0
     finally:
         calls.stop()
-    # The pipe is closed with the queue, and nothing is left queued.
-    with pytest.raises(OSError, match="Bad file descriptor"):
-        os.fstat(pipe)
+    assert native_calls == []
+    # The socket is closed with the queue, and nothing is left queued.
+    assert our_end.fileno() == -1
     assert library.stats()["completionsPending"] == 0
+    assert library.outstanding_buffers() == 0
+
+
+def _pattern(size: int) -> bytes:
+    return bytes(i % 256 for i in range(size))
+
+
+@contextmanager
+def counting_native_calls(library: NativeLibrary) -> Iterator[list[str]]:
+    """The names of the library's exports called meanwhile, from any thread."""
+    real = library._lib
+    called: list[str] = []
+
+    class Counting:
+        def __getattr__(self, name: str) -> Any:
+            function = getattr(real, name)
+
+            def counted(*args: Any) -> Any:
+                called.append(name)
+                return function(*args)
+
+            return counted
+
+    library._lib = Counting()
+    try:
+        yield called
+    finally:
+        library._lib = real

@@ -1,0 +1,172 @@
+package bridge
+
+import (
+	"bufio"
+	"encoding/binary"
+	"io"
+	"math"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// A completion socket carries a queue's traffic both ways, so that the
+// caller's event-loop thread never calls into Go while a crawl runs
+// (docs/abi.rst, "Completion socket"). Each call from a foreign thread
+// into Go takes a P and leaves it "in a syscall" when it returns; Go's
+// sysmon then keeps retaking that P, which cost ~5 % of the process's CPU
+// and half its context switches in the crawl benchmark (docs/benchmarks.rst).
+// A write and a read on a socket are plain system calls.
+//
+// Frames from the caller: a 4-byte little-endian length, then one submit
+// document (what the submit export takes).
+//
+// Frames to the caller: an 8-byte header, two little-endian uint32s (the
+// length of the completion's JSON, {"ticket","op","result"} as
+// pollCompletions gives it, and the length of its body), the JSON, then
+// the body: the bytes of the buffer the result names (bodyBuffer,
+// chunkBuffer), which the library takes itself, so the caller neither
+// takes nor frees it. A body length of bodyReleased means the buffer was
+// released before it could be written (destroyAll).
+
+const (
+	bodyReleased = math.MaxUint32
+	// deliverBatch caps the completions written together.
+	deliverBatch = 512
+	// copyBelow: body pieces shorter than this are copied next to their
+	// header; longer ones go to writev as they are.
+	copyBelow = 16 << 10
+)
+
+type completionSocket struct {
+	queue     string
+	conn      net.Conn
+	closed    chan struct{}
+	closeOnce sync.Once
+}
+
+func (s *completionSocket) close() {
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		_ = s.conn.Close() // unblocks the reader and a blocked writer
+	})
+}
+
+// attachSocket starts exchanging q's frames on a duplicate of fd.
+func (b *Bridge) attachSocket(name string, q *completionQueue, fd int) error {
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return newError(CodeInvalidInput, "socketFd "+strconv.Itoa(fd)+": "+err.Error())
+	}
+	file := os.NewFile(uintptr(dup), "completion-socket")
+	conn, err := net.FileConn(file) // a duplicate of its own, in the poller
+	_ = file.Close()
+	if err != nil {
+		return newError(CodeInvalidInput, "socketFd "+strconv.Itoa(fd)+" is not a connected socket: "+err.Error())
+	}
+	s := &completionSocket{queue: name, conn: conn, closed: make(chan struct{})}
+	q.mu.Lock()
+	switch {
+	case q.dropped:
+		q.mu.Unlock()
+		_ = conn.Close()
+		return newError(CodeInvalidInput, "queue "+name+" was dropped")
+	case q.sock != nil:
+		q.mu.Unlock()
+		_ = conn.Close()
+		return newError(CodeInvalidInput, "queue "+name+" already has a socket")
+	}
+	q.sock = s
+	q.mu.Unlock()
+	go b.deliver(q, s)
+	go b.readSubmissions(s)
+	select { // completions queued before the socket came go out now
+	case q.notify <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// deliver writes q's completions to the socket as they come, those that
+// came together in one write.
+func (b *Bridge) deliver(q *completionQueue, s *completionSocket) {
+	for {
+		select {
+		case <-q.notify:
+		case <-s.closed:
+			return
+		}
+		batch := q.take(0, deliverBatch)
+		if len(batch) == 0 {
+			continue
+		}
+		frames := b.frames(batch)
+		if _, err := frames.WriteTo(s.conn); err != nil {
+			// The caller's end is gone, or the queue was dropped
+			// meanwhile: nobody reads these. The buffers were taken.
+			s.close()
+			return
+		}
+	}
+}
+
+// frames encodes completions as frames, taking the body buffers they name.
+func (b *Bridge) frames(batch []Completion) net.Buffers {
+	size := 0
+	for _, c := range batch {
+		size += 8 + len(c.Ticket) + len(c.Op) + len(c.Result) + 40
+	}
+	var out net.Buffers
+	contiguous := make([]byte, 0, size)
+	for _, c := range batch {
+		start := len(contiguous)
+		contiguous = append(contiguous, make([]byte, 8)...)
+		contiguous = c.appendJSON(contiguous)
+		binary.LittleEndian.PutUint32(contiguous[start:], uint32(len(contiguous)-start-8))
+		if c.buffer == "" {
+			continue // body length 0
+		}
+		pieces, ok := b.buffers.take(c.buffer)
+		if !ok {
+			binary.LittleEndian.PutUint32(contiguous[start+4:], bodyReleased)
+			continue
+		}
+		binary.LittleEndian.PutUint32(contiguous[start+4:], uint32(totalLen(pieces)))
+		for _, p := range pieces {
+			if len(p) < copyBelow {
+				contiguous = append(contiguous, p...)
+				continue
+			}
+			// What is written so far goes out before the piece; appends
+			// after it write past the slice handed to out.
+			out = append(out, contiguous, p)
+			contiguous = contiguous[len(contiguous):]
+		}
+	}
+	if len(contiguous) > 0 {
+		out = append(out, contiguous)
+	}
+	return out
+}
+
+// readSubmissions submits each document the caller writes. The caller
+// closing its end drops the queue, as a drop poll would: nobody is left
+// to take its results.
+func (b *Bridge) readSubmissions(s *completionSocket) {
+	defer func() { b.buffers.discard(b.completions.drop(s.queue)...) }() // idempotent
+	reader := bufio.NewReaderSize(s.conn, 64<<10)
+	var head [4]byte
+	for {
+		if _, err := io.ReadFull(reader, head[:]); err != nil {
+			return
+		}
+		document := make([]byte, binary.LittleEndian.Uint32(head[:]))
+		if _, err := io.ReadFull(reader, document); err != nil {
+			return
+		}
+		b.Submit(document)
+	}
+}

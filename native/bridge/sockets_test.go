@@ -1,0 +1,248 @@
+package bridge
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// socketPair attaches one end of a fresh socket pair to queue and returns
+// the caller's end, closed at the end of the test.
+func socketPair(t *testing.T, b *Bridge, queue string) net.Conn {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, out := b.PollCompletions(mustJSON(t, map[string]any{"queue": queue, "socketFd": fds[1]}))
+	unix.Close(fds[1]) // the library holds a duplicate
+	if r := decode[Response](t, out); r.ErrorCode != "" {
+		t.Fatalf("attach: %+v", r)
+	}
+	file := os.NewFile(uintptr(fds[0]), "caller")
+	ours, err := net.FileConn(file) // with deadlines, in Go's poller
+	file.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ours.Close() })
+	return ours
+}
+
+func writeSubmissions(t *testing.T, w io.Writer, documents ...any) {
+	t.Helper()
+	var frames []byte
+	for _, d := range documents {
+		encoded := mustJSON(t, d)
+		frames = binary.LittleEndian.AppendUint32(frames, uint32(len(encoded)))
+		frames = append(frames, encoded...)
+	}
+	if _, err := w.Write(frames); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type framedCompletion struct {
+	Completion
+	body     []byte
+	released bool
+}
+
+// readFrames reads n completion frames within limit.
+func readFrames(t *testing.T, f net.Conn, n int, limit time.Duration) map[string]framedCompletion {
+	t.Helper()
+	if err := f.SetReadDeadline(time.Now().Add(limit)); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]framedCompletion{}
+	for len(got) < n {
+		var head [8]byte
+		if _, err := io.ReadFull(f, head[:]); err != nil {
+			t.Fatalf("after %d of %d frames: %v", len(got), n, err)
+		}
+		jsonLength, bodyLength := binary.LittleEndian.Uint32(head[:4]), binary.LittleEndian.Uint32(head[4:])
+		encoded := make([]byte, jsonLength)
+		if _, err := io.ReadFull(f, encoded); err != nil {
+			t.Fatal(err)
+		}
+		var c framedCompletion
+		if err := json.Unmarshal(encoded, &c.Completion); err != nil {
+			t.Fatalf("%v: %s", err, encoded)
+		}
+		if bodyLength == bodyReleased {
+			c.released = true
+		} else {
+			c.body = make([]byte, bodyLength)
+			if _, err := io.ReadFull(f, c.body); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, dup := got[c.Ticket]; dup {
+			t.Fatalf("ticket %s completed twice", c.Ticket)
+		}
+		got[c.Ticket] = c
+	}
+	return got
+}
+
+func TestACompletionSocketCarriesSubmissionsResultsAndBodies(t *testing.T) {
+	b := New()
+	s := testServers(t)
+	ours := socketPair(t, b, "sock")
+	sizes := []int{0, 100, 2048, 70000, 300000}
+	var documents []any
+	for i, n := range sizes {
+		in := req(fmt.Sprintf("%s/bytes?n=%d", s.H2, n), map[string]any{
+			"binaryBody": true, "binaryMin": 512, "prefetchBytes": 1 << 20, "prefetchTimeoutMs": 5000,
+		})
+		documents = append(documents, map[string]any{"queue": "sock", "op": "requestStream", "ticket": fmt.Sprint("t", i), "input": in})
+	}
+	documents = append(documents, map[string]any{"queue": "sock", "op": "teleport", "ticket": "bad-op", "input": map[string]any{}})
+	writeSubmissions(t, ours, documents...)
+	got := readFrames(t, ours, len(sizes)+1, 20*time.Second)
+	for i, n := range sizes {
+		c := got[fmt.Sprint("t", i)]
+		r := decode[Response](t, c.Result)
+		body := c.body
+		if r.BodyBuffer == "" {
+			body = []byte{}
+			if r.Body != "" {
+				body = dataURLBytes(t, r.Body) // inline: below binaryMin
+			}
+			if len(c.body) != 0 {
+				t.Fatalf("%d bytes: a frame body for a result naming no buffer", n)
+			}
+		}
+		if !r.EOF || c.released || !bytes.Equal(body, pattern(n)) {
+			t.Fatalf("%d bytes: eof %v, released %v, got %d bytes", n, r.EOF, c.released, len(body))
+		}
+		if (r.BodyBuffer != "") != (n >= 512) {
+			t.Fatalf("%d bytes: buffer %q against binaryMin 512", n, r.BodyBuffer)
+		}
+	}
+	if r := decode[Response](t, got["bad-op"].Result); r.ErrorCode != CodeInvalidInput {
+		t.Fatalf("bad op: %+v", r)
+	}
+	// The library took the buffers itself; nothing is left to poll.
+	if n := b.UntakenBuffers(); n != 0 {
+		t.Fatalf("%d buffers left untaken", n)
+	}
+	if n := b.completions.pending(); n != 0 {
+		t.Fatalf("%d completions pending", n)
+	}
+	_, out := b.PollCompletions([]byte(`{"queue": "sock", "timeoutMs": 0}`))
+	if c := decode[pollOutput](t, out).Completions; len(c) != 0 {
+		t.Fatalf("a socket's completions also reached a poll: %+v", c)
+	}
+}
+
+func TestDroppingAQueueClosesItsSocket(t *testing.T) {
+	b := New()
+	ours := socketPair(t, b, "dropped")
+	b.PollCompletions([]byte(`{"queue": "dropped", "drop": true}`))
+	if err := ours.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := ours.Read(make([]byte, 16)); n != 0 || err != io.EOF {
+		t.Fatalf("read %d bytes, %v; want the end of the stream", n, err)
+	}
+}
+
+func TestClosingTheCallersEndDropsTheQueue(t *testing.T) {
+	b := New()
+	s := testServers(t)
+	ours := socketPair(t, b, "orphan")
+	writeSubmissions(t, ours, map[string]any{"queue": "orphan", "op": "requestStream", "ticket": "first",
+		"input": req(s.H2+"/bytes?n=5000", map[string]any{"binaryBody": true, "prefetchBytes": 1 << 20, "prefetchTimeoutMs": 5000})})
+	readFrames(t, ours, 1, 10*time.Second)
+	ours.Close()
+	waitFor(t, func() bool {
+		b.completions.mu.Lock()
+		defer b.completions.mu.Unlock()
+		_, live := b.completions.queues["orphan"]
+		return !live
+	})
+	// Nothing submitted to it from now on starts.
+	started := b.callsStarted.Load()
+	b.Submit(mustJSON(t, map[string]any{"queue": "orphan", "op": "request", "ticket": "late", "input": req(s.H2+"/bytes?n=10", nil)}))
+	time.Sleep(50 * time.Millisecond)
+	if n := b.callsStarted.Load() - started; n != 0 || b.completions.pending() != 0 {
+		t.Fatalf("%d calls started for a dropped queue, %d pending", n, b.completions.pending())
+	}
+}
+
+func TestFramesTakeTheirBuffersOrMarkThemReleased(t *testing.T) {
+	b := New()
+	big := bytes.Repeat([]byte{7}, copyBelow+1)
+	held := b.newBuffer([]byte("head-"), big, []byte("-tail"))
+	frames := b.frames([]Completion{
+		{Ticket: "a", Op: "request", Result: json.RawMessage(`{"bodyBuffer":"` + held + `"}`), buffer: held},
+		{Ticket: "b", Op: "readStream", Result: json.RawMessage(`{"chunkBuffer":"gone"}`), buffer: "gone"},
+		{Ticket: "c", Op: "request", Result: json.RawMessage(`{"status":204}`)},
+	})
+	var wire bytes.Buffer
+	if _, err := frames.WriteTo(&wire); err != nil {
+		t.Fatal(err)
+	}
+	if b.UntakenBuffers() != 0 {
+		t.Fatal("the written buffer is still held")
+	}
+	data := wire.Bytes()
+	var bodies [][]byte
+	for _, ticket := range []string{"a", "b", "c"} {
+		jsonLength := int(binary.LittleEndian.Uint32(data))
+		bodyLength := binary.LittleEndian.Uint32(data[4:])
+		var c Completion
+		if err := json.Unmarshal(data[8:8+jsonLength], &c); err != nil || c.Ticket != ticket {
+			t.Fatalf("frame %s: %v, %+v", ticket, err, c)
+		}
+		data = data[8+jsonLength:]
+		if bodyLength == bodyReleased {
+			bodies = append(bodies, nil)
+			continue
+		}
+		bodies = append(bodies, data[:bodyLength])
+		data = data[bodyLength:]
+	}
+	want := append(append([]byte("head-"), big...), "-tail"...)
+	if !bytes.Equal(bodies[0], want) || bodies[1] != nil || len(bodies[2]) != 0 || len(data) != 0 {
+		t.Fatalf("bodies of %d, %v and %d bytes, %d bytes left over", len(bodies[0]), bodies[1], len(bodies[2]), len(data))
+	}
+}
+
+func TestAttachingASocketRefusesBadDescriptors(t *testing.T) {
+	b := New()
+	var pipe [2]int
+	if err := unix.Pipe2(pipe[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pipe[0])
+	defer unix.Close(pipe[1])
+	socketPair(t, b, "taken")
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fds[0])
+	defer unix.Close(fds[1])
+	b.PollCompletions([]byte(`{"queue": "gone", "drop": true}`))
+	for name, in := range map[string]map[string]any{
+		"not open":     {"queue": "x", "socketFd": 1 << 20},
+		"not a socket": {"queue": "y", "socketFd": pipe[0]},
+		"second":       {"queue": "taken", "socketFd": fds[1]},
+		"dropped":      {"queue": "gone", "socketFd": fds[1]},
+	} {
+		_, out := b.PollCompletions(mustJSON(t, in))
+		if r := decode[Response](t, out); r.ErrorCode != CodeInvalidInput {
+			t.Errorf("%s: %+v", name, r)
+		}
+	}
+}

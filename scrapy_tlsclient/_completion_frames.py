@@ -1,0 +1,101 @@
+"""The frames of a completion socket (docs/abi.rst, "Completion socket").
+
+Submissions go to the library as a 4-byte little-endian length and a
+submit document. Completions come back as an 8-byte header (two
+little-endian uint32s: the length of the completion's JSON and of its
+body), the JSON, then the body: the bytes of the buffer the result names.
+A body length of ``BODY_RELEASED`` says that buffer was released before
+the library could write it, and no bytes follow.
+
+Pure functions, tested without the library.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+from typing import Final
+
+__all__ = ["BODY_RELEASED", "CompletionFrameReader", "submission_frames"]
+
+BODY_RELEASED: Final = 0xFFFFFFFF
+_SUBMISSION_HEAD: Final = struct.Struct("<I")
+_COMPLETION_HEAD: Final = struct.Struct("<II")
+_HEAD_SIZE: Final = _COMPLETION_HEAD.size
+#: The most one submission frame can carry (its length is a uint32).
+MAX_SUBMISSION_BYTES: Final = 0xFFFFFFFF
+
+
+def submission_frames(documents: Iterable[str]) -> bytes:
+    """The frames that submit ``documents``, in order, as one write."""
+    parts: list[bytes] = []
+    for document in documents:
+        encoded = document.encode("utf-8")
+        if len(encoded) > MAX_SUBMISSION_BYTES:
+            raise ValueError(f"a submission of {len(encoded)} bytes exceeds the frame limit (4 GiB)")
+        parts.append(_SUBMISSION_HEAD.pack(len(encoded)))
+        parts.append(encoded)
+    return b"".join(parts)
+
+
+#: A completion's JSON, and its body (None: released before it was written).
+CompletionFrame = tuple[bytes, "bytes | None"]
+
+
+class CompletionFrameReader:
+    """Cuts the bytes read from a completion socket into frames, however
+    the reads split them.
+
+    A frame cut by a read waits, as the list of the reads that hold it,
+    until the reads that complete it came: a large body arriving in many
+    reads is joined once, not once per read.
+    """
+
+    __slots__ = ("_held", "_held_bytes", "_needed")
+
+    def __init__(self) -> None:
+        self._held: list[bytes] = []
+        self._held_bytes = 0
+        #: Bytes the held frame needs before it can be cut.
+        self._needed = _HEAD_SIZE
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of a frame not complete yet."""
+        return self._held_bytes
+
+    @property
+    def wanted_bytes(self) -> int:
+        """Bytes still missing from the held frame (at least its header)."""
+        return max(self._needed - self._held_bytes, 0)
+
+    def feed(self, data: bytes) -> list[CompletionFrame]:
+        """The frames ``data`` completes, in order."""
+        if self._held:
+            self._held.append(data)
+            self._held_bytes += len(data)
+            if self._held_bytes < self._needed:
+                return []
+            data = b"".join(self._held)
+            self._held.clear()
+            self._held_bytes = 0
+        frames: list[CompletionFrame] = []
+        position, end = 0, len(data)
+        unpack = _COMPLETION_HEAD.unpack_from
+        while end - position >= _HEAD_SIZE:
+            json_length, body_length = unpack(data, position)
+            json_end = position + _HEAD_SIZE + json_length
+            frame_end = json_end if body_length == BODY_RELEASED else json_end + body_length
+            if frame_end > end:
+                self._needed = frame_end - position
+                break
+            body = None if body_length == BODY_RELEASED else data[json_end:frame_end]
+            frames.append((data[position + _HEAD_SIZE : json_end], body))
+            position = frame_end
+        else:
+            self._needed = _HEAD_SIZE
+        if position < end:
+            rest = data[position:]
+            self._held.append(rest)
+            self._held_bytes = len(rest)
+        return frames

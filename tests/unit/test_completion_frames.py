@@ -1,0 +1,93 @@
+"""The completion socket's frames, cut however the reads split them.
+
+The wire format is pinned by bytes written out by hand (the library's Go
+tests pin the other side); hypothesis checks that any cutting of a frame
+stream gives the frames that made it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import struct
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scrapy_tlsclient._completion_frames import (
+    BODY_RELEASED,
+    CompletionFrameReader,
+    submission_frames,
+)
+
+PROPERTY = settings(max_examples=300, deadline=None)
+
+
+def frame(encoded: bytes, body: bytes | None) -> bytes:
+    if body is None:
+        return struct.pack("<II", len(encoded), BODY_RELEASED) + encoded
+    return struct.pack("<II", len(encoded), len(body)) + encoded + body
+
+
+def test_submissions_are_length_prefixed_utf8() -> None:
+    assert submission_frames(['{"a":1}', '{"é":"✓"}']) == (
+        b"\x07\x00\x00\x00" + b'{"a":1}' + b"\x0c\x00\x00\x00" + '{"é":"✓"}'.encode()
+    )
+    assert submission_frames([]) == b""
+
+
+def test_a_whole_stream_in_one_read() -> None:
+    reader = CompletionFrameReader()
+    wire = frame(b'{"ticket":"a"}', b"body") + frame(b'{"ticket":"b"}', b"") + frame(b"{}", None)
+    assert reader.feed(wire) == [(b'{"ticket":"a"}', b"body"), (b'{"ticket":"b"}', b""), (b"{}", None)]
+    assert reader.pending_bytes == 0
+    assert reader.wanted_bytes == 8
+
+
+def test_a_frame_cut_anywhere_waits_for_the_rest() -> None:
+    wire = frame(b'{"ticket":"a"}', b"0123456789")
+    for cut in range(1, len(wire)):
+        reader = CompletionFrameReader()
+        assert reader.feed(wire[:cut]) == []
+        assert reader.pending_bytes == cut
+        assert reader.feed(wire[cut:]) == [(b'{"ticket":"a"}', b"0123456789")]
+        assert reader.pending_bytes == 0
+
+
+def test_a_large_body_is_joined_once_it_is_whole() -> None:
+    body = bytes(range(256)) * 4096  # 1 MiB
+    wire = frame(b"{}", body)
+    reader = CompletionFrameReader()
+    pieces = [wire[i : i + 65536] for i in range(0, len(wire), 65536)]
+    for piece in pieces[:-1]:
+        assert reader.feed(piece) == []
+    assert reader.wanted_bytes == len(pieces[-1])
+    assert reader.feed(pieces[-1]) == [(b"{}", body)]
+
+
+frames_strategy = st.lists(
+    st.tuples(st.binary(max_size=40), st.one_of(st.none(), st.binary(max_size=300))), max_size=12
+)
+
+
+@PROPERTY
+@given(frames=frames_strategy, cuts=st.lists(st.integers(min_value=0, max_value=5000), max_size=20))
+def test_any_cutting_gives_the_frames_that_made_the_stream(
+    frames: list[tuple[bytes, bytes | None]], cuts: list[int]
+) -> None:
+    wire = b"".join(frame(encoded, body) for encoded, body in frames)
+    bounds = sorted({0, len(wire), *(min(cut, len(wire)) for cut in cuts)})
+    reader = CompletionFrameReader()
+    got: list[tuple[bytes, bytes | None]] = []
+    for start, end in itertools.pairwise(bounds):
+        got.extend(reader.feed(wire[start:end]))
+    assert got == frames
+    assert reader.pending_bytes == 0
+
+
+def test_a_submission_over_the_frame_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import scrapy_tlsclient._completion_frames as frames
+
+    monkeypatch.setattr(frames, "MAX_SUBMISSION_BYTES", 10)
+    with pytest.raises(ValueError, match="exceeds the frame limit"):
+        frames.submission_frames(["x" * 11])
