@@ -4,8 +4,10 @@ Submissions go to the library as a 4-byte little-endian length and a
 submit document. Completions come back as an 8-byte header (two
 little-endian uint32s: the length of the completion's JSON and of its
 body), the JSON, then the body: the bytes of the buffer the result names.
-A body length of ``BODY_RELEASED`` says that buffer was released before
-the library could write it, and no bytes follow.
+No bytes follow a body length of ``BODY_RELEASED`` (that buffer was
+released before the library could write it) or ``BODY_BY_HANDLE`` (a
+buffer longer than the socket's ``frameBodyMax``, left to take with
+``takeBuffer``).
 
 Pure functions, tested without the library.
 """
@@ -16,9 +18,10 @@ import struct
 from collections.abc import Iterable
 from typing import Final
 
-__all__ = ["BODY_RELEASED", "CompletionFrameReader", "submission_frames"]
+__all__ = ["BODY_BY_HANDLE", "BODY_RELEASED", "TAKE_BUFFER", "CompletionFrameReader", "submission_frames"]
 
 BODY_RELEASED: Final = 0xFFFFFFFF
+BODY_BY_HANDLE: Final = 0xFFFFFFFE
 _SUBMISSION_HEAD: Final = struct.Struct("<I")
 _COMPLETION_HEAD: Final = struct.Struct("<II")
 _HEAD_SIZE: Final = _COMPLETION_HEAD.size
@@ -38,8 +41,20 @@ def submission_frames(documents: Iterable[str]) -> bytes:
     return b"".join(parts)
 
 
-#: A completion's JSON, and its body (None: released before it was written).
-CompletionFrame = tuple[bytes, "bytes | None"]
+class _TakeBuffer:
+    """The body of a frame whose buffer is left to take (``BODY_BY_HANDLE``)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "TAKE_BUFFER"
+
+
+TAKE_BUFFER: Final = _TakeBuffer()
+
+#: A completion's JSON, and its body: the bytes, None if the buffer was
+#: released before it was written, or TAKE_BUFFER.
+CompletionFrame = tuple[bytes, "bytes | _TakeBuffer | None"]
 
 
 class CompletionFrameReader:
@@ -85,11 +100,18 @@ class CompletionFrameReader:
         while end - position >= _HEAD_SIZE:
             json_length, body_length = unpack(data, position)
             json_end = position + _HEAD_SIZE + json_length
-            frame_end = json_end if body_length == BODY_RELEASED else json_end + body_length
+            body: bytes | _TakeBuffer | None
+            if body_length == BODY_RELEASED:
+                frame_end, body = json_end, None
+            elif body_length == BODY_BY_HANDLE:
+                frame_end, body = json_end, TAKE_BUFFER
+            else:
+                frame_end, body = json_end + body_length, b""
             if frame_end > end:
                 self._needed = frame_end - position
                 break
-            body = None if body_length == BODY_RELEASED else data[json_end:frame_end]
+            if frame_end > json_end:
+                body = data[json_end:frame_end]
             frames.append((data[position + _HEAD_SIZE : json_end], body))
             position = frame_end
         else:

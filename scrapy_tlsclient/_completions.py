@@ -30,10 +30,10 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReadDescriptor
 from zope.interface import implementer  # type: ignore[import-untyped]
 
-from ._completion_frames import CompletionFrameReader, submission_frames
+from ._completion_frames import TAKE_BUFFER, CompletionFrameReader, submission_frames
 from ._envelopes import response_from_envelope, stream_read_from_envelope
 from ._errors import NativeCancelledError, NativeLibraryError, native_error_from
-from ._native import PREFETCH_INLINE_MAX
+from ._native import FRAME_BODY_MAX, PREFETCH_INLINE_MAX
 
 if TYPE_CHECKING:
     from ._envelopes import NativeResponse, RequestInput, StreamRead
@@ -109,7 +109,8 @@ class CompletionDispatcher:
         # as fast as it submits); reads pass MSG_DONTWAIT.
         self._socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            library.attach_socket(self._queue, theirs.fileno())  # the library takes a duplicate
+            # The library takes a duplicate of its end.
+            library.attach_socket(self._queue, theirs.fileno(), FRAME_BODY_MAX)
         except BaseException:
             self._socket.close()
             raise
@@ -231,34 +232,39 @@ class CompletionDispatcher:
             self._fail_all(NativeLibraryError("the tls-client library closed the completion socket"))
             return
         for encoded, body in self._frames.feed(bytes(memoryview(buffer)[:count])):
-            ticket, value, failure = _decode(encoded, body)
+            ticket, value, failure = self._decode(encoded, body)
             waiter = self._waiters.pop(ticket, None)
             if waiter is not None:
                 waiter.settle(value, failure)
 
+    def _decode(self, encoded: bytes, body: bytes | object | None) -> tuple[str, Any, BaseException | None]:
+        """A completion frame as its ticket and result (or error). Runs for
+        every frame, waited for or not: a buffer left to take is taken (and
+        so freed) here."""
+        ticket = ""
+        try:
+            completion = json.loads(encoded)
+            ticket = str(completion.get("ticket", ""))
+            result = completion["result"]
+            if completion.get("op") == "readStream":
+                chunk = self._body(result, "chunkBuffer", body)
+                return ticket, stream_read_from_envelope(result, chunk), None
+            return ticket, response_from_envelope(result, self._body(result, "bodyBuffer", body)), None
+        except Exception as error:  # NativeError, or a malformed result: the waiter gets it
+            return ticket, None, error
 
-def _decode(encoded: bytes, body: bytes | None) -> tuple[str, Any, BaseException | None]:
-    """A completion frame as its ticket and result (or error)."""
-    ticket = ""
-    try:
-        completion = json.loads(encoded)
-        ticket = str(completion.get("ticket", ""))
-        result = completion["result"]
-        if completion.get("op") == "readStream":
-            return ticket, stream_read_from_envelope(result, _body(result, "chunkBuffer", body)), None
-        return ticket, response_from_envelope(result, _body(result, "bodyBuffer", body)), None
-    except Exception as error:  # NativeError, or a malformed result: the waiter gets it
-        return ticket, None, error
-
-
-def _body(result: dict[str, Any], key: str, body: bytes | None) -> bytes | None:
-    """The frame's body if the result names a buffer (it may be empty)."""
-    handle = result.get(key)
-    if not handle:
-        return None
-    if body is None:
-        raise native_error_from(f"native body buffer {handle} was released before it was read", "cancelled")
-    return body
+    def _body(self, result: dict[str, Any], key: str, body: bytes | object | None) -> bytes | None:
+        """The body of a result that names a buffer (it may be empty)."""
+        handle = result.get(key)
+        if not handle:
+            return None
+        if body is TAKE_BUFFER:
+            return self._library.take_buffer(str(handle))
+        if not isinstance(body, bytes):
+            raise native_error_from(
+                f"native body buffer {handle} was released before it was read", "cancelled"
+            )
+        return body
 
 
 def _soon(loop: asyncio.AbstractEventLoop | None) -> Callable[[Callable[[], None]], object]:

@@ -42,6 +42,22 @@ func (r *bufferRegistry) take(id string) ([][]byte, bool) {
 	return pieces, ok
 }
 
+// has tells whether a buffer is held (not taken or discarded yet).
+func (r *bufferRegistry) has(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.items[id]
+	return ok
+}
+
+// size is a held buffer's length in bytes.
+func (r *bufferRegistry) size(id string) (int, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	pieces, ok := r.items[id]
+	return totalLen(pieces), ok
+}
+
 // discard forgets buffers nobody will take; unknown ids are ignored.
 func (r *bufferRegistry) discard(ids ...string) {
 	for _, id := range ids {

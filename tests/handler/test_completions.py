@@ -12,7 +12,7 @@ from scrapy.utils.defer import deferred_f_from_coro_f, deferred_from_coro, maybe
 
 from scrapy_tlsclient import NativeCancelledError, get_library
 from scrapy_tlsclient._completions import CompletionDispatcher
-from scrapy_tlsclient._native import NativeLibrary
+from scrapy_tlsclient._native import FRAME_BODY_MAX, NativeLibrary
 from scrapy_tlsclient._threads import sleep
 
 from conftest import Servers
@@ -65,16 +65,21 @@ async def test_calls_and_results_travel_over_the_completion_socket(servers: Serv
         "prefetchBytes": 100_000,
         "prefetchTimeoutMs": 5000,
     }
-    sizes = [0, 100, 511, 512, 2048, 70_000] * 8
+    sizes = [0, 100, 511, 512, 2048, FRAME_BODY_MAX] * 8
     try:
         with counting_native_calls(library) as native_calls:
             urls = [f"{servers.h2}/bytes?n={size}" for size in sizes]
             results = await gather(*(calls.request_stream({**base, "requestUrl": url}) for url in urls))
         assert [result.body for result in results] == [_pattern(size) for size in sizes]  # type: ignore[attr-defined]
+        assert native_calls == []
+        # A longer body is left in the library, and taken (and freed) once.
+        with counting_native_calls(library) as native_calls:
+            longer = await calls.request_stream({**base, "requestUrl": f"{servers.h2}/bytes?n=70000"})
+        assert longer.body == _pattern(70_000)
+        assert native_calls == ["takeBuffer", "freeMemory"]
         assert calls.in_flight == 0
     finally:
         calls.stop()
-    assert native_calls == []
     # The socket is closed with the queue, and nothing is left queued.
     assert our_end.fileno() == -1
     assert library.stats()["completionsPending"] == 0

@@ -15,7 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scrapy_tlsclient._completion_frames import (
+    BODY_BY_HANDLE,
     BODY_RELEASED,
+    TAKE_BUFFER,
     CompletionFrameReader,
     submission_frames,
 )
@@ -23,9 +25,12 @@ from scrapy_tlsclient._completion_frames import (
 PROPERTY = settings(max_examples=300, deadline=None)
 
 
-def frame(encoded: bytes, body: bytes | None) -> bytes:
+def frame(encoded: bytes, body: object) -> bytes:
     if body is None:
         return struct.pack("<II", len(encoded), BODY_RELEASED) + encoded
+    if body is TAKE_BUFFER:
+        return struct.pack("<II", len(encoded), BODY_BY_HANDLE) + encoded
+    assert isinstance(body, bytes)
     return struct.pack("<II", len(encoded), len(body)) + encoded + body
 
 
@@ -38,8 +43,20 @@ def test_submissions_are_length_prefixed_utf8() -> None:
 
 def test_a_whole_stream_in_one_read() -> None:
     reader = CompletionFrameReader()
-    wire = frame(b'{"ticket":"a"}', b"body") + frame(b'{"ticket":"b"}', b"") + frame(b"{}", None)
-    assert reader.feed(wire) == [(b'{"ticket":"a"}', b"body"), (b'{"ticket":"b"}', b""), (b"{}", None)]
+    wire = (
+        frame(b'{"ticket":"a"}', b"body")
+        + frame(b'{"ticket":"b"}', b"")
+        + struct.pack("<II", 2, 0xFFFFFFFF)
+        + b"{}"
+        + struct.pack("<II", 3, 0xFFFFFFFE)
+        + b"{ }"
+    )
+    assert reader.feed(wire) == [
+        (b'{"ticket":"a"}', b"body"),
+        (b'{"ticket":"b"}', b""),
+        (b"{}", None),
+        (b"{ }", TAKE_BUFFER),
+    ]
     assert reader.pending_bytes == 0
     assert reader.wanted_bytes == 8
 
@@ -66,19 +83,20 @@ def test_a_large_body_is_joined_once_it_is_whole() -> None:
 
 
 frames_strategy = st.lists(
-    st.tuples(st.binary(max_size=40), st.one_of(st.none(), st.binary(max_size=300))), max_size=12
+    st.tuples(st.binary(max_size=40), st.one_of(st.none(), st.just(TAKE_BUFFER), st.binary(max_size=300))),
+    max_size=12,
 )
 
 
 @PROPERTY
 @given(frames=frames_strategy, cuts=st.lists(st.integers(min_value=0, max_value=5000), max_size=20))
 def test_any_cutting_gives_the_frames_that_made_the_stream(
-    frames: list[tuple[bytes, bytes | None]], cuts: list[int]
+    frames: list[tuple[bytes, object]], cuts: list[int]
 ) -> None:
     wire = b"".join(frame(encoded, body) for encoded, body in frames)
     bounds = sorted({0, len(wire), *(min(cut, len(wire)) for cut in cuts)})
     reader = CompletionFrameReader()
-    got: list[tuple[bytes, bytes | None]] = []
+    got: list[tuple[bytes, object]] = []
     for start, end in itertools.pairwise(bounds):
         got.extend(reader.feed(wire[start:end]))
     assert got == frames
