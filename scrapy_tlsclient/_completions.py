@@ -5,14 +5,16 @@ the library's completion socket (docs/abi.rst, "Completion socket"): the
 event loop writes submissions to it and watches it like any socket, and
 when it is readable reads the finished calls and settles their waiters,
 all on its own thread. No thread waits for results, so none competes with
-the event loop for the GIL; and the event-loop thread never calls into Go
-while a crawl runs: each such call left a Go P "in a syscall" for Go's
-sysmon to retake, which cost CPU and context switches on every page
-(docs/benchmarks.rst, "Where the time goes").
+the event loop for the GIL; and the event-loop thread makes no call into
+Go for a page of up to 64 KiB: each such call takes one of Go's Ps and leaves it "in
+a system call" for Go's sysmon to retake, several times per page on the
+thread that limits a crawl (the socket cut the CPU per page by 5-8 %;
+docs/benchmarks.rst).
 
 Body bytes (readStream chunks, the prefetched start of a body) come in
-the frame after their result, not as base64 inside the JSON, when the
-library can.
+the frame after their result, not as base64 inside the JSON; a body
+longer than ``FRAME_BODY_MAX`` stays in the library, and decoding its
+result takes it.
 """
 
 from __future__ import annotations

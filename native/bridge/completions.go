@@ -73,6 +73,7 @@ type completionQueue struct {
 	dropped bool              // nobody polls any more: results are discarded
 	wakeFd  int               // the caller's pipe (NotifyFd), -1 if none
 	sock    *completionSocket // set by SocketFd: completions are written there
+	writing bool              // a goroutine is writing the items to sock
 }
 
 func newCompletionQueue() *completionQueue {
@@ -171,6 +172,16 @@ func (q *completionQueue) push(c Completion) bool {
 		return false
 	}
 	q.items = append(q.items, c)
+	if q.sock != nil {
+		if q.writing {
+			q.mu.Unlock() // the writer takes it with the others
+			return true
+		}
+		q.writing = true
+		q.mu.Unlock()
+		q.sock.writeQueued(q)
+		return true
+	}
 	if len(q.items) == 1 {
 		q.wake()
 	}

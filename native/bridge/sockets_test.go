@@ -194,12 +194,12 @@ func TestFramesTakeTheirBuffersOrMarkThemReleased(t *testing.T) {
 	big := bytes.Repeat([]byte{7}, copyBelow+1)
 	held := b.newBuffer([]byte("head-"), big, []byte("-tail"))
 	long := b.newBuffer(make([]byte, 100), make([]byte, 100))
-	sock := &completionSocket{bodyMax: len(big) + 10, handed: map[string]struct{}{}}
-	frames := b.frames([]Completion{
+	sock := &completionSocket{buffers: b.buffers, bodyMax: len(big) + 10, handed: map[string]struct{}{}}
+	frames := sock.frames([]Completion{
 		{Ticket: "a", Op: "request", Result: json.RawMessage(`{"bodyBuffer":"` + held + `"}`), buffer: held},
 		{Ticket: "b", Op: "readStream", Result: json.RawMessage(`{"chunkBuffer":"gone"}`), buffer: "gone"},
 		{Ticket: "c", Op: "request", Result: json.RawMessage(`{"status":204}`)},
-	}, sock)
+	})
 	var wire bytes.Buffer
 	if _, err := frames.WriteTo(&wire); err != nil {
 		t.Fatal(err)
@@ -233,7 +233,7 @@ func TestFramesTakeTheirBuffersOrMarkThemReleased(t *testing.T) {
 	// nobody took it; none is handed out after that.
 	sock.bodyMax = 150
 	var handed bytes.Buffer
-	frames = b.frames([]Completion{{Ticket: "d", Op: "request", buffer: long}}, sock)
+	frames = sock.frames([]Completion{{Ticket: "d", Op: "request", buffer: long}})
 	if _, err := frames.WriteTo(&handed); err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +243,7 @@ func TestFramesTakeTheirBuffersOrMarkThemReleased(t *testing.T) {
 	b.buffers.discard(sock.orphans()...)
 	late := b.newBuffer(make([]byte, 200))
 	handed.Reset()
-	frames = b.frames([]Completion{{Ticket: "e", Op: "request", buffer: late}}, sock)
+	frames = sock.frames([]Completion{{Ticket: "e", Op: "request", buffer: late}})
 	if _, err := frames.WriteTo(&handed); err != nil {
 		t.Fatal(err)
 	}
