@@ -18,7 +18,15 @@ import struct
 from collections.abc import Iterable
 from typing import Final
 
-__all__ = ["BODY_BY_HANDLE", "BODY_RELEASED", "TAKE_BUFFER", "CompletionFrameReader", "submission_frames"]
+__all__ = [
+    "BODY_BY_HANDLE",
+    "BODY_RELEASED",
+    "TAKE_BUFFER",
+    "CompletionFrame",
+    "CompletionFrameReader",
+    "FrameBody",
+    "submission_frames",
+]
 
 BODY_RELEASED: Final = 0xFFFFFFFF
 BODY_BY_HANDLE: Final = 0xFFFFFFFE
@@ -52,9 +60,11 @@ class _TakeBuffer:
 
 TAKE_BUFFER: Final = _TakeBuffer()
 
-#: A completion's JSON, and its body: the bytes, None if the buffer was
-#: released before it was written, or TAKE_BUFFER.
-CompletionFrame = tuple[bytes, "bytes | _TakeBuffer | None"]
+#: A frame's body: the bytes, None if the buffer was released before it
+#: was written, or TAKE_BUFFER.
+FrameBody = bytes | _TakeBuffer | None
+#: A completion's JSON and its body.
+CompletionFrame = tuple[bytes, FrameBody]
 
 
 class CompletionFrameReader:
@@ -79,11 +89,6 @@ class CompletionFrameReader:
         """Bytes of a frame not complete yet."""
         return self._held_bytes
 
-    @property
-    def wanted_bytes(self) -> int:
-        """Bytes still missing from the held frame (at least its header)."""
-        return max(self._needed - self._held_bytes, 0)
-
     def feed(self, data: bytes) -> list[CompletionFrame]:
         """The frames ``data`` completes, in order."""
         if self._held:
@@ -100,7 +105,7 @@ class CompletionFrameReader:
         while end - position >= _HEAD_SIZE:
             json_length, body_length = unpack(data, position)
             json_end = position + _HEAD_SIZE + json_length
-            body: bytes | _TakeBuffer | None
+            body: FrameBody
             if body_length == BODY_RELEASED:
                 frame_end, body = json_end, None
             elif body_length == BODY_BY_HANDLE:

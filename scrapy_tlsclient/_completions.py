@@ -6,10 +6,10 @@ event loop writes submissions to it and watches it like any socket, and
 when it is readable reads the finished calls and settles their waiters,
 all on its own thread. No thread waits for results, so none competes with
 the event loop for the GIL; and the event-loop thread makes no call into
-Go for a page of up to 64 KiB: each such call takes one of Go's Ps and leaves it "in
-a system call" for Go's sysmon to retake, several times per page on the
-thread that limits a crawl (the socket cut the CPU per page by 5-8 %;
-docs/benchmarks.rst).
+Go for a page of up to 64 KiB. Each such call takes one of Go's Ps and
+leaves it "in a system call" for Go's sysmon to retake, and the pipe and
+poll this replaced made several per page on the thread that limits a
+crawl: the socket cut the CPU per page by 6-11 % (docs/benchmarks.rst).
 
 Body bytes (readStream chunks, the prefetched start of a body) come in
 the frame after their result, not as base64 inside the JSON; a body
@@ -32,7 +32,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReadDescriptor
 from zope.interface import implementer  # type: ignore[import-untyped]
 
-from ._completion_frames import TAKE_BUFFER, CompletionFrameReader, submission_frames
+from ._completion_frames import TAKE_BUFFER, CompletionFrameReader, FrameBody, submission_frames
 from ._envelopes import response_from_envelope, stream_read_from_envelope
 from ._errors import NativeCancelledError, NativeLibraryError, native_error_from
 from ._native import FRAME_BODY_MAX, PREFETCH_INLINE_MAX
@@ -202,10 +202,12 @@ class CompletionDispatcher:
         if self._stopped:
             return
         self._outbox.clear()  # their waiters are ended below
-        # The library closes its end of the socket and starts nothing sent
-        # to it from now on.
-        self._library.drop_queue(self._queue)
-        self._fail_all(NativeCancelledError("the download handler closed during the call", CANCELLED))
+        try:
+            # The library closes its end of the socket and starts nothing
+            # sent to it from now on.
+            self._library.drop_queue(self._queue)
+        finally:
+            self._fail_all(NativeCancelledError("the download handler closed during the call", CANCELLED))
 
     def _fail_all(self, error: BaseException) -> None:
         self._stopped = True
@@ -230,7 +232,7 @@ class CompletionDispatcher:
             return
         if count == 0:
             # Only a drop closes the library's end, and stop() unwatches
-            # first: the library went away under us.
+            # right after its drop: the library went away under us.
             self._fail_all(NativeLibraryError("the tls-client library closed the completion socket"))
             return
         for encoded, body in self._frames.feed(bytes(memoryview(buffer)[:count])):
@@ -239,7 +241,7 @@ class CompletionDispatcher:
             if waiter is not None:
                 waiter.settle(value, failure)
 
-    def _decode(self, encoded: bytes, body: bytes | object | None) -> tuple[str, Any, BaseException | None]:
+    def _decode(self, encoded: bytes, body: FrameBody) -> tuple[str, Any, BaseException | None]:
         """A completion frame as its ticket and result (or error). Runs for
         every frame, waited for or not: a buffer left to take is taken (and
         so freed) here."""
@@ -255,7 +257,7 @@ class CompletionDispatcher:
         except Exception as error:  # NativeError, or a malformed result: the waiter gets it
             return ticket, None, error
 
-    def _body(self, result: dict[str, Any], key: str, body: bytes | object | None) -> bytes | None:
+    def _body(self, result: dict[str, Any], key: str, body: FrameBody) -> bytes | None:
         """The body of a result that names a buffer (it may be empty)."""
         handle = result.get(key)
         if not handle:

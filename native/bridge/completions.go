@@ -50,10 +50,10 @@ type pollInput struct {
 	NotifyFd int `json:"notifyFd"`
 	// SocketFd (when > 0) names one end of a connected stream socket pair
 	// whose other end the caller keeps: the library takes a duplicate of
-	// it, reads submission
-	// frames from it and writes each completion of the queue to it as a
-	// frame, instead of keeping it for pollCompletions (sockets.go). The
-	// poll that attaches it takes nothing.
+	// it, reads submission frames from it and writes each completion of
+	// the queue to it as a frame, instead of keeping it for
+	// pollCompletions (sockets.go). The poll that attaches it takes
+	// nothing.
 	SocketFd int `json:"socketFd"`
 	// FrameBodyMax (with SocketFd): bodies longer than this many bytes are
 	// not written into frames but left as buffers to take (0: 64 KiB).

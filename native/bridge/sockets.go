@@ -57,7 +57,6 @@ type completionSocket struct {
 	conn      net.Conn
 	buffers   *bufferRegistry
 	bodyMax   int
-	closed    chan struct{}
 	closeOnce sync.Once
 
 	// handed holds the buffers left to the caller to take (bodyByHandle):
@@ -103,7 +102,6 @@ func (s *completionSocket) orphans() []string {
 
 func (s *completionSocket) close() {
 	s.closeOnce.Do(func() {
-		close(s.closed)
 		_ = s.conn.Close() // unblocks the reader and a blocked writer
 	})
 }
@@ -129,7 +127,7 @@ func (b *Bridge) attachSocket(name string, q *completionQueue, fd, bodyMax int) 
 	}
 	s := &completionSocket{
 		queue: name, conn: conn, buffers: b.buffers, bodyMax: bodyMax,
-		closed: make(chan struct{}), handed: map[string]struct{}{},
+		handed: map[string]struct{}{},
 	}
 	q.mu.Lock()
 	switch {
