@@ -50,6 +50,14 @@ func writeSubmissions(t *testing.T, w io.Writer, documents ...any) {
 	}
 }
 
+// submitPrefetched submits a requestStream whose body comes with its
+// headers, as a buffer.
+func submitPrefetched(t *testing.T, w io.Writer, queue, ticket, url string) {
+	t.Helper()
+	writeSubmissions(t, w, map[string]any{"queue": queue, "op": "requestStream", "ticket": ticket,
+		"input": req(url, map[string]any{"binaryBody": true, "prefetchBytes": 1 << 20, "prefetchTimeoutMs": 5000})})
+}
+
 type framedCompletion struct {
 	Completion
 	body     []byte
@@ -170,8 +178,7 @@ func TestClosingTheCallersEndDropsTheQueue(t *testing.T) {
 	b := New()
 	s := testServers(t)
 	ours := socketPair(t, b, "orphan")
-	writeSubmissions(t, ours, map[string]any{"queue": "orphan", "op": "requestStream", "ticket": "first",
-		"input": req(s.H2+"/bytes?n=5000", map[string]any{"binaryBody": true, "prefetchBytes": 1 << 20, "prefetchTimeoutMs": 5000})})
+	submitPrefetched(t, ours, "orphan", "first", s.H2+"/bytes?n=5000")
 	readFrames(t, ours, 1, 10*time.Second)
 	ours.Close()
 	waitFor(t, func() bool {
@@ -256,8 +263,7 @@ func TestDroppingAQueueReleasesTheBuffersItsCallerDidNotTake(t *testing.T) {
 	b := New()
 	s := testServers(t)
 	ours := socketPair(t, b, "untaken")
-	writeSubmissions(t, ours, map[string]any{"queue": "untaken", "op": "requestStream", "ticket": "big",
-		"input": req(s.H2+"/bytes?n=200000", map[string]any{"binaryBody": true, "prefetchBytes": 1 << 20, "prefetchTimeoutMs": 5000})})
+	submitPrefetched(t, ours, "untaken", "big", s.H2+"/bytes?n=200000")
 	if c := readFrames(t, ours, 1, 10*time.Second)["big"]; !c.byHandle || b.UntakenBuffers() != 1 {
 		t.Fatalf("by handle %v, %d buffers held", c.byHandle, b.UntakenBuffers())
 	}
