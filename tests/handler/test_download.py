@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import json
 import logging
+import os
 import time
 
 import pytest
@@ -23,7 +24,7 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 from twisted.internet.ssl import Certificate
 
 from conftest import Servers, pattern
-from handler_utils import open_handler
+from handler_utils import gather, open_handler
 
 
 @deferred_f_from_coro_f
@@ -63,6 +64,24 @@ async def test_request_goes_out_exactly(servers: Servers) -> None:
     sent = [(name, value) for name, value in echo["headers"] if name not in ("Host", "Content-Length")]
     assert sent == [("X-Repeat", "1"), ("X-Repeat", "2"), ("Content-Type", "application/octet-stream")]
     assert [value for name, value in echo["headers"] if name == "Content-Length"] == [str(len(body))]
+
+
+@deferred_f_from_coro_f
+async def test_large_request_bodies_go_out_exactly(servers: Servers) -> None:
+    """Submissions many times the completion socket's buffer (a 4 MiB body
+    is about 5.6 MiB of base64 in its frame), several at once, while the
+    library reads them."""
+    bodies = [os.urandom(4 * 1024 * 1024 + n) for n in range(3)]
+    requests = [
+        Request(f"{base}/echo", method="POST", body=body)
+        for base in (servers.http, servers.h2)
+        for body in bodies
+    ]
+    async with open_handler() as handler:
+        responses = await gather(*(handler.download_request(request) for request in requests))
+    for request, response in zip(requests, responses, strict=True):
+        echo = json.loads(response.body)  # type: ignore[attr-defined]
+        assert echo["body_sha256"] == hashlib.sha256(request.body).hexdigest()
 
 
 @deferred_f_from_coro_f
