@@ -12,7 +12,9 @@ CPU ms per page and peak RSS for each handler, and for each handler other
 than the ``http11`` baseline the ratios against it and whether they meet the
 targets (>= 1.25x the pages/s, <= 0.9x the CPU per page). With ``--repeat R``
 every crawl runs R times (handlers interleaved, their order alternating)
-and the medians are shown. ``--json PATH`` also writes the figures, with
+and the medians are shown, then the median of the CPU ratios of each
+round's adjacent crawls (paired by round, which cancels the machine's slow
+phases better). ``--json PATH`` also writes the figures, with
 the command, the machine, the date and every run, to PATH as JSON.
 
 ``--handler-path NAME=dotted.Path`` (repeatable) points a handler name at
@@ -227,6 +229,36 @@ def ratios(outcome: Outcome, baseline: Outcome | None) -> tuple[float, float, st
     return speed, cpu, "met" if not missed else "missed: " + ", ".join(missed)
 
 
+def paired_cpu_ratios(outcome: Outcome, baseline: Outcome | None) -> list[float] | None:
+    """Each run's CPU per page over the baseline's run of the same round.
+
+    The handlers of a round run one after the other, so a slow phase of
+    the machine (they last minutes here) hits both crawls of a pair; the
+    median of these ratios moves less than the ratio of two medians.
+    """
+    if baseline is None or outcome.failure or baseline.failure or len(outcome.runs) != len(baseline.runs):
+        return None
+
+    def cpu(run: dict[str, Any]) -> float:
+        return float(run["cpu_s"]) / int(run["pages"])
+
+    return [cpu(ours) / cpu(theirs) for ours, theirs in zip(outcome.runs, baseline.runs, strict=True)]
+
+
+def print_paired(measured: list[tuple[int, dict[str, Outcome]]]) -> None:
+    """With two runs or more: the median of the run-by-run CPU ratios."""
+    for concurrency, outcomes in measured:
+        baseline = outcomes.get(BASELINE)
+        for name, outcome in outcomes.items():
+            paired = None if name == BASELINE else paired_cpu_ratios(outcome, baseline)
+            if paired and len(paired) > 1:
+                median = statistics.median(paired)
+                print(
+                    f"  {concurrency:>4}  {name}: CPU ratio paired by round, median {median:.2f}x "
+                    f"(rounds {min(paired):.2f}-{max(paired):.2f}x)"
+                )
+
+
 def verdict(outcome: Outcome, baseline: Outcome | None) -> list[str]:
     """The ratio columns of one row: pages/s ratio, CPU ratio and the target check."""
     found = ratios(outcome, baseline)
@@ -311,7 +343,13 @@ def write_json(
             found = None if name == BASELINE else ratios(outcome, baseline)
             speed, cpu, target = found if found else (None, None, None)
             entry = {"concurrency": concurrency, "handler": name, **asdict(outcome)}
-            rows.append(entry | {"pages_per_s_ratio": speed, "cpu_ratio": cpu, "target": target})
+            paired = None if name == BASELINE else paired_cpu_ratios(outcome, baseline)
+            paired_median = statistics.median(paired) if paired else None
+            rows.append(
+                entry
+                | {"pages_per_s_ratio": speed, "cpu_ratio": cpu, "target": target}
+                | {"paired_cpu_ratios": paired, "paired_cpu_ratio": paired_median}
+            )
     report = {
         "benchmark": "handler_crawl",
         "command": command(),
@@ -390,6 +428,7 @@ def main() -> None:
             baseline = outcomes.get(BASELINE)
             rows += [row(concurrency, name, outcome, baseline) for name, outcome in outcomes.items()]
     print_table(rows)
+    print_paired(measured)
     if args.json:
         write_json(args.json, args, handlers, measured)
 
