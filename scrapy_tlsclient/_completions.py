@@ -32,9 +32,8 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReadDescriptor
 from zope.interface import implementer  # type: ignore[import-untyped]
 
-from ._completion_frames import TAKE_BUFFER, CompletionFrameReader, FrameBody, submission_frames
-from ._envelopes import response_from_envelope, stream_read_from_envelope
-from ._errors import NativeCancelledError, NativeLibraryError, native_error_from
+from ._completion_frames import CompletionFrameReader, FrameBody, submission_frames
+from ._errors import NativeCancelledError, NativeLibraryError
 from ._native import FRAME_BODY_MAX, PREFETCH_INLINE_MAX
 
 if TYPE_CHECKING:
@@ -98,6 +97,9 @@ class CompletionDispatcher:
 
         self._library = library
         self._binary = library.has_binary
+        self._decoders: dict[str, Callable[[dict[str, Any], FrameBody], Any]] = {
+            "readStream": library.decode_stream_read,
+        }
         loop = asyncio.get_event_loop() if is_asyncio_available() else None
         self._loop = loop
         self._waiters: dict[str, _Waiter] = {}
@@ -249,26 +251,12 @@ class CompletionDispatcher:
         try:
             completion = json.loads(encoded)
             ticket = str(completion.get("ticket", ""))
-            result = completion["result"]
-            if completion.get("op") == "readStream":
-                chunk = self._body(result, "chunkBuffer", body)
-                return ticket, stream_read_from_envelope(result, chunk), None
-            return ticket, response_from_envelope(result, self._body(result, "bodyBuffer", body)), None
+            decode: Callable[[dict[str, Any], FrameBody], Any] = self._decoders.get(
+                completion.get("op", ""), self._library.decode_response
+            )
+            return ticket, decode(completion["result"], body), None
         except Exception as error:  # NativeError, or a malformed result: the waiter gets it
             return ticket, None, error
-
-    def _body(self, result: dict[str, Any], key: str, body: FrameBody) -> bytes | None:
-        """The body of a result that names a buffer (it may be empty)."""
-        handle = result.get(key)
-        if not handle:
-            return None
-        if body is TAKE_BUFFER:
-            return self._library.take_buffer(str(handle))
-        if not isinstance(body, bytes):
-            raise native_error_from(
-                f"native body buffer {handle} was released before it was read", "cancelled"
-            )
-        return body
 
 
 def _soon(loop: asyncio.AbstractEventLoop | None) -> Callable[[Callable[[], None]], object]:

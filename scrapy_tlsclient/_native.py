@@ -20,6 +20,7 @@ from typing import Any, Final
 
 import cffi
 
+from ._completion_frames import TAKE_BUFFER, FrameBody
 from ._envelopes import (
     NativeResponse,
     RequestInput,
@@ -278,9 +279,7 @@ class NativeLibrary:
         pointer = self._lib.takeBuffer(key)
         if pointer == self._ffi.NULL:
             # Released by destroyAll (or taken twice, a bug of ours).
-            raise native_error_from(
-                f"native body buffer {buffer_id} was released before it was read", "cancelled"
-            )
+            raise _released(buffer_id)
         try:
             length = int.from_bytes(self._ffi.buffer(pointer, _BUFFER_PREFIX), "little")
             data = self._ffi.unpack(pointer + _BUFFER_PREFIX, length)
@@ -289,19 +288,31 @@ class NativeLibrary:
         assert isinstance(data, bytes)  # char* unpacks to bytes
         return data
 
-    def _taken(self, envelope: dict[str, Any], key: str) -> bytes | None:
+    def _taken(self, envelope: dict[str, Any], key: str, framed: FrameBody) -> bytes | None:
+        """The bytes of the buffer ``envelope`` names under ``key``, if any:
+        taken from the library, or ``framed``, what its completion frame
+        carried (docs/abi.rst, "Completion socket")."""
         handle = envelope.get(key)
-        return self.take_buffer(str(handle)) if handle else None
+        if not handle:
+            return None
+        if framed is TAKE_BUFFER:
+            return self.take_buffer(str(handle))
+        if framed is None:
+            raise _released(str(handle))
+        assert isinstance(framed, bytes)
+        return framed
 
     # -- decoding (buffers are taken first, so a decoding error leaks none) --
 
-    def decode_response(self, envelope: dict[str, Any]) -> NativeResponse:
-        """A response envelope as a NativeResponse, its ``bodyBuffer`` taken."""
-        return response_from_envelope(envelope, self._taken(envelope, "bodyBuffer"))
+    def decode_response(self, envelope: dict[str, Any], framed: FrameBody = TAKE_BUFFER) -> NativeResponse:
+        """A response envelope as a NativeResponse, with the bytes of its
+        ``bodyBuffer``: taken, or from its completion frame."""
+        return response_from_envelope(envelope, self._taken(envelope, "bodyBuffer", framed))
 
-    def decode_stream_read(self, envelope: dict[str, Any]) -> StreamRead:
-        """A readStream answer as a StreamRead, its ``chunkBuffer`` taken."""
-        return stream_read_from_envelope(envelope, self._taken(envelope, "chunkBuffer"))
+    def decode_stream_read(self, envelope: dict[str, Any], framed: FrameBody = TAKE_BUFFER) -> StreamRead:
+        """A readStream answer as a StreamRead, with the bytes of its
+        ``chunkBuffer``: taken, or from its completion frame."""
+        return stream_read_from_envelope(envelope, self._taken(envelope, "chunkBuffer", framed))
 
     # -- typed API ------------------------------------------------------------
 
@@ -379,10 +390,14 @@ class NativeLibrary:
         cancelStream) in the background; it returns at once, and the result
         comes from :meth:`poll_completions` of ``queue`` under ``ticket``. Not blocking.
         ``payload`` may be given already encoded, as a JSON ``str``."""
-        self.submit_documents([self.submit_document(queue, op, ticket, payload)])
+        if "submit" not in self.exports:
+            raise NativeFeatureUnavailable("submit needs this project's library (completion queue)")
+        self._check_pid()
+        self._lib.submit(self.submit_document(queue, op, ticket, payload).encode())
 
     def submit_document(self, queue: str, op: str, ticket: str, payload: Any) -> str:
-        """The JSON document :meth:`submit` sends, for :meth:`submit_documents`."""
+        """The JSON document :meth:`submit` sends (and a completion socket's
+        submission frame carries)."""
         # Built from pieces rather than one json.dumps of a dict: a live
         # stream submits a read per event (docs/benchmarks.rst, "Streaming").
         prefix = self._submit_prefixes.get((queue, op))
@@ -392,14 +407,6 @@ class NativeLibrary:
         encoded = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
         return f'{prefix}{json.dumps(ticket)},"input":{encoded}}}'
 
-    def submit_documents(self, documents: list[str]) -> None:
-        """Start several submissions with one native call (a JSON array)."""
-        if "submit" not in self.exports:
-            raise NativeFeatureUnavailable("submit needs this project's library (completion queue)")
-        self._check_pid()
-        batch = documents[0] if len(documents) == 1 else f"[{','.join(documents)}]"
-        self._lib.submit(batch.encode())
-
     def poll_completions(self, queue: str, timeout_ms: int, max_items: int = 256) -> list[dict[str, Any]]:
         """Finished submissions ``{"ticket", "op", "result"}`` of ``queue``,
         waiting up to ``timeout_ms`` for the first one. Blocking: call it
@@ -408,17 +415,6 @@ class NativeLibrary:
         raise_for_error(answer)
         completions: list[dict[str, Any]] = answer["completions"]
         return completions
-
-    def watch_queue(self, queue: str, notify_fd: int) -> None:
-        """Have the library write a byte to ``notify_fd`` (a non-blocking
-        pipe's write end) whenever ``queue`` goes from empty to not empty,
-        until the queue is dropped. Not blocking."""
-        if "completionNotifyFd" not in self.info.capabilities:
-            raise NativeFeatureUnavailable("watch_queue needs this project's library (completionNotifyFd)")
-        # Registered by a poll that takes nothing (max 1 of a new, empty queue).
-        raise_for_error(
-            self._call("pollCompletions", {"queue": queue, "timeoutMs": 0, "max": 1, "notifyFd": notify_fd})
-        )
 
     def attach_socket(self, queue: str, socket_fd: int, frame_body_max: int = FRAME_BODY_MAX) -> None:
         """Exchange ``queue``'s traffic over a socket from now on: the
@@ -452,6 +448,10 @@ class NativeLibrary:
         if "outstandingBuffers" not in self.exports:
             raise NativeFeatureUnavailable("outstandingBuffers needs this project's library")
         return int(self._lib.outstandingBuffers())
+
+
+def _released(buffer_id: str) -> Exception:
+    return native_error_from(f"native body buffer {buffer_id} was released before it was read", "cancelled")
 
 
 def _fast_envelope_id(raw: bytes) -> bytes | None:

@@ -194,3 +194,22 @@ def test_dropped_queue_releases_unpolled_buffers(library: NativeLibrary, servers
     library.drop_queue("abandoned")
     library.cancel_stream(stream.stream_id)
     assert_all_freed(library)
+
+
+def test_a_framed_body_stands_for_its_buffer(library: NativeLibrary) -> None:
+    """Over the completion socket a result's buffer comes in its frame: the
+    frame's bytes are the body, an empty one included, and a buffer the
+    library released before writing it fails as cancelled, never as an
+    empty body."""
+    envelope = {"id": "x", "status": 200, "headers": {}, "bodyBuffer": "t1", "eof": True}
+    assert library.decode_response(envelope, b"framed").body == b"framed"
+    assert library.decode_response(envelope, b"").body == b""
+    with pytest.raises(NativeCancelledError, match="t1 was released before it was read"):
+        library.decode_response(envelope, None)
+    read = {"streamId": "s", "chunkBuffer": "t2"}
+    assert library.decode_stream_read(read, b"chunk").chunk == b"chunk"
+    with pytest.raises(NativeCancelledError, match="t2 was released"):
+        library.decode_stream_read(read, None)
+    # No buffer named: the frame's (empty) body is not the body.
+    inline = {"id": "y", "status": 200, "headers": {}, "body": "plain", "eof": True}
+    assert library.decode_response(inline, b"").body == b"plain"
