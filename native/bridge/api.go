@@ -26,7 +26,7 @@ var Capabilities = []string{
 	"headersList", "rawBody", "streamIdInput", "readStreamMaxBytes", "remoteAddress",
 	"tlsInfo", "peerCertificate", "errorCode", "debugLog", "negativeTimeout",
 	"perRequestDeadline", "streamOutputTruncate", "unknownProfileError",
-	"binaryBuffers", "readStreamOutputPath", "completionNotifyFd", "completionSocket",
+	"binaryBuffers", "readStreamOutputPath", "completionNotifyFd", "completionSocket", "registerProfiles",
 }
 
 func (b *Bridge) parseInput(payload []byte) (*RequestInput, error) {

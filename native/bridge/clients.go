@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -222,11 +224,21 @@ func resolveProfile(in *RequestInput) (profiles.ClientProfile, error) {
 	if in.TLSClientIdentifier == "" {
 		return profiles.DefaultClientProfile, nil
 	}
-	profile, ok := profiles.MappedTLSClients[in.TLSClientIdentifier]
+	profile, ok := lookupProfile(in.TLSClientIdentifier)
 	if !ok {
 		return profiles.ClientProfile{}, newError(CodeUnknownProfile, unknownProfileMessage(in.TLSClientIdentifier))
 	}
 	return profile, nil
+}
+
+// lookupProfile finds a profile by name: a registered identity, else one
+// of upstream's compiled profiles (registration refuses their names).
+func lookupProfile(name string) (profiles.ClientProfile, bool) {
+	if profile, ok := identities.lookup(name); ok {
+		return profile, true
+	}
+	profile, ok := profiles.MappedTLSClients[name]
+	return profile, ok
 }
 
 func checkProfileName(in *RequestInput) error {
@@ -236,7 +248,7 @@ func checkProfileName(in *RequestInput) error {
 	if in.TLSClientIdentifier == "" {
 		return nil
 	}
-	if _, ok := profiles.MappedTLSClients[in.TLSClientIdentifier]; !ok {
+	if _, ok := lookupProfile(in.TLSClientIdentifier); !ok {
 		return newError(CodeUnknownProfile, unknownProfileMessage(in.TLSClientIdentifier))
 	}
 	return nil
@@ -301,9 +313,10 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// ProfileNames lists the valid tlsClientIdentifier values, sorted.
+// ProfileNames lists the valid tlsClientIdentifier values, sorted:
+// upstream's compiled profiles and the identities registered so far.
 func ProfileNames() []string {
-	names := make([]string, 0, len(profiles.MappedTLSClients))
+	names := identities.names()
 	for name := range profiles.MappedTLSClients {
 		names = append(names, name)
 	}
@@ -314,7 +327,7 @@ func ProfileNames() []string {
 // DefaultProfileName names the profile used when none is given.
 func DefaultProfileName() string {
 	want := profiles.DefaultClientProfile.GetClientHelloStr()
-	for _, name := range ProfileNames() {
+	for _, name := range slices.Sorted(maps.Keys(profiles.MappedTLSClients)) {
 		if !strings.HasSuffix(name, "_PSK") && profiles.MappedTLSClients[name].GetClientHelloStr() == want {
 			return name
 		}

@@ -142,6 +142,9 @@ func submit(params *C.char) { core.Submit(input(params)) }
 //export pollCompletions
 func pollCompletions(params *C.char) *C.char { return hand(core.PollCompletions(input(params))) }
 
+//export registerProfiles
+func registerProfiles(params *C.char) *C.char { return hand(core.RegisterProfiles(input(params))) }
+
 //export getInfo
 func getInfo() *C.char { return hand(core.GetInfo()) }
 
