@@ -15,18 +15,24 @@ functions over Scrapy's ``Headers``; no I/O).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from scrapy.downloadermiddlewares.httpcompression import ACCEPTED_ENCODINGS
+from scrapy.http.request import NO_CALLBACK
 from scrapy.settings import default_settings
 
-if TYPE_CHECKING:
-    from collections.abc import Sequence
+from ._identities import REQUEST_KINDS, load_identities, packaged_identity_files
 
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from scrapy import Request
     from scrapy.http.headers import Headers
+
+    from ._identities import Identity
 
 __all__ = [
     "Browser",
@@ -35,8 +41,12 @@ __all__ = [
     "browser_for",
     "fetch_site",
     "order_headers",
+    "request_kind",
+    "use_identities",
     "wants_browser_headers",
 ]
+
+Pairs = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -52,11 +62,28 @@ class Browser:
     #: includes request-dependent ones (referer, cookie, ...). Names not
     #: listed keep their relative order after these.
     order: tuple[str, ...]
+    #: The headers per kind of request (REQUEST_KINDS), in the order sent;
+    #: a kind not given sends the navigation headers.
+    kinds: Mapping[str, Pairs] = field(default_factory=dict)
+    #: Lowercase name -> the name as the browser writes it over HTTP/1.1,
+    #: in its HTTP/1.1 order (Host and Connection included).
+    http1_names: Mapping[str, str] = field(default_factory=dict)
+    #: The identity (scrapy_tlsclient/identities) this browser comes from.
+    identity: str | None = None
+
+    #: The browser permutes its TLS extensions per connection; None: as
+    #: its family does (Chromium since 106).
+    shuffles: bool | None = None
 
     @property
-    def chromium(self) -> bool:
-        """Chromium browsers shuffle their TLS extensions per connection."""
-        return self.family in ("chrome", "brave")
+    def shuffle_extensions(self) -> bool:
+        if self.shuffles is not None:
+            return self.shuffles
+        return self.family in ("chrome", "brave", "edge")
+
+    def headers_for(self, kind: str) -> Pairs:
+        """The headers this browser sends for a request of ``kind``."""
+        return self.kinds.get(kind, self.headers)
 
     @property
     def user_agent(self) -> str:
@@ -84,22 +111,92 @@ _PROFILE_NAME = re.compile(r"^(chrome|brave|firefox)_(\d+)(?:_[A-Z]+)*$")
 _SAFARI_NAME = re.compile(r"^safari_(ios_|ipad_)?(\d+)_(\d+)(?:_(\d+))?$")
 
 
+_identities: dict[str, Identity] = {}
+
+
+def use_identities(identities: Mapping[str, Identity]) -> None:
+    """Make ``identities`` (beside the packaged ones) known to browser_for,
+    process-wide, as the library's registry of them is."""
+    _known_identities().update(identities)
+    browser_for.cache_clear()
+
+
+def _known_identities() -> dict[str, Identity]:
+    if not _identities:
+        _identities.update(load_identities(packaged_identity_files()))
+    return _identities
+
+
 @cache
 def browser_for(profile: str) -> Browser | None:
-    """The browser a tls-client profile name imitates; None for profiles
-    of apps and libraries (okhttp, mobile apps, cloudscraper, opera)."""
+    """The browser a profile name imitates: an identity's, or one derived
+    from a tls-client profile name; None for profiles of apps and
+    libraries (okhttp, mobile apps, cloudscraper, opera)."""
+    identity = _known_identities().get(profile)
+    if identity is not None:
+        return _from_identity(identity)
     match = _PROFILE_NAME.match(profile)
     if match:
         family, major = match.group(1), int(match.group(2))
         if family == "firefox":
-            return _firefox(major)
-        return _chromium(family, major)
+            return _with_family_kinds(_firefox(major), "firefox")
+        return _with_family_kinds(_chromium(family, major), "chrome")
     match = _SAFARI_NAME.match(profile)
     if match:
         device = {"ios_": "iphone", "ipad_": "ipad", None: "mac"}[match.group(1)]
         version = tuple(int(part) for part in match.group(2, 3, 4) if part is not None)
-        return _safari(device, version)
+        return _with_family_kinds(_safari(device, version), "safari")
     return None
+
+
+def _from_identity(identity: Identity) -> Browser:
+    wide = (*identity.client_hints, ("user-agent", identity.user_agent))
+    rank = {name: position for position, name in enumerate(identity.order)}
+    kinds = {
+        kind: tuple(sorted((*wide, *pairs), key=lambda pair: rank.get(pair[0], len(rank))))
+        for kind, pairs in identity.kinds.items()
+    }
+    return Browser(
+        family=identity.family,
+        major=identity.major,
+        headers=kinds["navigation"],
+        order=identity.order,
+        kinds=kinds,
+        http1_names={name.lower(): name for name in identity.http1_names},
+        identity=identity.name,
+        shuffles=identity.shuffle_extensions,
+    )
+
+
+def _with_family_kinds(browser: Browser, family: str) -> Browser:
+    """A browser derived from a tls-client profile name gets the other
+    kinds of request from the newest identity of its family: what a kind
+    changes (Accept, sec-fetch-*, priority) has held across versions,
+    while the User-Agent and client hints stay the derived browser's."""
+    same = [
+        identity
+        for identity in _known_identities().values()
+        if identity.family == family and not identity.mobile
+    ]
+    if not same:
+        return browser
+    model = max(same, key=lambda identity: (identity.major, identity.name))
+    wide = {name: value for name, value in browser.headers if name in ("user-agent", *_CLIENT_HINTS)}
+    rank = {name: position for position, name in enumerate(browser.order)}
+    kinds = {}
+    for kind in REQUEST_KINDS:
+        pairs = [(name, value) for name, value in model.kinds[kind] if name not in ("accept-encoding", "te")]
+        pairs += [
+            (name, value) for name, value in browser.headers if name in wide or name == "accept-encoding"
+        ]
+        if ("te", "trailers") in browser.headers and kind == "navigation":
+            pairs.append(("te", "trailers"))
+        kinds[kind] = tuple(sorted(pairs, key=lambda pair: rank.get(pair[0], len(rank))))
+    kinds["navigation"] = browser.headers
+    return Browser(browser.family, browser.major, browser.headers, browser.order, kinds)
+
+
+_CLIENT_HINTS = ("sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform")
 
 
 # -- Chromium ---------------------------------------------------------------
@@ -298,14 +395,17 @@ def _safari(device: str, version: tuple[int, ...]) -> Browser:
 # -- request-dependent values ---------------------------------------------
 
 
-def fetch_site(url: str, referer: str | None) -> str:
-    """``Sec-Fetch-Site`` for a navigation to ``url`` from ``referer``.
+def fetch_site(url: str, referer: str | None, kind: str = "navigation") -> str:
+    """``Sec-Fetch-Site`` for a request of ``kind`` to ``url`` from
+    ``referer``: a navigation typed in has none; another kind of request
+    always comes from a page, taken to be on the same origin when the
+    request does not say.
 
     Without a public-suffix list, "same-site" is approximated as the same
     host on another scheme or port.
     """
     if not referer:
-        return "none"
+        return "none" if kind in ("navigation", "download") else "same-origin"
     target, source = _origin(url), _origin(referer)
     if target == source:
         return "same-origin"
@@ -347,6 +447,35 @@ def accept_encoding(browser: Browser) -> str:
     return ", ".join(encoding for encoding in offered if encoding in decodable)
 
 
+_IMAGE_SUFFIXES = (".avif", ".bmp", ".gif", ".ico", ".jpeg", ".jpg", ".png", ".svg", ".webp")
+
+
+def request_kind(request: Request) -> str:
+    """What kind of request a browser would make for ``request``:
+    ``tls_client_request_kind`` when set; a download for ``body_file`` and
+    for the media pipelines' requests (an image when the path names one);
+    a fetch when the spider set an Accept that is not a page's (JSON, an
+    event stream, ...); else a navigation."""
+    if "tls_client_request_kind" in request.meta:
+        kind = request.meta["tls_client_request_kind"]
+        if kind not in REQUEST_KINDS:
+            raise ValueError(
+                f"The 'tls_client_request_kind' request meta key must be one of {', '.join(REQUEST_KINDS)}, "
+                f"got {kind!r}"
+            )
+        return str(kind)
+    if request.meta.get("body_file") is not None:
+        return "download"
+    # FilesPipeline and ImagesPipeline (MediaPipeline) send their requests
+    # without a callback; so does RobotsTxtMiddleware, which marks its own.
+    if request.callback is NO_CALLBACK and not request.meta.get("dont_obey_robotstxt"):
+        return "image" if urlsplit(request.url).path.lower().endswith(_IMAGE_SUFFIXES) else "download"
+    accept = request.headers.get(b"Accept")
+    if accept is not None and accept != _SCRAPY_DEFAULTS[b"accept"] and b"text/html" not in accept:
+        return "fetch"
+    return "navigation"
+
+
 def wants_browser_headers(headers: Headers) -> bool:
     """True when the request has Scrapy's User-Agent (or none) and none of
     the headers only a browser sends: the user has not dressed it."""
@@ -356,12 +485,13 @@ def wants_browser_headers(headers: Headers) -> bool:
     return not any(name in headers for name in BROWSER_ONLY_HEADERS)
 
 
-def add_browser_headers(headers: Headers, browser: Browser, url: str) -> None:
-    """Give ``headers`` the browser's navigation headers, keeping every
-    header whose value is not one of Scrapy's defaults. Accept-Encoding is
-    only rewritten where Scrapy set it (no decompression, no header)."""
+def add_browser_headers(headers: Headers, browser: Browser, url: str, kind: str = "navigation") -> None:
+    """Give ``headers`` the browser's headers for a request of ``kind``,
+    keeping every header whose value is not one of Scrapy's defaults.
+    Accept-Encoding is only rewritten where Scrapy set it (no
+    decompression, no header)."""
     referer = headers.get(b"Referer")
-    for name, value in browser.headers:
+    for name, value in browser.headers_for(kind):
         key = name.encode()
         current = headers.getlist(key)
         if current and current != [_SCRAPY_DEFAULTS.get(key)]:
@@ -371,7 +501,7 @@ def add_browser_headers(headers: Headers, browser: Browser, url: str) -> None:
                 continue
             value = accept_encoding(browser)
         elif name == "sec-fetch-site":
-            value = fetch_site(url, referer.decode("latin-1") if referer else None)
+            value = fetch_site(url, referer.decode("latin-1") if referer else None, kind)
         headers[key] = value
 
 

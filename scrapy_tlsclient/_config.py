@@ -27,7 +27,7 @@ __all__ = ["DEFAULT_PROFILE", "DEFAULT_SETTINGS", "HandlerConfig", "warn_ignored
 
 #: A current Chrome whose JA4 and Akamai fingerprints match the real
 #: browser's published values (docs/profiles.rst).
-DEFAULT_PROFILE = "chrome_150"
+DEFAULT_PROFILE = "chrome_154_windows"
 
 #: This package's settings and their defaults (docs/settings.rst).
 DEFAULT_SETTINGS: dict[str, object] = {
@@ -42,6 +42,7 @@ DEFAULT_SETTINGS: dict[str, object] = {
     "TLS_CLIENT_FORCE_HTTP1": False,
     "TLS_CLIENT_HTTP3": False,
     "TLS_CLIENT_PROGRESS_INTERVAL": 10.0,
+    "TLS_CLIENT_IDENTITY_FILES": [],
 }
 
 #: Scrapy's own TLS settings that tls-client's browser profiles fix
@@ -91,6 +92,8 @@ class HandlerConfig:
     http3: bool
     #: Seconds between progress lines of a body_file download; 0: none.
     progress_interval: float
+    #: Identity files loaded beside the packaged ones.
+    identity_files: tuple[str, ...] = ()
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> HandlerConfig:
@@ -131,6 +134,7 @@ class HandlerConfig:
             force_http1=_bool_setting(settings, "TLS_CLIENT_FORCE_HTTP1"),
             http3=_bool_setting(settings, "TLS_CLIENT_HTTP3"),
             progress_interval=_seconds(settings, "TLS_CLIENT_PROGRESS_INTERVAL"),
+            identity_files=_paths(settings, "TLS_CLIENT_IDENTITY_FILES"),
         )
 
 
@@ -216,6 +220,15 @@ def _download_timeout(settings: BaseSettings) -> float:
             "'tls_client_no_deadline' request meta key)"
         )
     return value
+
+
+def _paths(settings: BaseSettings, name: str) -> tuple[str, ...]:
+    value = settings.get(name, DEFAULT_SETTINGS[name])
+    if isinstance(value, str):
+        value = [part for part in value.split(",") if part]  # -s NAME=a.json,b.json
+    if not isinstance(value, (list, tuple)) or not all(isinstance(path, str) and path for path in value):
+        raise NotConfigured(f"{name} must be a list of identity file paths, got {value!r}")
+    return tuple(value)
 
 
 def _encoding(settings: BaseSettings, name: str, default: str) -> str:

@@ -16,7 +16,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import cffi
 
@@ -30,6 +30,9 @@ from ._envelopes import (
     stream_read_from_envelope,
 )
 from ._errors import NativeFeatureUnavailable, NativeLibraryError, native_error_from
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 __all__ = [
     "LIBRARY_ENV_VAR",
@@ -66,6 +69,7 @@ void submit(char* params);
 char* pollCompletions(char* params);
 long long outstandingBuffers(void);
 char* takeBuffer(char* id);
+char* registerProfiles(char* params);
 """
 _STREAMING_EXPORTS: Final = ("requestStream", "readStream", "readStreamAll", "cancelStream")
 _OPTIONAL_EXPORTS: Final = (
@@ -76,6 +80,7 @@ _OPTIONAL_EXPORTS: Final = (
     "submit",
     "pollCompletions",
     "takeBuffer",
+    "registerProfiles",
 )
 #: A binary read's chunk shorter than this comes inline (base64 in the JSON
 #: answer): for a live stream's small chunks, taking and freeing a buffer
@@ -378,6 +383,14 @@ class NativeLibrary:
     def destroy_all(self) -> None:
         """Cancel every call and stream, close every session."""
         raise_for_error(self._call("destroyAll", None))
+
+    def register_profiles(self, specs: list[Mapping[str, Any]]) -> None:
+        """Add browser identities built from data (``name``, ``tls``,
+        ``http2``: docs/profiles.rst) under their names; registering the
+        same spec again is a no-op. Raises ValueError naming the field."""
+        answer = self._call("registerProfiles", {"profiles": specs})
+        if "registered" not in answer:
+            raise ValueError(str(answer.get("body") or answer))
 
     def stats(self) -> dict[str, int]:
         """Live counters: sessions, calls in flight, open streams, ..."""

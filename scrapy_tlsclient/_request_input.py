@@ -22,7 +22,7 @@ from scrapy.http.headers import Headers
 from scrapy.utils.httpobj import urlparse_cached
 
 from ._body_file import check_body_file
-from ._browsers import browser_for
+from ._browsers import browser_for, request_kind
 from ._config import HandlerConfig, bind_address_from_meta
 from ._profiles import check_profile
 from ._tls_options import certificate_pins, custom_tls, header_order, server_name
@@ -62,6 +62,7 @@ META_KEYS = frozenset(
         "tls_client_no_deadline",
         "tls_client_debug",
         "tls_client_stream",
+        "tls_client_request_kind",
     }
 )
 
@@ -140,13 +141,17 @@ def request_input_from(
         **options,
         "requestUrl": request.url,
         "requestMethod": request.method,
-        "headersList": header_pairs(request.headers, _header_order(request)),
+        "headersList": header_pairs(
+            request.headers, _header_order(request), _wire_names(request, options, config)
+        ),
         "streamId": stream_id,
         "timeoutMilliseconds": timeout_ms,
     }
     # Read by the middleware; checked here too so a bad value fails the
     # request even where the middleware is not enabled.
     _bool_meta(request, "tls_client_browser_headers", config.browser_headers)
+    if "tls_client_request_kind" in meta:
+        request_kind(request)
     if _bool_meta(request, "tls_client_debug", config.debug):
         # A debug call gets a client of its own, so its log is this request's.
         request_input["withDebug"] = True
@@ -435,7 +440,7 @@ def _add_fingerprint(
     if random_order is None:
         # As the browser does: Chromium shuffles its extensions per connection.
         browser = browser_for(profile) if custom is None and profile else None
-        random_order = browser is not None and browser.chromium
+        random_order = browser is not None and browser.shuffle_extensions
     if not isinstance(random_order, bool):
         raise ValueError(
             "The 'tls_client_random_tls_extension_order' request meta key must be True, False or None "
@@ -477,15 +482,50 @@ def _bool_meta(request: Request, key: str, default: bool) -> bool:
     return value
 
 
-def header_pairs(headers: Headers, order: Sequence[str] | None = None) -> list[list[str]]:
+def _wire_names(
+    request: Request, options: Mapping[str, object], config: HandlerConfig
+) -> Mapping[str, str] | None:
+    """How the request's browser writes header names over HTTP/1.1 (and
+    in what order), when it is dressed as a browser identity."""
+    profile = options.get("tlsClientIdentifier")
+    if "tls_client_header_order" in request.meta:
+        return None  # the spider orders the headers itself
+    if (
+        not isinstance(profile, str)
+        or not profile
+        or not request.meta.get("tls_client_browser_headers", config.browser_headers)
+    ):
+        return None
+    browser = browser_for(profile)
+    return browser.http1_names if browser is not None and browser.http1_names else None
+
+
+def header_pairs(
+    headers: Headers, order: Sequence[str] | None = None, wire_names: Mapping[str, str] | None = None
+) -> list[list[str]]:
     """Request headers as ordered [name, value] pairs, Proxy-Authorization
     removed (it goes to the proxy only) and ``None`` values dropped; names
-    in ``order`` (lowercase) first, in that order."""
+    in ``order`` (lowercase) first, in that order.
+
+    With ``wire_names`` (a browser identity's HTTP/1.1 names, lowercase to
+    as written, in its order), names are written as that browser writes
+    them and, without an explicit ``order``, placed in its order, with its
+    ``Connection: keep-alive``: Scrapy's Headers title-cases every name,
+    and Chrome sends ``sec-ch-ua`` in lowercase. The identity's HTTP/2
+    order is the same sequence less Host and Connection (the loader checks),
+    and HTTP/2 lowercases names and drops Connection itself.
+    """
     # Scrapy's Headers stores normalised names and lists of bytes values,
     # which its items() looks up again name by name: read them directly.
     items: Iterable[tuple[bytes, list[bytes]]] = (
         dict.items(headers) if type(headers) is Headers else headers.items()
     )
+    if wire_names is not None:
+        items = list(items)
+        if "connection" in wire_names and not any(name.lower() == b"connection" for name, _ in items):
+            items.append((b"Connection", [b"keep-alive"]))
+        if not order:
+            order = list(wire_names)
     if order:
         rank = {name: position for position, name in enumerate(order)}
         items = sorted(items, key=lambda item: rank.get(item[0].decode("latin-1").lower(), len(rank)))
@@ -504,6 +544,8 @@ def header_pairs(headers: Headers, order: Sequence[str] | None = None) -> list[l
                 "values may not contain CR, LF, NUL or other control characters except tab)"
             )
         text_name = name.decode("latin-1")
+        if wire_names is not None:
+            text_name = wire_names.get(text_name.lower(), text_name)
         pairs.extend([text_name, _header_text(value)] for value in values)
     return pairs
 

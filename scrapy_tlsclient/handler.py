@@ -44,6 +44,8 @@ from ._config import HandlerConfig, warn_ignored_tls_settings
 from ._decoding import decoder_for
 from ._envelopes import StreamRead
 from ._errors import NativeError
+from ._identities import IdentityFileError
+from ._identity_registry import identities_for
 from ._live import LiveBody
 from ._native import load_library
 from ._profiles import check_profile
@@ -116,7 +118,11 @@ class TLSClientDownloadHandler:
                 f"{self._library.info.version}. Unset TLS_CLIENT_LIBRARY_PATH / SCRAPY_TLSCLIENT_LIBRARY "
                 f"to use the library built into the package."
             )
-        self._profiles = self._library.info.profiles
+        try:
+            identities = identities_for(self._library, self._config.identity_files)
+        except IdentityFileError as exc:
+            raise NotConfigured(f"TLS_CLIENT_IDENTITY_FILES: {exc}") from None
+        self._profiles = self._library.info.profiles | identities.keys()
         if self._config.profile is not None:
             try:
                 check_profile(self._config.profile, self._profiles, "The TLS_CLIENT_PROFILE setting")

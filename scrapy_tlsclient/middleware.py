@@ -17,8 +17,17 @@ from typing import TYPE_CHECKING
 
 from scrapy.exceptions import NotConfigured
 
-from ._browsers import accept_encoding, add_browser_headers, browser_for, order_headers, wants_browser_headers
+from ._browsers import (
+    accept_encoding,
+    add_browser_headers,
+    browser_for,
+    order_headers,
+    request_kind,
+    wants_browser_headers,
+)
 from ._config import HandlerConfig
+from ._identities import IdentityFileError
+from ._identity_registry import identities_for
 from ._native import load_library
 from ._profiles import check_profile, profile_problem
 
@@ -65,7 +74,11 @@ class TLSClientMiddleware:
     def from_crawler(cls, crawler: Crawler) -> Self:
         config = HandlerConfig.from_settings(crawler.settings)
         library = load_library(config.library_path)
-        profiles = library.info.profiles
+        try:
+            identities = identities_for(library, config.identity_files)
+        except IdentityFileError as exc:
+            raise NotConfigured(f"TLS_CLIENT_IDENTITY_FILES: {exc}") from None
+        profiles = library.info.profiles | identities.keys()
         if config.profile is not None:
             try:
                 check_profile(config.profile, profiles, "The TLS_CLIENT_PROFILE setting")
@@ -93,7 +106,7 @@ class TLSClientMiddleware:
         if browser is None or not self._wants_headers(request):
             return
         if wants_browser_headers(request.headers):
-            add_browser_headers(request.headers, browser, request.url)
+            add_browser_headers(request.headers, browser, request.url, request_kind(request))
         order_headers(request.headers, browser.order)
 
     def _wants_headers(self, request: Request) -> bool:

@@ -66,6 +66,12 @@ META_CASES: list[tuple[str, object, str]] = [
         "no",
         "'tls_client_browser_headers' request meta key must be True or False",
     ),
+    (
+        "tls_client_request_kind",
+        "page",
+        "'tls_client_request_kind' request meta key must be one of navigation, fetch",
+    ),
+    ("tls_client_request_kind", None, "'tls_client_request_kind' request meta key must be one of"),
     ("tls_client_server_name", "", "'tls_client_server_name' request meta key must be a DNS host name"),
     (
         "tls_client_server_name",
@@ -110,6 +116,8 @@ META_CASES: list[tuple[str, object, str]] = [
 
 #: (setting, bad value, what the NotConfigured error must say)
 SETTING_CASES: list[tuple[str, object, str]] = [
+    ("TLS_CLIENT_IDENTITY_FILES", 3, "TLS_CLIENT_IDENTITY_FILES must be a list of identity file paths"),
+    ("TLS_CLIENT_IDENTITY_FILES", [""], "TLS_CLIENT_IDENTITY_FILES must be a list of identity file paths"),
     ("TLS_CLIENT_PROFILE", 5, "TLS_CLIENT_PROFILE must be a profile name string or None"),
     ("TLS_CLIENT_PROFILE", "", "TLS_CLIENT_PROFILE must be a profile name string or None"),
     (

@@ -89,7 +89,8 @@ def test_supported_profiles_match_their_browsers(servers: Servers) -> None:
         # Accept-Encoding may lack br/zstd where Scrapy cannot decode them).
         assert [name for name in sent if name in navigation] == navigation, profile
         assert dict(fingerprint["headers"])["user-agent"] == browser.user_agent, profile
-    assert seen["default"]["ja4"] == SUPPORTED["chrome_150"][0]  # the default profile
+    # The default identity (tests/handler/test_identities.py checks it whole).
+    assert seen["default"]["ja4"] == "t13d1517h2_8daaf6152771_cb7bf5808d99"
 
 
 def test_scrapys_own_handler_matches_no_browser(servers: Servers) -> None:

@@ -27,7 +27,11 @@ def test_bad_meta_fails_the_mapping(key: str, value: object, message: str) -> No
 
 @pytest.mark.parametrize(
     ("key", "value", "message"),
-    [case for case in META_CASES if case[0] in ("tls_client_profile", "tls_client_browser_headers")],
+    [
+        case
+        for case in META_CASES
+        if case[0] in ("tls_client_profile", "tls_client_browser_headers", "tls_client_request_kind")
+    ],
     ids=lambda v: repr(v)[:40],
 )
 def test_bad_meta_fails_in_the_middleware(key: str, value: object, message: str) -> None:

@@ -10,7 +10,7 @@ from scrapy.downloadermiddlewares.useragent import UserAgentMiddleware
 from scrapy.settings import Settings, default_settings
 
 from scrapy_tlsclient._browsers import browser_for, fetch_site, order_headers
-from scrapy_tlsclient._config import HandlerConfig
+from scrapy_tlsclient._config import DEFAULT_PROFILE, HandlerConfig
 from scrapy_tlsclient.middleware import TLSClientMiddleware
 
 PROFILES = frozenset({"chrome_150", "chrome_131", "firefox_147", "safari_ios_18_5", "okhttp4_android_13"})
@@ -96,7 +96,7 @@ def wire(request: Request) -> list[tuple[str, str]]:
 def test_scrapy_defaults_become_the_browser_headers_in_its_order() -> None:
     request = scrapy_request(headers={"X-Custom": "1"})
     middleware().process_request(request)
-    chrome = browser_for("chrome_150")
+    chrome = browser_for(DEFAULT_PROFILE)
     assert chrome is not None
     sent = wire(request)
     expected = [
@@ -118,7 +118,7 @@ def test_user_values_are_never_overridden() -> None:
     request = scrapy_request(headers={"Accept-Language": "de-DE"})
     middleware().process_request(request)
     assert request.headers[b"Accept-Language"] == b"de-DE"
-    assert b"Chrome/150" in request.headers[b"User-Agent"]
+    assert b"Chrome/154" in request.headers[b"User-Agent"]
 
 
 def test_a_user_agent_of_the_users_own_leaves_the_headers_alone_but_ordered() -> None:

@@ -8,7 +8,7 @@ import pytest
 from scrapy import Request
 from scrapy.settings import Settings
 
-from scrapy_tlsclient._config import HandlerConfig
+from scrapy_tlsclient._config import DEFAULT_PROFILE, HandlerConfig
 from scrapy_tlsclient._request_input import check_serialisable_meta, header_pairs, request_input_from
 
 CONFIG = HandlerConfig.from_settings(Settings({"DOWNLOAD_TIMEOUT": 30}))
@@ -100,7 +100,7 @@ def fingerprint_input(config: HandlerConfig = CONFIG, **meta: object) -> dict[st
 
 def test_profile_and_extension_order_follow_the_browser() -> None:
     chrome = fingerprint_input()
-    assert chrome["tlsClientIdentifier"] == "chrome_150"
+    assert chrome["tlsClientIdentifier"] == DEFAULT_PROFILE
     assert chrome["withRandomTLSExtensionOrder"] is True  # Chrome shuffles per connection
     firefox = fingerprint_input(tls_client_profile="firefox_147")
     assert "withRandomTLSExtensionOrder" not in firefox  # Firefox does not
@@ -177,7 +177,8 @@ def test_header_injection_is_refused_before_sending(name: str, value: str) -> No
 
 def test_non_ascii_header_values_pass_as_utf8() -> None:
     assert native_input(Request("https://e.com/", headers={"X-C": "café"}))["headersList"] == [
-        ["X-C", "café"]
+        ["Connection", "keep-alive"],  # the default identity's HTTP/1.1 convention
+        ["X-C", "café"],
     ]
 
 

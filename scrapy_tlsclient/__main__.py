@@ -1,0 +1,76 @@
+"""``python -m scrapy_tlsclient profiles [NAME]``: the browser identities
+this package has, or one of them in full (docs/profiles.rst)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ._config import DEFAULT_PROFILE
+from ._identities import REQUEST_KINDS, Identity, IdentityFileError, load_identities, packaged_identity_files
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scrapy_tlsclient")
+    commands = parser.add_subparsers(dest="command", required=True)
+    profiles = commands.add_parser("profiles", help="list the browser identities, or show one")
+    profiles.add_argument("name", nargs="?", help="an identity to show in full")
+    profiles.add_argument("--file", action="append", default=[], help="an extra identity file (repeatable)")
+    args = parser.parse_args(argv)
+    try:
+        identities = load_identities([*packaged_identity_files(), *(Path(path) for path in args.file)])
+    except IdentityFileError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if args.name is None:
+        _list(identities)
+        return 0
+    if args.name not in identities:
+        print(f"unknown identity {args.name!r}; known: {', '.join(sorted(identities))}", file=sys.stderr)
+        return 2
+    _show(identities[args.name])
+    return 0
+
+
+def _list(identities: dict[str, Identity]) -> None:
+    rows = [("identity", "browser", "version", "platform", "captured", "verified")]
+    for name, identity in sorted(identities.items()):
+        marker = " (default)" if name == DEFAULT_PROFILE else ""
+        rows.append(
+            (
+                name + marker,
+                identity.family,
+                identity.version,
+                identity.platform,
+                identity.captured.isoformat(),
+                "yes" if identity.verified else "no",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def _show(identity: Identity) -> None:
+    print(f"{identity.name}: {identity.family} {identity.version} on {identity.platform} ({identity.path})")
+    if identity.published is None:
+        print("verified: no (no published capture of the real browser to compare with)")
+    else:
+        print(f"published JA4:    {identity.published.ja4}")
+        print(f"published JA3N:   {identity.published.ja3n or '-'}")
+        print(f"published Akamai: {identity.published.akamai}")
+        print(f"published in:     {identity.published.source}")
+    for source in identity.sources:
+        print(f"source ({source.covers}, {source.captured}): {source.reference}")
+    print(f"user-agent: {identity.user_agent}")
+    for name, value in identity.client_hints:
+        print(f"{name}: {value}")
+    for kind in REQUEST_KINDS:
+        print(f"[{kind}]")
+        for name, value in identity.kinds[kind]:
+            print(f"  {name}: {value}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
