@@ -86,6 +86,9 @@ func run(name, binary, outDir string, timeout time.Duration, keep bool) error {
 			mode.label, len(r.Connections), len(r.Requests), r.PageDone)
 		out.Runs = append(out.Runs, r)
 	}
+	if err := out.deriveIdentity(); err != nil {
+		return err
+	}
 
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return err
@@ -151,14 +154,15 @@ func platform() string {
 }
 
 // toolCommit is the commit of the checkout the tool runs from, marked
-// "-dirty" when native/ has uncommitted changes.
+// "-dirty" when tracked files under the working directory have uncommitted
+// changes (new capture files do not count).
 func toolCommit() string {
 	out, err := exec.Command("git", "rev-parse", "HEAD").Output()
 	if err != nil {
 		return "unknown"
 	}
 	commit := strings.TrimSpace(string(out))
-	if st, err := exec.Command("git", "status", "--porcelain", "--", ".").Output(); err == nil && len(st) > 0 {
+	if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no", "--", ".").Output(); err == nil && len(st) > 0 {
 		commit += "-dirty"
 	}
 	return commit

@@ -12,6 +12,10 @@ type captureFile struct {
 	CapturedAt string `json:"captured_at"` // UTC
 	ToolCommit string `json:"tool_commit"`
 
+	// From the connection of the first top-level navigation of the h2 run.
+	IdentityTLS   *identityTLS   `json:"identity_tls"`
+	IdentityHTTP2 *identityHTTP2 `json:"identity_http2"`
+
 	Runs []captureRunRecord `json:"runs"`
 }
 
