@@ -3,6 +3,7 @@ package testserver
 import (
 	"crypto/tls"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -177,13 +178,17 @@ func (c *capturedConn) describe(h1 []CapturedRequest) CapturedConn {
 	}
 	out.Protocol = "h2"
 	pre, err := rec.h2.preamble()
-	if err != nil {
+	streams, later, updates := rec.h2.captured()
+	switch {
+	case errors.Is(err, errNoHeaderBlock):
+		// Browsers open spare connections that never carry a request.
+		out.Errors = append(out.Errors, "HTTP/2: no request on this connection")
+	case err != nil:
 		out.Errors = append(out.Errors, "HTTP/2: "+err.Error())
-	} else {
+	default:
 		out.Akamai = pre.akamai()
 		out.H2 = preface(pre)
 	}
-	streams, later, updates := rec.h2.captured()
 	if out.H2 != nil {
 		out.H2.LaterPriorities, out.H2.PriorityUpdates = later, updates
 	}

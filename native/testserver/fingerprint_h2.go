@@ -290,6 +290,8 @@ func (c *h2Capture) captured() ([]H2Stream, []H2Priority, []H2PriorityUpdate) {
 	return slices.Clone(c.streams), slices.Clone(c.later), slices.Clone(c.updates)
 }
 
+var errNoHeaderBlock = errors.New("first header block not read yet")
+
 // preamble returns what the client sent before its first request, once
 // the first header block has been read.
 func (c *h2Capture) preamble() (h2Preamble, error) {
@@ -299,7 +301,7 @@ func (c *h2Capture) preamble() (h2Preamble, error) {
 	case c.err != nil:
 		return h2Preamble{}, c.err
 	case !c.done:
-		return h2Preamble{}, errors.New("first header block not read yet")
+		return h2Preamble{}, errNoHeaderBlock
 	}
 	return c.pre, nil
 }

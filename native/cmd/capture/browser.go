@@ -116,10 +116,13 @@ func trustCA(dir, caFile string) error {
 
 // runBrowser runs argv until done closes or timeout passes, then ends it
 // and everything it started (its own process group).
-func runBrowser(argv, env []string, logFile string, done <-chan struct{}, grace, timeout time.Duration) (finished bool, err error) {
+// effective is the command line of the process as it ran, which differs
+// from argv when argv[0] is a wrapper script that execs the browser with
+// more flags (Debian's chromium does).
+func runBrowser(argv, env []string, logFile string, done <-chan struct{}, grace, timeout time.Duration) (finished bool, effective []string, err error) {
 	log, err := os.Create(logFile)
 	if err != nil {
-		return false, err
+		return false, nil, err
 	}
 	defer log.Close()
 	cmd := exec.Command(argv[0], argv[1:]...)
@@ -127,7 +130,7 @@ func runBrowser(argv, env []string, logFile string, done <-chan struct{}, grace,
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		return false, err
+		return false, nil, err
 	}
 	exited := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(exited) }()
@@ -146,6 +149,9 @@ func runBrowser(argv, env []string, logFile string, done <-chan struct{}, grace,
 	case <-exited:
 	}
 	pgid := cmd.Process.Pid
+	if raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pgid)); err == nil {
+		effective = strings.Split(strings.TrimSuffix(string(raw), "\x00"), "\x00")
+	}
 	_ = syscall.Kill(-pgid, syscall.SIGTERM)
 	select {
 	case <-exited:
@@ -155,5 +161,5 @@ func runBrowser(argv, env []string, logFile string, done <-chan struct{}, grace,
 	}
 	// Children that outlived the leader are in the group too.
 	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-	return finished, nil
+	return finished, effective, nil
 }

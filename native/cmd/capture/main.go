@@ -122,12 +122,15 @@ func captureRun(b *browser, pki *testPKI, dir string, alpn []string, timeout tim
 	if err != nil {
 		return captureRunRecord{}, err
 	}
-	done, err := runBrowser(argv, env, filepath.Join(dir, "browser.log"), page.done, 2*time.Second, timeout)
+	done, effective, err := runBrowser(argv, env, filepath.Join(dir, "browser.log"), page.done, 2*time.Second, timeout)
 	if err != nil {
 		return captureRunRecord{}, err
 	}
 
-	rec := captureRunRecord{ServerALPN: alpn, Command: argv, PageDone: done, Connections: srv.Connections()}
+	rec := captureRunRecord{
+		ServerALPN: alpn, Command: argv, EffectiveCommand: effective,
+		PageDone: done, Connections: srv.Connections(),
+	}
 	for _, c := range rec.Connections {
 		for _, r := range c.Requests {
 			rec.Requests = append(rec.Requests, requestRecord{

@@ -21,11 +21,14 @@ type captureFile struct {
 
 // captureRunRecord is one run of the browser against one server.
 type captureRunRecord struct {
-	ServerALPN  []string                  `json:"server_alpn"`
-	Command     []string                  `json:"command"`
-	PageDone    bool                      `json:"page_done"` // the page reached its last step
-	Requests    []requestRecord           `json:"requests"`  // in arrival order
-	Connections []testserver.CapturedConn `json:"connections"`
+	ServerALPN []string `json:"server_alpn"`
+	Command    []string `json:"command"`
+	// EffectiveCommand is the browser process's own command line, with
+	// the flags a distribution's wrapper script added.
+	EffectiveCommand []string                  `json:"effective_command"`
+	PageDone         bool                      `json:"page_done"` // the page reached its last step
+	Requests         []requestRecord           `json:"requests"`  // in arrival order
+	Connections      []testserver.CapturedConn `json:"connections"`
 }
 
 // requestRecord is a request tagged with its kind and the fingerprints of
