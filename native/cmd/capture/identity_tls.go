@@ -259,6 +259,8 @@ func protocolList(r *reader) []string {
 // describeECH reads an outer ECH extension (draft-ietf-tls-esni-22 5).
 // A browser without an ECH config for the server sends GREASE ECH, whose
 // payload length is the one thing besides the suite a server can measure.
+// The length is the one on the wire, AEAD tag included (16 bytes for every
+// AEAD browsers use); utls's CandidatePayloadLens take it without the tag.
 func describeECH(r *reader) (map[string]any, error) {
 	if r.u8() != 0 {
 		return nil, errors.New("not an outer ClientHello ECH extension")
