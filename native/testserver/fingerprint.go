@@ -26,6 +26,25 @@ import (
 // startFingerprintServer starts the fingerprint server with certificate
 // cert.
 func startFingerprintServer(cert tls.Certificate) (*server, error) {
+	return startFingerprintServerWith(fingerprintOptions{
+		cert: cert,
+		// The server's order wins, so h2 whenever the client offers it.
+		nextProtos: []string{"h2", "http/1.1"},
+		handler:    http.HandlerFunc(handleFingerprint),
+	})
+}
+
+// fingerprintOptions let the browser capture (browser_capture.go) reuse
+// the fingerprint server with its own page and ALPN.
+type fingerprintOptions struct {
+	cert       tls.Certificate
+	nextProtos []string
+	handler    http.Handler      // gets the wire headers and the record in its context
+	onConn     func(*connRecord) // called once per completed handshake
+	allStreams bool              // decode every HTTP/2 header block, not just the first
+}
+
+func startFingerprintServerWith(opts fingerprintOptions) (*server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -41,19 +60,20 @@ func startFingerprintServer(cert tls.Certificate) (*server, error) {
 		ln:  ln,
 		ctx: base,
 		tlsConfig: &tls.Config{
-			Certificates: []tls.Certificate{cert},
-			// The server's order wins, so h2 whenever the client offers it.
-			NextProtos: []string{"h2", "http/1.1"},
+			Certificates: []tls.Certificate{opts.cert},
+			NextProtos:   opts.nextProtos,
 			// Without tickets no client resumes, so every connection shows
 			// the full ClientHello of a first visit (no pre_shared_key).
 			SessionTicketsDisabled: true,
 		},
-		h2:       &http2.Server{},
-		h1Queue:  newConnQueue(ln.Addr()),
-		accepted: &s.accepted,
+		h2:         &http2.Server{},
+		h1Queue:    newConnQueue(ln.Addr()),
+		accepted:   &s.accepted,
+		onConn:     opts.onConn,
+		allStreams: opts.allStreams,
 	}
 	s.srv = &http.Server{
-		Handler:     withWireHeaders(http.HandlerFunc(handleFingerprint)),
+		Handler:     withWireHeaders(opts.handler),
 		Protocols:   &h1,
 		BaseContext: func(net.Listener) context.Context { return base },
 		ConnContext: fingerprintConnContext,

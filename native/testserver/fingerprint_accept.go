@@ -16,15 +16,17 @@ import (
 // each ClientHello, completes the handshake and hands the connection to the
 // HTTP/2 or the HTTP/1.1 server according to ALPN.
 type fingerprintDispatcher struct {
-	ln        net.Listener
-	ctx       context.Context // ends when the server stops
-	tlsConfig *tls.Config
-	hs        *http.Server // serves HTTP/1.1 from h1Queue; base config of h2
-	h2        *http2.Server
-	h1Queue   *connQueue
-	accepted  *atomic.Int64
-	conns     connSet        // TCP connections, closed when the server stops
-	wg        sync.WaitGroup // connection goroutines
+	ln         net.Listener
+	ctx        context.Context // ends when the server stops
+	tlsConfig  *tls.Config
+	hs         *http.Server // serves HTTP/1.1 from h1Queue; base config of h2
+	h2         *http2.Server
+	h1Queue    *connQueue
+	accepted   *atomic.Int64
+	conns      connSet        // TCP connections, closed when the server stops
+	wg         sync.WaitGroup // connection goroutines
+	onConn     func(*connRecord)
+	allStreams bool
 }
 
 // acceptLoop runs until the listener is closed (or fails).
@@ -57,9 +59,14 @@ func (d *fingerprintDispatcher) serveConn(raw net.Conn) {
 		return
 	}
 	if rec.state.NegotiatedProtocol == "h2" {
+		rec.h2 = &h2Capture{all: d.allStreams}
+	}
+	if d.onConn != nil {
+		d.onConn(rec)
+	}
+	if rec.h2 != nil {
 		defer d.conns.remove(raw)
 		defer raw.Close()
-		rec.h2 = &h2Capture{}
 		d.h2.ServeConn(&h2TeeConn{Conn: tc, capture: rec.h2}, &http2.ServeConnOpts{
 			Context:    context.WithValue(d.ctx, fingerprintKey{}, rec),
 			BaseConfig: d.hs,

@@ -4,9 +4,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/net/http2/hpack"
 )
@@ -34,6 +36,9 @@ const (
 	h2FrameSettings     = 0x4
 	h2FrameWindowUpdate = 0x8
 	h2FrameContinuation = 0x9
+	// RFC 9218 7.1: the extensible priority scheme's signal, sent by
+	// browsers that no longer send PRIORITY frames.
+	h2FramePriorityUpdate = 0x10
 
 	h2FlagAck        = 0x1 // SETTINGS
 	h2FlagEndHeaders = 0x4
@@ -79,6 +84,30 @@ type h2Capture struct {
 	done        bool
 	err         error
 	pre         h2Preamble
+
+	// all keeps decoding after the first header block, for captures of
+	// every request a browser sends on the connection.
+	all           bool
+	dec           *hpack.Decoder // one per connection: HPACK state spans blocks
+	blockPriority *H2Priority    // priority fields of the block under way
+	blockAt       time.Time
+	streams       []H2Stream
+	later         []H2Priority       // PRIORITY frames after the first header block
+	updates       []H2PriorityUpdate // PRIORITY_UPDATE frames
+}
+
+// H2Stream is one request header block seen on a connection (all mode).
+type H2Stream struct {
+	StreamID        uint32      `json:"stream_id"`
+	Headers         [][2]string `json:"headers"`
+	HeadersPriority *H2Priority `json:"headers_priority"`
+	At              time.Time   `json:"-"`
+}
+
+// H2PriorityUpdate is a PRIORITY_UPDATE frame (RFC 9218 7.1).
+type H2PriorityUpdate struct {
+	StreamID uint32 `json:"stream_id"`
+	Value    string `json:"value"`
 }
 
 // feed parses b, the next bytes the client sent. It is a no-op once the
@@ -86,22 +115,27 @@ type h2Capture struct {
 func (c *h2Capture) feed(b []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.done || c.err != nil {
+	if c.finished() {
 		return
 	}
 	c.total += len(b)
-	if c.total > maxH2Capture {
+	if !c.all && c.total > maxH2Capture {
 		c.fail(fmt.Errorf("no complete header block in the first %d bytes", maxH2Capture))
 		return
 	}
 	c.pending = append(c.pending, b...)
 	rest := c.parse(c.pending)
-	if c.done || c.err != nil {
+	if c.finished() {
 		c.pending = nil
 		return
 	}
 	// Copy so that consumed frames are released.
 	c.pending = append([]byte(nil), rest...)
+}
+
+// finished reports whether later bytes no longer matter.
+func (c *h2Capture) finished() bool {
+	return c.err != nil || (c.done && !c.all)
 }
 
 func (c *h2Capture) fail(err error) {
@@ -122,7 +156,7 @@ func (c *h2Capture) parse(b []byte) []byte {
 		c.sawPreface = true
 		b = b[len(h2ClientPreface):]
 	}
-	for len(b) >= h2FrameHeaderLen && !c.done && c.err == nil {
+	for len(b) >= h2FrameHeaderLen && !c.finished() {
 		length := int(b[0])<<16 | int(b[1])<<8 | int(b[2])
 		if len(b) < h2FrameHeaderLen+length {
 			break
@@ -170,7 +204,15 @@ func (c *h2Capture) frame(typ, flags byte, stream uint32, payload []byte) {
 			c.fail(errors.New("PRIORITY frame of bad length"))
 			return
 		}
+		if c.done {
+			c.later = append(c.later, parsePriority(stream, payload))
+			return
+		}
 		c.pre.Priorities = append(c.pre.Priorities, parsePriority(stream, payload))
+	case h2FramePriorityUpdate:
+		if len(payload) >= 4 {
+			c.updates = append(c.updates, H2PriorityUpdate{be32(payload[:4]) & 0x7fffffff, string(payload[4:])})
+		}
 	case h2FrameHeaders:
 		c.headers(flags, stream, payload)
 	}
@@ -194,9 +236,13 @@ func (c *h2Capture) headers(flags byte, stream uint32, payload []byte) {
 			return
 		}
 		p := parsePriority(stream, payload[:5])
-		c.pre.HeadersPriority = &p
+		c.blockPriority = &p
 		payload = payload[5:]
 	}
+	if !c.done {
+		c.pre.HeadersPriority = c.blockPriority
+	}
+	c.blockAt = time.Now()
 	if padding > len(payload) || stream == 0 {
 		c.fail(errors.New("malformed HEADERS frame"))
 		return
@@ -210,20 +256,41 @@ func (c *h2Capture) addFragment(flags byte, fragment []byte) {
 	if flags&h2FlagEndHeaders == 0 {
 		return
 	}
-	// A fresh decoder is right: the first block is decoded against an
-	// empty dynamic table. The size limit only has to admit the client's
-	// table size updates, which cannot exceed what the server allows.
-	fields, err := hpack.NewDecoder(64<<10, nil).DecodeFull(c.block)
+	if c.dec == nil {
+		// The allowed limit only has to admit the client's table size
+		// updates, which cannot exceed what the server allows; the table
+		// starts at the RFC 7541 default the client's encoder assumes, so
+		// that evictions match across later blocks.
+		c.dec = hpack.NewDecoder(64<<10, nil)
+		c.dec.SetMaxDynamicTableSize(4096)
+	}
+	fields, err := c.dec.DecodeFull(c.block)
 	if err != nil {
 		c.fail(fmt.Errorf("HPACK: %w", err))
 		return
 	}
-	c.pre.Headers = make([][2]string, len(fields))
+	headers := make([][2]string, len(fields))
 	for i, f := range fields {
-		c.pre.Headers[i] = [2]string{f.Name, f.Value}
+		headers[i] = [2]string{f.Name, f.Value}
 	}
-	c.block, c.blockStream, c.done = nil, 0, true
+	if !c.done {
+		c.pre.Headers = headers
+	}
+	if c.all {
+		c.streams = append(c.streams, H2Stream{c.blockStream, headers, c.blockPriority, c.blockAt})
+	}
+	c.block, c.blockStream, c.blockPriority, c.done = nil, 0, nil, true
 }
+
+// captured returns every header block, later PRIORITY frames and
+// PRIORITY_UPDATE frames read so far (all mode).
+func (c *h2Capture) captured() ([]H2Stream, []H2Priority, []H2PriorityUpdate) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.streams), slices.Clone(c.later), slices.Clone(c.updates)
+}
+
+var errNoHeaderBlock = errors.New("first header block not read yet")
 
 // preamble returns what the client sent before its first request, once
 // the first header block has been read.
@@ -234,7 +301,7 @@ func (c *h2Capture) preamble() (h2Preamble, error) {
 	case c.err != nil:
 		return h2Preamble{}, c.err
 	case !c.done:
-		return h2Preamble{}, errors.New("first header block not read yet")
+		return h2Preamble{}, errNoHeaderBlock
 	}
 	return c.pre, nil
 }

@@ -9,6 +9,7 @@ import (
 // connRecord is what the fingerprint server learnt about one connection.
 // It is written before the connection's first request and only read after.
 type connRecord struct {
+	helloMsg []byte       // the ClientHello handshake message, header included
 	hello    *clientHello // nil if the ClientHello did not parse
 	helloErr error
 	ja3      string
@@ -19,7 +20,7 @@ type connRecord struct {
 }
 
 func newConnRecord(helloMsg []byte) *connRecord {
-	rec := &connRecord{}
+	rec := &connRecord{helloMsg: helloMsg}
 	rec.hello, rec.helloErr = parseClientHello(helloMsg)
 	if rec.hello != nil {
 		rec.ja3 = ja3String(rec.hello, false)
