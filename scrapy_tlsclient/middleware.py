@@ -12,13 +12,10 @@ sees the final header set: enable it at 950 (docs/middleware.rst).
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from scrapy.exceptions import NotConfigured
-
 from ._browsers import accept_encoding, add_browser_headers, browser_for, order_headers, wants_browser_headers
-from ._config import HandlerConfig
+from ._config import HandlerConfig, TLSClientSettingsError
 from ._native import load_library
 from ._profiles import check_profile, profile_problem
 
@@ -63,17 +60,23 @@ class TLSClientMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        config = HandlerConfig.from_settings(crawler.settings)
-        library = load_library(config.library_path)
-        profiles = library.info.profiles
-        if config.profile is not None:
-            try:
-                check_profile(config.profile, profiles, "The TLS_CLIENT_PROFILE setting")
-            except ValueError as exc:
-                raise NotConfigured(str(exc)) from None
-        else:
-            config = replace(config, profile=library.info.default_profile)
-        return cls(config, profiles)
+        # A bad setting raises TLSClientSettingsError, which Scrapy's
+        # middleware manager lets through: the crawl stops at start and
+        # `scrapy crawl` exits non-zero (a download handler cannot do that:
+        # Scrapy logs and disables a handler whatever it raises). The
+        # message goes to the log as one line; the exception raised past
+        # Scrapy does not repeat it, as the reactor prints its traceback
+        # once (asyncio) or twice (Twisted's default observer and Scrapy's).
+        try:
+            config = HandlerConfig.from_settings(crawler.settings)
+            library = load_library(config.library_path)
+            config = config.with_profile_of(library.info.profiles, library.info.default_profile)
+        except TLSClientSettingsError as exc:
+            logger.error("%s", exc)
+            raise TLSClientSettingsError(
+                "scrapy_tlsclient cannot start with these settings (the error logged above names the setting)"
+            ) from None
+        return cls(config, library.info.profiles)
 
     def process_request(self, request: Request) -> None:
         meta = request.meta
