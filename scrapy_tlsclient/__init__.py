@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._config import TLSClientSettingsError
 from ._envelopes import NativeResponse, RequestInput, StreamRead, TLSDetails
 from ._errors import (
     NativeCancelledError,
@@ -62,6 +63,7 @@ __all__ = [
     "StreamRead",
     "TLSClientDownloadHandler",
     "TLSClientMiddleware",
+    "TLSClientSettingsError",
     "TLSClientStreamMiddleware",
     "TLSDetails",
     "TLSFilesPipeline",

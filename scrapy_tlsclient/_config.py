@@ -9,21 +9,37 @@ from __future__ import annotations
 import codecs
 import logging
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TypeVar
 
-from scrapy.exceptions import NotConfigured
-
+from ._profiles import check_profile
 from ._tls_options import certificate_pins, custom_tls
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection
 
     from scrapy.settings import BaseSettings
 
 logger = logging.getLogger("scrapy_tlsclient")
 
-__all__ = ["DEFAULT_PROFILE", "DEFAULT_SETTINGS", "HandlerConfig", "warn_ignored_tls_settings"]
+__all__ = [
+    "DEFAULT_PROFILE",
+    "DEFAULT_SETTINGS",
+    "HandlerConfig",
+    "TLSClientSettingsError",
+    "warn_ignored_tls_settings",
+]
+
+
+class TLSClientSettingsError(ValueError):
+    """A setting has a value scrapy_tlsclient cannot work with.
+
+    Deliberately not ``NotConfigured``: Scrapy answers that by quietly
+    disabling the component and crawling on without it, where a bad setting
+    must stop the crawl at start (docs/settings.rst, "Bad values")."""
+
+    __module__ = "scrapy_tlsclient"
+
 
 #: A current Chrome whose JA4 and Akamai fingerprints match the real
 #: browser's published values (docs/profiles.rst).
@@ -102,13 +118,15 @@ class HandlerConfig:
         max_sessions = _positive_int(settings, "TLS_CLIENT_MAX_SESSIONS")
         library_path = settings.get("TLS_CLIENT_LIBRARY_PATH", DEFAULT_SETTINGS["TLS_CLIENT_LIBRARY_PATH"])
         if library_path is not None and (not isinstance(library_path, str) or not library_path):
-            raise NotConfigured(
+            raise TLSClientSettingsError(
                 f"TLS_CLIENT_LIBRARY_PATH must be a path string or None (the packaged library), "
                 f"got {library_path!r}"
             )
         profile = settings.get("TLS_CLIENT_PROFILE", DEFAULT_SETTINGS["TLS_CLIENT_PROFILE"])
         if profile is not None and (not isinstance(profile, str) or not profile):
-            raise NotConfigured(f"TLS_CLIENT_PROFILE must be a profile name string or None, got {profile!r}")
+            raise TLSClientSettingsError(
+                f"TLS_CLIENT_PROFILE must be a profile name string or None, got {profile!r}"
+            )
         return cls(
             maxsize=_non_negative_int(settings, "DOWNLOAD_MAXSIZE"),
             warnsize=_non_negative_int(settings, "DOWNLOAD_WARNSIZE"),
@@ -137,6 +155,18 @@ class HandlerConfig:
             identity_files=_paths(settings, "TLS_CLIENT_IDENTITY_FILES"),
         )
 
+    def with_profile_of(self, profiles: Collection[str], default_profile: str) -> HandlerConfig:
+        """This config with TLS_CLIENT_PROFILE checked against the loaded
+        library's profiles (None: the library's default)."""
+        if self.profile is None:
+            # The mapping needs the name to choose browser-like options.
+            return replace(self, profile=default_profile)
+        try:
+            check_profile(self.profile, profiles, "The TLS_CLIENT_PROFILE setting")
+        except ValueError as exc:
+            raise TLSClientSettingsError(str(exc)) from None
+        return self
+
 
 def warn_ignored_tls_settings(settings: BaseSettings) -> None:
     for name, default in _FIXED_BY_PROFILE.items():
@@ -159,7 +189,7 @@ def _checked(settings: BaseSettings, name: str, check: Callable[[object, str], _
     try:
         return check(value, name)
     except ValueError as exc:
-        raise NotConfigured(str(exc)) from None
+        raise TLSClientSettingsError(str(exc)) from None
 
 
 def _optional_bool_setting(settings: BaseSettings, name: str) -> bool | None:
@@ -178,7 +208,7 @@ def _bool_setting(settings: BaseSettings, name: str) -> bool:
     try:
         return accepted[key]
     except (KeyError, TypeError):
-        raise NotConfigured(
+        raise TLSClientSettingsError(
             f"{name} must be a boolean (True/False, 1/0, 'true'/'false'), got {value!r}"
         ) from None
 
@@ -188,13 +218,13 @@ def _int_setting(settings: BaseSettings, name: str) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise NotConfigured(f"{name} must be an integer, got {value!r}") from None
+        raise TLSClientSettingsError(f"{name} must be an integer, got {value!r}") from None
 
 
 def _positive_int(settings: BaseSettings, name: str) -> int:
     value = _int_setting(settings, name)
     if value < 1:
-        raise NotConfigured(f"{name} must be a positive integer, got {value!r}")
+        raise TLSClientSettingsError(f"{name} must be a positive integer, got {value!r}")
     return value
 
 
@@ -204,7 +234,7 @@ def _seconds(settings: BaseSettings, name: str) -> float:
         with suppress(ValueError):
             value = float(value)  # from the command line (-s NAME=5)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
-        raise NotConfigured(f"{name} must be a number of seconds, 0 or more (0: off), got {value!r}")
+        raise TLSClientSettingsError(f"{name} must be a number of seconds, 0 or more (0: off), got {value!r}")
     return float(value)
 
 
@@ -214,7 +244,7 @@ def _download_timeout(settings: BaseSettings) -> float:
     except (TypeError, ValueError):
         value = float("nan")
     if not 0 < value < float("inf"):
-        raise NotConfigured(
+        raise TLSClientSettingsError(
             "DOWNLOAD_TIMEOUT must be a positive number of seconds, got "
             f"{settings.get('DOWNLOAD_TIMEOUT')!r} (for requests with no deadline, set the "
             "'tls_client_no_deadline' request meta key)"
@@ -227,7 +257,7 @@ def _paths(settings: BaseSettings, name: str) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [part for part in value.split(",") if part]  # -s NAME=a.json,b.json
     if not isinstance(value, (list, tuple)) or not all(isinstance(path, str) and path for path in value):
-        raise NotConfigured(f"{name} must be a list of identity file paths, got {value!r}")
+        raise TLSClientSettingsError(f"{name} must be a list of identity file paths, got {value!r}")
     return tuple(value)
 
 
@@ -237,14 +267,14 @@ def _encoding(settings: BaseSettings, name: str, default: str) -> str:
         codecs.lookup(value)
     except (LookupError, TypeError):
         message = f"{name} must name a Python text encoding (e.g. 'latin-1'), got {value!r}"
-        raise NotConfigured(message) from None
+        raise TLSClientSettingsError(message) from None
     return str(value)
 
 
 def _non_negative_int(settings: BaseSettings, name: str) -> int:
     value = _int_setting(settings, name)
     if value < 0:
-        raise NotConfigured(f"{name} must be 0 (no limit) or a positive integer, got {value!r}")
+        raise TLSClientSettingsError(f"{name} must be 0 (no limit) or a positive integer, got {value!r}")
     return value
 
 
@@ -263,7 +293,7 @@ def _bind_address(value: object, name: str) -> tuple[str, int] | None:
         and 0 <= value[1] <= 65535
     ):
         return (value[0], value[1])
-    raise NotConfigured(
+    raise TLSClientSettingsError(
         f"{name} must be a host string or a (host, port) pair with a port from 0 to 65535, got {value!r}"
     )
 
@@ -272,5 +302,5 @@ def bind_address_from_meta(value: object) -> tuple[str, int] | None:
     """The ``bindaddress`` meta key, same shapes as DOWNLOAD_BIND_ADDRESS."""
     try:
         return _bind_address(value, "The 'bindaddress' request meta key")
-    except NotConfigured as exc:
+    except TLSClientSettingsError as exc:
         raise ValueError(str(exc)) from None

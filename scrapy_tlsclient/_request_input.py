@@ -570,7 +570,12 @@ def _add_proxy(request_input: RequestInput, request: Request, auth_encoding: str
         return
     if not isinstance(proxy, str):
         raise ValueError(f"The 'proxy' request meta key must be a URL string, got {proxy!r}")
-    if "://" not in proxy:
+    # Without a scheme the proxy is an HTTP one, as for Scrapy's
+    # HttpProxyMiddleware and HTTP11 handler; the middleware turns
+    # "host:port" into "//host:port".
+    if proxy.startswith("//"):
+        proxy = "http:" + proxy
+    elif "://" not in proxy:
         proxy = "http://" + proxy
     # Messages show the URL without its credentials: they end up in logs.
     shown = redacted(proxy)

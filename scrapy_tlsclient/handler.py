@@ -19,13 +19,13 @@ import secrets
 import time
 import weakref
 from contextlib import aclosing, suppress
-from dataclasses import replace
 from io import BytesIO
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydispatch.dispatcher import getAllReceivers, liveReceivers  # type: ignore[import-untyped]
 from scrapy import signals
 from scrapy.exceptions import (
+    CloseSpider,
     DownloadCancelledError,
     DownloadTimeoutError,
     IgnoreRequest,
@@ -35,12 +35,14 @@ from scrapy.exceptions import (
     UnsupportedURLSchemeError,
 )
 from scrapy.responsetypes import responsetypes
+from scrapy.utils.conf import build_component_list
 from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.misc import load_object
 from twisted.python.failure import Failure
 
 from ._body_file import body_sink_for
 from ._completions import CompletionDispatcher
-from ._config import HandlerConfig, warn_ignored_tls_settings
+from ._config import HandlerConfig, TLSClientSettingsError, warn_ignored_tls_settings
 from ._decoding import decoder_for
 from ._envelopes import StreamRead
 from ._errors import NativeError
@@ -48,7 +50,6 @@ from ._identities import IdentityFileError
 from ._identity_registry import identities_for
 from ._live import LiveBody
 from ._native import load_library
-from ._profiles import check_profile
 from ._progress import DownloadProgress
 from ._request_input import ClientOptionsCache, NativeCall, check_serialisable_meta, request_input_from
 from ._response_args import ip_address_from, protocol_name, scrapy_headers, tls_certificate
@@ -96,6 +97,10 @@ PREFETCH_TIMEOUT_MS = 100
 CLOSE_GRACE_S = 4.0
 #: Crawlers whose scheduled requests a handler already checks.
 _SCHEDULING_CHECKED: weakref.WeakSet[Crawler] = weakref.WeakSet()
+#: Crawlers whose bad settings a handler already reported.
+_BAD_SETTINGS_REPORTED: weakref.WeakSet[Crawler] = weakref.WeakSet()
+#: The finish reason of a spider closed at start for a bad setting.
+BAD_SETTINGS_REASON = "bad_tls_client_settings"
 
 
 class TLSClientDownloadHandler:
@@ -108,9 +113,12 @@ class TLSClientDownloadHandler:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self._config = HandlerConfig.from_settings(crawler.settings)
+        try:
+            config = HandlerConfig.from_settings(crawler.settings)
+        except TLSClientSettingsError as exc:
+            raise _stop_at_start(crawler, exc) from None
         warn_ignored_tls_settings(crawler.settings)
-        self._library = load_library(self._config.library_path)
+        self._library = load_library(config.library_path)
         if not self._library.supports("completionSocket"):
             raise NotConfigured(
                 f"TLSClientDownloadHandler needs this project's tls-client library (raw bodies, ordered "
@@ -119,18 +127,16 @@ class TLSClientDownloadHandler:
                 f"to use the library built into the package."
             )
         try:
-            identities = identities_for(self._library, self._config.identity_files)
+            identities = identities_for(self._library, config.identity_files)
         except IdentityFileError as exc:
-            raise NotConfigured(f"TLS_CLIENT_IDENTITY_FILES: {exc}") from None
+            raise _stop_at_start(
+                crawler, TLSClientSettingsError(f"TLS_CLIENT_IDENTITY_FILES: {exc}")
+            ) from None
         self._profiles = self._library.info.profiles | identities.keys()
-        if self._config.profile is not None:
-            try:
-                check_profile(self._config.profile, self._profiles, "The TLS_CLIENT_PROFILE setting")
-            except ValueError as exc:
-                raise NotConfigured(str(exc)) from None
-        else:
-            # The mapping needs the name to choose browser-like options.
-            self._config = replace(self._config, profile=self._library.info.default_profile)
+        try:
+            self._config = config.with_profile_of(self._profiles, self._library.info.default_profile)
+        except TLSClientSettingsError as exc:
+            raise _stop_at_start(crawler, exc) from None
         self._calls = CompletionDispatcher(self._library)
         self._runner = make_runner(self._config.threads)
         self._sessions = SessionPool(self._config.max_sessions)
@@ -675,3 +681,37 @@ def _make_response(
             stop_download.response = response
             raise stop_download
     return response
+
+
+def _stop_at_start(crawler: Crawler, error: TLSClientSettingsError) -> NotConfigured:
+    """Report a bad setting once per crawler and stop the crawl at start.
+
+    Scrapy logs and disables a download handler whatever it raises, and the
+    crawl goes on with every request failing. TLSClientMiddleware, built
+    right after the handlers, raises the same error past Scrapy, which stops
+    the crawl with a non-zero exit; without it, the handler logs the one
+    error line and closes the spider as it opens. Returns the exception for
+    Scrapy, whose message it records quietly."""
+    if crawler not in _BAD_SETTINGS_REPORTED:
+        _BAD_SETTINGS_REPORTED.add(crawler)
+        if not _middleware_enabled(crawler):
+            logger.error("%s (closing the spider at start)", error)
+
+            def close(spider: object = None) -> None:
+                raise CloseSpider(BAD_SETTINGS_REASON)
+
+            crawler.signals.connect(close, signal=signals.spider_opened, weak=False)
+    return NotConfigured(str(error))
+
+
+def _middleware_enabled(crawler: Crawler) -> bool:
+    from .middleware import TLSClientMiddleware
+
+    for path in build_component_list(crawler.settings.getwithbase("DOWNLOADER_MIDDLEWARES")):
+        try:
+            component = load_object(path)
+        except Exception:  # Scrapy reports a bad path itself
+            continue
+        if isinstance(component, type) and issubclass(component, TLSClientMiddleware):
+            return True
+    return False

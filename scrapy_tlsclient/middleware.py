@@ -12,10 +12,7 @@ sees the final header set: enable it at 950 (docs/middleware.rst).
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import TYPE_CHECKING
-
-from scrapy.exceptions import NotConfigured
 
 from ._browsers import (
     accept_encoding,
@@ -25,7 +22,7 @@ from ._browsers import (
     request_kind,
     wants_browser_headers,
 )
-from ._config import HandlerConfig
+from ._config import HandlerConfig, TLSClientSettingsError
 from ._identities import IdentityFileError
 from ._identity_registry import identities_for
 from ._native import load_library
@@ -72,20 +69,27 @@ class TLSClientMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        config = HandlerConfig.from_settings(crawler.settings)
-        library = load_library(config.library_path)
+        # A bad setting raises TLSClientSettingsError, which Scrapy's
+        # middleware manager lets through: the crawl stops at start and
+        # `scrapy crawl` exits non-zero (a download handler cannot do that:
+        # Scrapy logs and disables a handler whatever it raises). The
+        # message goes to the log as one line; the exception raised past
+        # Scrapy does not repeat it, as the reactor prints its traceback
+        # once (asyncio) or twice (Twisted's default observer and Scrapy's).
         try:
-            identities = identities_for(library, config.identity_files)
-        except IdentityFileError as exc:
-            raise NotConfigured(f"TLS_CLIENT_IDENTITY_FILES: {exc}") from None
-        profiles = library.info.profiles | identities.keys()
-        if config.profile is not None:
+            config = HandlerConfig.from_settings(crawler.settings)
+            library = load_library(config.library_path)
             try:
-                check_profile(config.profile, profiles, "The TLS_CLIENT_PROFILE setting")
-            except ValueError as exc:
-                raise NotConfigured(str(exc)) from None
-        else:
-            config = replace(config, profile=library.info.default_profile)
+                identities = identities_for(library, config.identity_files)
+            except IdentityFileError as exc:
+                raise TLSClientSettingsError(f"TLS_CLIENT_IDENTITY_FILES: {exc}") from None
+            profiles = library.info.profiles | identities.keys()
+            config = config.with_profile_of(profiles, library.info.default_profile)
+        except TLSClientSettingsError as exc:
+            logger.error("%s", exc)
+            raise TLSClientSettingsError(
+                "scrapy_tlsclient cannot start with these settings (the error logged above names the setting)"
+            ) from None
         return cls(config, profiles)
 
     def process_request(self, request: Request) -> None:

@@ -290,6 +290,12 @@ func (b *Bridge) send(c *call) (*http.Response, error) {
 		return nil, err
 	}
 	trace := &httptrace.ClientTrace{GotConn: c.gotConn}
+	if header := req.Header; omitsUserAgent(header) {
+		trace.GotConn = func(info httptrace.GotConnInfo) {
+			c.gotConn(info)
+			omitUserAgentOn(header, info.Conn)
+		}
+	}
 	req = req.WithContext(httptrace.WithClientTrace(c.ctx, trace))
 	if c.logger != nil {
 		c.logger.Debug("request %s %s headers %v", req.Method, req.URL.String(), req.Header)
@@ -347,8 +353,8 @@ func buildRequest(in *RequestInput) (*http.Request, error) {
 	}
 	if in.HeadersList != nil {
 		// headersList is the exact header block: Go must not add its own
-		// User-Agent (a present but empty value list makes fhttp omit it
-		// on HTTP/1.1 and HTTP/2 alike).
+		// User-Agent (user_agent.go: the empty list is HTTP/1.1's way to
+		// say none; send switches it for HTTP/2).
 		if !hasHeader(header, "User-Agent") {
 			header["User-Agent"] = []string{}
 		}

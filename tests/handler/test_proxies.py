@@ -9,11 +9,13 @@ from urllib.request import urlopen
 
 import pytest
 from scrapy import Request
+from scrapy.downloadermiddlewares.httpproxy import HttpProxyMiddleware
 from scrapy.exceptions import DownloadConnectionRefusedError, DownloadFailedError
 from scrapy.utils.defer import deferred_f_from_coro_f
+from scrapy.utils.test import get_crawler
 
 from conftest import Servers
-from handler_utils import open_handler
+from handler_utils import open_handler, open_http11
 
 CREDENTIALS = "Basic " + base64.b64encode(b"user:pass").decode()
 
@@ -86,3 +88,36 @@ async def test_bind_address(servers: Servers) -> None:
         request = Request(f"{servers.http}/echo", meta={"bindaddress": ("127.0.0.3", 0)})
         echo = json.loads((await handler.download_request(request)).body)
         assert echo["remote"].startswith("127.0.0.3:")
+
+
+def through_proxy_middleware(request: Request) -> Request:
+    """The request as HttpProxyMiddleware hands it to the handler."""
+    HttpProxyMiddleware.from_crawler(get_crawler()).process_request(request)
+    return request
+
+
+@deferred_f_from_coro_f
+async def test_proxy_without_scheme_is_an_http_proxy(servers: Servers) -> None:
+    """ "host:port" (and "//host:port", which HttpProxyMiddleware makes of it)
+    is an http:// proxy, as with Scrapy's HTTP11 handler, beside which it runs."""
+    bare = servers.proxy.removeprefix("http://")
+    bare_auth = servers.proxy_auth.removeprefix("http://")
+    for target in (servers.http, servers.https):
+        for opened in (open_handler(), open_http11()):
+            clear_proxy_log(servers)
+            async with opened as handler:
+                requests = [
+                    echo_request(target, bare),
+                    through_proxy_middleware(echo_request(target, bare)),
+                    through_proxy_middleware(echo_request(target, f"user:pass@{bare_auth}")),
+                ]
+                assert requests[1].meta["proxy"] == f"//{bare}"
+                for request in requests:
+                    response = await handler.download_request(request)
+                    assert response.status == 200, (type(handler).__name__, target, request.meta)
+                    echo = json.loads(response.body)
+                    assert not [n for n, _ in echo["headers"] if n.lower() == "proxy-authorization"]
+            # A tunnel may carry both requests to the same proxy: one entry.
+            entries = proxy_log(servers)
+            assert {e["proxy"] for e in entries} == {"proxy", "proxy_auth"}, (type(handler).__name__, entries)
+            assert all(e["status"] == 200 for e in entries), entries

@@ -4,6 +4,8 @@ nothing reaches the server; a bad setting stops the crawl at start."""
 from __future__ import annotations
 
 import json
+import logging
+import re
 import urllib.request
 
 import pytest
@@ -12,7 +14,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy.utils.test import get_crawler
 
-from scrapy_tlsclient import TLSClientMiddleware
+from scrapy_tlsclient import TLSClientMiddleware, TLSClientSettingsError
 
 from bad_input_cases import META_CASES, SETTING_CASES
 from conftest import Servers
@@ -41,10 +43,15 @@ async def test_bad_meta_values_send_nothing(servers: Servers) -> None:
 @pytest.mark.parametrize(("name", "value", "message"), SETTING_CASES, ids=lambda v: repr(v)[:40])
 @deferred_f_from_coro_f
 async def test_bad_settings_stop_the_handler_and_the_middleware(
-    name: str, value: object, message: str
+    name: str, value: object, message: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     with pytest.raises(NotConfigured, match=message):
         async with open_handler(**{name: value}):
             pass
-    with pytest.raises(NotConfigured, match=message):
+    caplog.clear()
+    # Not NotConfigured, which Scrapy's middleware manager would swallow.
+    with pytest.raises(TLSClientSettingsError, match="error logged above names the setting"):
         TLSClientMiddleware.from_crawler(get_crawler(settings_dict={name: value}))
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert re.search(message, errors[0]), errors

@@ -325,18 +325,21 @@ async def test_non_ascii_and_tab_values_arrive_as_one_header(servers: Servers) -
                 assert received(echo) == [("X-A", arrives)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limitation (docs/handler.rst): over HTTP/2 a request without User-Agent arrives with "
-    "'user-agent: Go-http-client/2.0'; fhttp's HTTP/2 transport adds it unless the header has an empty "
-    "value, which its HTTP/1.1 writer would send as an empty line",
-)
 @deferred_f_from_coro_f
 async def test_no_header_is_added_that_the_request_does_not_have(servers: Servers) -> None:
+    """Not even fhttp's User-Agent: Go-http-client/1.1 or /2.0 (native/bridge/user_agent.go),
+    on a new and a reused connection, direct and through a proxy."""
     async with open_handler() as handler:
         for base in (servers.http, servers.https, servers.h2):
-            echo = echo_of(await handler.download_request(Request(f"{base}/echo", headers={"X-A": "1"})))
-            assert [(n.lower(), v) for n, v in received(echo)] == [("x-a", "1")], base
+            for proxy in (None, servers.proxy):
+                for _ in range(2):
+                    request = Request(f"{base}/echo", headers={"X-A": "1"}, meta={"proxy": proxy})
+                    echo = echo_of(await handler.download_request(request))
+                    assert [(n.lower(), v) for n, v in received(echo)] == [("x-a", "1")], (base, proxy)
+            # A User-Agent the request has still goes out, once.
+            request = Request(f"{base}/echo", headers={"User-Agent": "UA/1"})
+            echo = echo_of(await handler.download_request(request))
+            assert [(n.lower(), v) for n, v in received(echo)] == [("user-agent", "UA/1")], base
 
 
 @deferred_f_from_coro_f

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 from scrapy import Request
-from scrapy.exceptions import NotConfigured
 from scrapy.settings import Settings
 
-from scrapy_tlsclient._config import HandlerConfig
+from scrapy_tlsclient._config import HandlerConfig, TLSClientSettingsError
 from scrapy_tlsclient._request_input import META_KEYS, request_input_from
 from scrapy_tlsclient.middleware import TLSClientMiddleware
 
@@ -46,7 +45,7 @@ def test_bad_meta_fails_in_the_middleware(key: str, value: object, message: str)
     ids=lambda v: repr(v)[:40],
 )
 def test_bad_settings_fail_the_config(name: str, value: object, message: str) -> None:
-    with pytest.raises(NotConfigured, match=message):
+    with pytest.raises(TLSClientSettingsError, match=message):
         HandlerConfig.from_settings(Settings({name: value}))
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import logging
 
 import pytest
-from scrapy.exceptions import NotConfigured
 from scrapy.settings import Settings
 
-from scrapy_tlsclient._config import HandlerConfig, warn_ignored_tls_settings
+from scrapy_tlsclient._config import HandlerConfig, TLSClientSettingsError, warn_ignored_tls_settings
 
 
 def config(**values: object) -> HandlerConfig:
@@ -35,7 +34,7 @@ def test_defaults_follow_scrapy() -> None:
     ],
 )
 def test_bad_values_are_refused_by_name(values: dict[str, object], message: str) -> None:
-    with pytest.raises(NotConfigured, match=message):
+    with pytest.raises(TLSClientSettingsError, match=message):
         config(**values)
 
 
@@ -47,5 +46,5 @@ def test_tls_version_settings_are_reported_as_ignored(caplog: pytest.LogCaptureF
 
 def test_debug_setting_must_be_boolean() -> None:
     assert config(TLS_CLIENT_DEBUG="true").debug is True
-    with pytest.raises(NotConfigured, match="TLS_CLIENT_DEBUG must be a boolean"):
+    with pytest.raises(TLSClientSettingsError, match="TLS_CLIENT_DEBUG must be a boolean"):
         config(TLS_CLIENT_DEBUG="sometimes")

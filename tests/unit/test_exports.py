@@ -33,6 +33,7 @@ def test_exported_names() -> None:
         "StreamRead",
         "TLSClientDownloadHandler",
         "TLSClientMiddleware",
+        "TLSClientSettingsError",
         "TLSClientStreamMiddleware",
         "TLSDetails",
         "TLSFilesPipeline",
