@@ -344,7 +344,7 @@ func buildRequest(in *RequestInput) (*http.Request, error) {
 	if req.URL.Host == "" {
 		return nil, newError(CodeInvalidURL, fmt.Sprintf("failed to create request object: no host in URL %q", in.RequestURL))
 	}
-	header, order, host := requestHeaders(in)
+	header, order, host, hostName := requestHeaders(in)
 	if host != "" {
 		req.Host = host
 	}
@@ -352,6 +352,7 @@ func buildRequest(in *RequestInput) (*http.Request, error) {
 		req.Host = *in.RequestHostOverride
 	}
 	if in.HeadersList != nil {
+		order = placeHost(header, order, hostName, req.Host)
 		// headersList is the exact header block: Go must not add its own
 		// User-Agent (user_agent.go: the empty list is HTTP/1.1's way to
 		// say none; send switches it for HTTP/2).
@@ -374,19 +375,21 @@ func buildRequest(in *RequestInput) (*http.Request, error) {
 
 // requestHeaders turns either headersList (ordered, repeatable) or
 // upstream's headers+headerOrder into a header map with an order key.
-// Content-Length is dropped because Go computes it (a caller's copy would
-// be sent in addition), and Host becomes the request's Host.
-func requestHeaders(in *RequestInput) (http.Header, []string, string) {
-	header := http.Header{}
-	host := ""
-	var order []string
+// Content-Length is left out of the map because Go computes it (a caller's
+// copy would be sent in addition), but keeps its place in headersList's
+// order, where Go's value then goes. Host becomes the request's Host;
+// hostName is its name as headersList spells it, "" if it has none.
+func requestHeaders(in *RequestInput) (header http.Header, order []string, host, hostName string) {
+	header = http.Header{}
 	seen := map[string]bool{}
 	add := func(name, value string) {
 		lower := strings.ToLower(name)
 		switch lower {
 		case "content-length":
-			return
 		case "host":
+			if hostName == "" {
+				hostName = name
+			}
 			host = value
 		default:
 			header[name] = append(header[name], value)
@@ -400,7 +403,7 @@ func requestHeaders(in *RequestInput) (http.Header, []string, string) {
 		for _, pair := range in.HeadersList {
 			add(pair[0], pair[1])
 		}
-		return header, order, host
+		return header, order, host, hostName
 	}
 	for name, value := range in.Headers {
 		if strings.EqualFold(name, "content-length") {
@@ -412,7 +415,7 @@ func requestHeaders(in *RequestInput) (http.Header, []string, string) {
 		}
 		header[name] = []string{value}
 	}
-	return header, in.HeaderOrder, host
+	return header, in.HeaderOrder, host, ""
 }
 
 func hasHeader(h http.Header, name string) bool {
