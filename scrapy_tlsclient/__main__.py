@@ -4,11 +4,22 @@ this package has, or one of them in full (docs/profiles.rst)."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
+from ._browsers import FAMILY_ORDERS
+from ._captures import identity_from_capture
 from ._config import DEFAULT_PROFILE
-from ._identities import REQUEST_KINDS, Identity, IdentityFileError, load_identities, packaged_identity_files
+from ._identities import (
+    FAMILIES,
+    PLATFORMS,
+    REQUEST_KINDS,
+    Identity,
+    IdentityFileError,
+    load_identities,
+    packaged_identity_files,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,7 +28,26 @@ def main(argv: list[str] | None = None) -> int:
     profiles = commands.add_parser("profiles", help="list the browser identities, or show one")
     profiles.add_argument("name", nargs="?", help="an identity to show in full")
     profiles.add_argument("--file", action="append", default=[], help="an extra identity file (repeatable)")
+    convert = commands.add_parser(
+        "identity-from-capture",
+        help="write an identity file from a capture of a real browser (native/cmd/capture)",
+    )
+    convert.add_argument("capture", type=Path)
+    convert.add_argument("--name", required=True)
+    convert.add_argument("--family", required=True, choices=FAMILIES)
+    convert.add_argument("--platform", required=True, choices=PLATFORMS)
+    convert.add_argument("--mobile", action="store_true")
+    convert.add_argument("--user-agent", help="instead of the captured one (another platform or brand)")
+    convert.add_argument(
+        "--client-hint",
+        action="append",
+        metavar="NAME=VALUE",
+        help="instead of the captured ones (repeatable)",
+    )
+    convert.add_argument("--published-also", default="", help="text appended to published.source")
     args = parser.parse_args(argv)
+    if args.command == "identity-from-capture":
+        return _from_capture(args)
     try:
         identities = load_identities([*packaged_identity_files(), *(Path(path) for path in args.file)])
     except IdentityFileError as exc:
@@ -30,6 +60,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"unknown identity {args.name!r}; known: {', '.join(sorted(identities))}", file=sys.stderr)
         return 2
     _show(identities[args.name])
+    return 0
+
+
+def _from_capture(args: argparse.Namespace) -> int:
+    capture = json.loads(args.capture.read_text(encoding="utf-8"))
+    hints = None
+    if args.client_hint:
+        hints = [list(hint.split("=", 1)) for hint in args.client_hint]
+    document = identity_from_capture(
+        capture,
+        name=args.name,
+        family=args.family,
+        platform=args.platform,
+        mobile=args.mobile,
+        order=list(FAMILY_ORDERS[args.family]),
+        capture_path=args.capture.as_posix(),
+        user_agent=args.user_agent,
+        client_hints=hints,
+        published_also=args.published_also,
+    )
+    json.dump(document, sys.stdout, indent=1)
+    sys.stdout.write("\n")
     return 0
 
 
@@ -68,8 +120,9 @@ def _show(identity: Identity) -> None:
         print(f"{name}: {value}")
     for kind in REQUEST_KINDS:
         print(f"[{kind}]")
-        for name, value in identity.kinds[kind]:
-            print(f"  {name}: {value}")
+        for header, sent in identity.kinds[kind]:
+            shown = sent if sent is not None else "(the value above, or the request's own)"
+            print(f"  {header}: {shown}")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ __all__ = [
     "add_browser_headers",
     "browser_for",
     "fetch_site",
+    "incoherences",
     "order_headers",
     "request_kind",
     "use_identities",
@@ -65,12 +66,15 @@ class Browser:
     #: The headers per kind of request (REQUEST_KINDS), in the order sent;
     #: a kind not given sends the navigation headers.
     kinds: Mapping[str, Pairs] = field(default_factory=dict)
-    #: Lowercase name -> the name as the browser writes it over HTTP/1.1,
-    #: in its HTTP/1.1 order (Host and Connection included).
+    #: Per kind, every header name the browser places, in its order
+    #: (request-dependent ones included); a kind not given uses ``order``.
+    orders: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: Lowercase name -> the name as the browser writes it over HTTP/1.1.
     http1_names: Mapping[str, str] = field(default_factory=dict)
+    #: Headers sent over HTTP/2 only (lowercase).
+    http2_only: tuple[str, ...] = ()
     #: The identity (scrapy_tlsclient/identities) this browser comes from.
     identity: str | None = None
-
     #: The browser permutes its TLS extensions per connection; None: as
     #: its family does (Chromium since 106).
     shuffles: bool | None = None
@@ -84,6 +88,10 @@ class Browser:
     def headers_for(self, kind: str) -> Pairs:
         """The headers this browser sends for a request of ``kind``."""
         return self.kinds.get(kind, self.headers)
+
+    def order_for(self, kind: str) -> tuple[str, ...]:
+        """Where this browser places each header in a request of ``kind``."""
+        return self.orders.get(kind, self.order)
 
     @property
     def user_agent(self) -> str:
@@ -150,29 +158,52 @@ def browser_for(profile: str) -> Browser | None:
 
 
 def _from_identity(identity: Identity) -> Browser:
-    wide = (*identity.client_hints, ("user-agent", identity.user_agent))
-    rank = {name: position for position, name in enumerate(identity.order)}
+    wide = {**dict(identity.client_hints), "user-agent": identity.user_agent}
     kinds = {
-        kind: tuple(sorted((*wide, *pairs), key=lambda pair: rank.get(pair[0], len(rank))))
+        kind: tuple(
+            (name, wide[name] if value is None else value)
+            for name, value in pairs
+            if value is not None or name in wide
+        )
+        for kind, pairs in identity.kinds.items()
+    }
+    orders = {
+        kind: _merged_order([name for name, _ in pairs], identity.order)
         for kind, pairs in identity.kinds.items()
     }
     return Browser(
         family=identity.family,
         major=identity.major,
         headers=kinds["navigation"],
-        order=identity.order,
+        order=orders["navigation"],
         kinds=kinds,
+        orders=orders,
         http1_names={name.lower(): name for name in identity.http1_names},
+        http2_only=identity.http2_only,
         identity=identity.name,
         shuffles=identity.shuffle_extensions,
     )
 
 
+def _merged_order(placed: list[str], fallback: Sequence[str]) -> tuple[str, ...]:
+    """``placed`` (a kind's own order), with every other name of
+    ``fallback`` inserted right after the last name before it in
+    ``fallback`` that is already placed (first when there is none)."""
+    merged = list(placed)
+    previous: str | None = None
+    for name in fallback:
+        if name not in merged:
+            merged.insert(merged.index(previous) + 1 if previous is not None else 0, name)
+        previous = name
+    return tuple(merged)
+
+
 def _with_family_kinds(browser: Browser, family: str) -> Browser:
     """A browser derived from a tls-client profile name gets the other
-    kinds of request from the newest identity of its family: what a kind
-    changes (Accept, sec-fetch-*, priority) has held across versions,
-    while the User-Agent and client hints stay the derived browser's."""
+    kinds of request from the newest desktop identity of its family: what a
+    kind changes (Accept, sec-fetch-*, priority, the order) has held across
+    versions, while the User-Agent, client hints and Accept-Encoding stay
+    the derived browser's."""
     same = [
         identity
         for identity in _known_identities().values()
@@ -180,20 +211,31 @@ def _with_family_kinds(browser: Browser, family: str) -> Browser:
     ]
     if not same:
         return browser
-    model = max(same, key=lambda identity: (identity.major, identity.name))
-    wide = {name: value for name, value in browser.headers if name in ("user-agent", *_CLIENT_HINTS)}
-    rank = {name: position for position, name in enumerate(browser.order)}
+    model = _from_identity(max(same, key=lambda identity: (identity.major, identity.name)))
+    own = dict(browser.headers)
     kinds = {}
     for kind in REQUEST_KINDS:
-        pairs = [(name, value) for name, value in model.kinds[kind] if name not in ("accept-encoding", "te")]
-        pairs += [
-            (name, value) for name, value in browser.headers if name in wide or name == "accept-encoding"
-        ]
-        if ("te", "trailers") in browser.headers and kind == "navigation":
-            pairs.append(("te", "trailers"))
-        kinds[kind] = tuple(sorted(pairs, key=lambda pair: rank.get(pair[0], len(rank))))
+        kinds[kind] = tuple(
+            (
+                name,
+                own[name]
+                if name in own and (name in _CLIENT_HINTS or name in ("user-agent", "accept-encoding"))
+                else value,
+            )
+            for name, value in model.headers_for(kind)
+            if name not in _CLIENT_HINTS or name in own
+        )
     kinds["navigation"] = browser.headers
-    return Browser(browser.family, browser.major, browser.headers, browser.order, kinds)
+    orders = {kind: model.order_for(kind) for kind in REQUEST_KINDS if kind != "navigation"}
+    return Browser(
+        browser.family,
+        browser.major,
+        browser.headers,
+        browser.order,
+        kinds,
+        orders,
+        shuffles=browser.shuffles,
+    )
 
 
 _CLIENT_HINTS = ("sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform")
@@ -392,6 +434,16 @@ def _safari(device: str, version: tuple[int, ...]) -> Browser:
     return Browser("safari", version[0], tuple(navigation), _SAFARI_ORDER)
 
 
+#: Where each family places the request's own headers (Cookie, Origin,
+#: Content-Type, ...), for identities made from captures that lack them.
+FAMILY_ORDERS = {
+    "chrome": _CHROMIUM_ORDER,
+    "edge": _CHROMIUM_ORDER,
+    "firefox": _FIREFOX_ORDER,
+    "safari": _SAFARI_ORDER,
+}
+
+
 # -- request-dependent values ---------------------------------------------
 
 
@@ -405,7 +457,7 @@ def fetch_site(url: str, referer: str | None, kind: str = "navigation") -> str:
     host on another scheme or port.
     """
     if not referer:
-        return "none" if kind in ("navigation", "download") else "same-origin"
+        return "none" if kind == "navigation" else "same-origin"
     target, source = _origin(url), _origin(referer)
     if target == source:
         return "same-origin"
@@ -474,6 +526,44 @@ def request_kind(request: Request) -> str:
     if accept is not None and accept != _SCRAPY_DEFAULTS[b"accept"] and b"text/html" not in accept:
         return "fetch"
     return "navigation"
+
+
+_UA_CHROME = re.compile(rb"Chrome/(\d+)")
+
+
+def _ua_family(user_agent: bytes) -> str | None:
+    if b"Firefox/" in user_agent:
+        return "firefox"
+    if b"Edg/" in user_agent:
+        return "edge"
+    if b"Chrome/" in user_agent or b"CriOS/" in user_agent:
+        return "chrome"
+    if b"Safari/" in user_agent:
+        return "safari"
+    return None
+
+
+def incoherences(browser: Browser, headers: Headers) -> list[str]:
+    """What in ``headers`` contradicts ``browser``: a User-Agent of another
+    browser or of another Chrome version, client hints a browser without
+    them would never send. Each item names the header."""
+    problems = []
+    user_agent = headers.get(b"User-Agent")
+    family = "chrome" if browser.family == "brave" else browser.family
+    if user_agent is not None and user_agent != _SCRAPY_DEFAULTS[b"user-agent"]:
+        claimed = _ua_family(user_agent)
+        if claimed is not None and claimed != family and {claimed, family} != {"chrome", "edge"}:
+            problems.append(f"the User-Agent header claims {claimed}, the ClientHello is {browser.family}'s")
+        elif claimed in ("chrome", "edge") and family in ("chrome", "edge"):
+            match = _UA_CHROME.search(user_agent)
+            if match and int(match.group(1)) != browser.major:
+                claimed = f"Chrome {int(match.group(1))}"
+                problems.append(
+                    f"the User-Agent header claims {claimed}, the identity is Chrome {browser.major}"
+                )
+    if family in ("firefox", "safari") and b"Sec-Ch-Ua" in headers:
+        problems.append(f"the sec-ch-ua header is sent, which {browser.family} never sends")
+    return problems
 
 
 def wants_browser_headers(headers: Headers) -> bool:

@@ -43,7 +43,7 @@ class TLSClientSettingsError(ValueError):
 
 #: A current Chrome whose JA4 and Akamai fingerprints match the real
 #: browser's published values (docs/profiles.rst).
-DEFAULT_PROFILE = "chrome_154_windows"
+DEFAULT_PROFILE = "chrome_156_windows"
 
 #: This package's settings and their defaults (docs/settings.rst).
 DEFAULT_SETTINGS: dict[str, object] = {

@@ -37,6 +37,7 @@ class RequestInput(TypedDict, total=False):
     headers: dict[str, str]
     headerOrder: list[str]
     headersList: list[list[str]]
+    http2OnlyHeaders: list[str]
     connectHeaders: dict[str, list[str]]
     requestHostOverride: str
     sessionId: str

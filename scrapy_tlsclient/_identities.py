@@ -24,6 +24,7 @@ from typing import Any
 __all__ = [
     "FAMILIES",
     "PLATFORMS",
+    "REQUEST_DEPENDENT",
     "REQUEST_KINDS",
     "Identity",
     "IdentityFileError",
@@ -42,6 +43,21 @@ PLATFORMS = ("windows", "macos", "linux", "android", "ios")
 #: Headers every kind of request carries with the same value: kept once
 #: per identity instead of once per kind.
 _IDENTITY_WIDE = ("user-agent", "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform")
+#: Headers whose value comes from the request, when it has one: a kind
+#: lists them (value null) only to place them.
+REQUEST_DEPENDENT = frozenset(
+    {
+        "referer",
+        "cookie",
+        "origin",
+        "content-type",
+        "content-length",
+        "cache-control",
+        "pragma",
+        "range",
+        "if-range",
+    }
+)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _FORMAT = 1
 
@@ -83,15 +99,19 @@ class Identity:
     user_agent: str
     #: sec-ch-ua, sec-ch-ua-mobile, sec-ch-ua-platform (Chromium only).
     client_hints: Pairs
-    #: Per kind of request, the headers of that kind other than the
-    #: User-Agent and client hints, lowercase names.
-    kinds: Mapping[str, Pairs]
-    #: Header names (lowercase) in the order the browser sends them over
-    #: HTTP/2; names not listed keep their order after these.
+    #: Per kind of request, every header of that kind in the order sent:
+    #: (name, value), or (name, None) where the value is the identity's
+    #: (User-Agent, client hints) or the request's (Referer, Cookie, ...,
+    #: sent only when the request has one). Lowercase names.
+    kinds: Mapping[str, tuple[tuple[str, str | None], ...]]
+    #: Where headers no kind lists go (Cookie, Origin, Content-Type, ...):
+    #: lowercase names in the browser's order.
     order: tuple[str, ...]
-    #: Header names as the browser writes them over HTTP/1.1, in its order,
-    #: with Host and Connection where it puts them.
+    #: Header names as the browser writes them over HTTP/1.1.
     http1_names: tuple[str, ...]
+    #: Headers the browser sends over HTTP/2 only (Chrome's priority,
+    #: Firefox's te), lowercase.
+    http2_only: tuple[str, ...]
     #: The browser permutes its TLS extensions per connection.
     shuffle_extensions: bool
     published: Published | None
@@ -190,6 +210,40 @@ class _Reader:
             out.append((pair[0], pair[1]))
         return tuple(out)
 
+    def kind(self, value: object, where: str) -> tuple[tuple[str, str | None], ...]:
+        """A kind's headers: [name, value] pairs, [name, null] for the
+        identity's or the request's value."""
+        if not isinstance(value, list) or not value:
+            raise self.fail(where, "must be a non-empty list of [name, value] pairs")
+        out: list[tuple[str, str | None]] = []
+        for i, pair in enumerate(value):
+            if (
+                not isinstance(pair, list)
+                or len(pair) != 2
+                or not isinstance(pair[0], str)
+                or not pair[0]
+                or not (pair[1] is None or isinstance(pair[1], str))
+            ):
+                raise self.fail(f"{where}[{i}]", f"must be a [name, value or null] pair, got {pair!r}")
+            name, header_value = pair
+            if name != name.lower():
+                raise self.fail(f"{where}[{i}]", f"header names are lowercase here, got {name!r}")
+            if name in _IDENTITY_WIDE and header_value is not None:
+                raise self.fail(
+                    f"{where}[{i}]",
+                    f"{name} is the identity's: give null here, its value in user_agent / client_hints",
+                )
+            if header_value is None and name not in _IDENTITY_WIDE and name not in REQUEST_DEPENDENT:
+                raise self.fail(
+                    f"{where}[{i}]",
+                    f"null stands for the identity's or the request's value; {name} is neither "
+                    f"(request headers: {', '.join(sorted(REQUEST_DEPENDENT))})",
+                )
+            if any(name == seen for seen, _ in out):
+                raise self.fail(f"{where}[{i}]", f"{name} is listed twice")
+            out.append((name, header_value))
+        return tuple(out)
+
     def names(self, value: object, where: str) -> tuple[str, ...]:
         if not isinstance(value, list) or not value:
             raise self.fail(where, "must be a non-empty list of header names")
@@ -241,39 +295,27 @@ class _Reader:
                 raise self.fail(
                     f"client_hints[{i}]", f"must be one of {', '.join(_IDENTITY_WIDE[1:])}, got {hint!r}"
                 )
-        headers = self.obj(top["headers"], "headers", ("kinds", "order", "http1_order"))
+        headers = self.obj(top["headers"], "headers", ("kinds", "order", "http1_names", "http2_only"))
+        given = {"user-agent", *(hint for hint, _ in client_hints)}
         kinds_doc = self.obj(headers["kinds"], "headers.kinds", REQUEST_KINDS)
-        kinds = {kind: self.pairs(kinds_doc[kind], f"headers.kinds.{kind}") for kind in REQUEST_KINDS}
+        kinds = {kind: self.kind(kinds_doc[kind], f"headers.kinds.{kind}") for kind in REQUEST_KINDS}
         for kind, pairs in kinds.items():
             for i, (header, _) in enumerate(pairs):
-                if header in _IDENTITY_WIDE:
-                    raise self.fail(
-                        f"headers.kinds.{kind}[{i}]",
-                        f"{header} is the same for every kind: give it in user_agent / client_hints",
-                    )
+                if header in _IDENTITY_WIDE and header not in given:
+                    raise self.fail(f"headers.kinds.{kind}[{i}]", f"{header} has no value in client_hints")
         order = self.names(headers["order"], "headers.order")
         if any(name != name.lower() for name in order):
-            raise self.fail("headers.order", "HTTP/2 header names are lowercase")
-        http1_names = self.names(headers["http1_order"], "headers.http1_order")
-        sent = (
-            {header for pairs in kinds.values() for header, _ in pairs}
-            | {header for header, _ in client_hints}
-            | {"user-agent"}
-        )
-        for where, listed in (
-            ("headers.order", set(order)),
-            ("headers.http1_order", {n.lower() for n in http1_names}),
+            raise self.fail("headers.order", "header names are lowercase here")
+        http1_names = self.names(headers["http1_names"], "headers.http1_names")
+        sent = {header for pairs in kinds.values() for header, _ in pairs}
+        missing = sorted(sent - {written.lower() for written in http1_names})
+        if missing:
+            raise self.fail("headers.http1_names", f"does not say how to write {', '.join(missing)}")
+        if not isinstance(headers["http2_only"], list) or not all(
+            isinstance(header, str) and header in sent for header in headers["http2_only"]
         ):
-            missing = sorted(sent - listed)
-            if missing:
-                raise self.fail(where, f"does not place {', '.join(missing)}")
-        lowered = [name.lower() for name in http1_names]
-        if [name for name in order if name in lowered] != [name for name in lowered if name in order]:
-            raise self.fail(
-                "headers.http1_order",
-                "must give the headers it shares with headers.order in the same order (one order serves "
-                "both protocols: HTTP/2 only drops Host and Connection)",
-            )
+            raise self.fail("headers.http2_only", "must list lowercase names of headers the kinds send")
+        http2_only = tuple(headers["http2_only"])
         published = None
         if top["published"] is not None:
             pub = self.obj(top["published"], "published", ("ja4", "akamai", "source"), ("ja3n",))
@@ -317,7 +359,7 @@ class _Reader:
             top["http2"],
             "http2",
             ("settings", "window_update", "pseudo_header_order"),
-            ("priority_frames", "headers_priority"),
+            ("priority_frames", "headers_priority", "first_stream_id"),
         )
         return Identity(
             name=name,
@@ -331,6 +373,7 @@ class _Reader:
             kinds=kinds,
             order=order,
             http1_names=http1_names,
+            http2_only=http2_only,
             shuffle_extensions=shuffle,
             published=published,
             sources=tuple(sources),

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
     from scrapy import Request
 
+    from ._browsers import Browser
     from ._envelopes import RequestInput
 
 __all__ = [
@@ -78,6 +79,7 @@ _PER_CALL_FIELDS = frozenset(
         "requestBody",
         "isByteRequest",
         "headersList",
+        "http2OnlyHeaders",
         "streamId",
         "timeoutMilliseconds",
         "prefetchBytes",
@@ -137,16 +139,19 @@ def request_input_from(
         options, key = clients.options_for(request, stream, timeout_ms)
     else:
         options, key = client_options(request, config, profiles, stream=stream, timeout_ms=timeout_ms)
+    wire = _dressing(request, options, config)
     request_input: RequestInput = {
         **options,
         "requestUrl": request.url,
         "requestMethod": request.method,
         "headersList": header_pairs(
-            request.headers, _header_order(request), _wire_names(request, options, config)
+            request.headers, _header_order(request), wire.http1_names if wire else None
         ),
         "streamId": stream_id,
         "timeoutMilliseconds": timeout_ms,
     }
+    if wire is not None and wire.http2_only:
+        request_input["http2OnlyHeaders"] = list(wire.http2_only)
     # Read by the middleware; checked here too so a bad value fails the
     # request even where the middleware is not enabled.
     _bool_meta(request, "tls_client_browser_headers", config.browser_headers)
@@ -482,14 +487,12 @@ def _bool_meta(request: Request, key: str, default: bool) -> bool:
     return value
 
 
-def _wire_names(
-    request: Request, options: Mapping[str, object], config: HandlerConfig
-) -> Mapping[str, str] | None:
-    """How the request's browser writes header names over HTTP/1.1 (and
-    in what order), when it is dressed as a browser identity."""
+def _dressing(request: Request, options: Mapping[str, object], config: HandlerConfig) -> Browser | None:
+    """The browser identity whose wire conventions the request follows
+    when browser headers are on: how it writes header names over HTTP/1.1
+    (Scrapy's Headers title-cases every name; Chrome writes ``sec-ch-ua``
+    in lowercase) and which headers it sends over HTTP/2 only."""
     profile = options.get("tlsClientIdentifier")
-    if "tls_client_header_order" in request.meta:
-        return None  # the spider orders the headers itself
     if (
         not isinstance(profile, str)
         or not profile
@@ -497,7 +500,7 @@ def _wire_names(
     ):
         return None
     browser = browser_for(profile)
-    return browser.http1_names if browser is not None and browser.http1_names else None
+    return browser if browser is not None and browser.identity is not None else None
 
 
 def header_pairs(
@@ -505,27 +508,14 @@ def header_pairs(
 ) -> list[list[str]]:
     """Request headers as ordered [name, value] pairs, Proxy-Authorization
     removed (it goes to the proxy only) and ``None`` values dropped; names
-    in ``order`` (lowercase) first, in that order.
-
-    With ``wire_names`` (a browser identity's HTTP/1.1 names, lowercase to
-    as written, in its order), names are written as that browser writes
-    them and, without an explicit ``order``, placed in its order, with its
-    ``Connection: keep-alive``: Scrapy's Headers title-cases every name,
-    and Chrome sends ``sec-ch-ua`` in lowercase. The identity's HTTP/2
-    order is the same sequence less Host and Connection (the loader checks),
-    and HTTP/2 lowercases names and drops Connection itself.
+    in ``order`` (lowercase) first, in that order; with ``wire_names``
+    (lowercase -> as written), names written as that browser writes them.
     """
     # Scrapy's Headers stores normalised names and lists of bytes values,
     # which its items() looks up again name by name: read them directly.
     items: Iterable[tuple[bytes, list[bytes]]] = (
         dict.items(headers) if type(headers) is Headers else headers.items()
     )
-    if wire_names is not None:
-        items = list(items)
-        if "connection" in wire_names and not any(name.lower() == b"connection" for name, _ in items):
-            items.append((b"Connection", [b"keep-alive"]))
-        if not order:
-            order = list(wire_names)
     if order:
         rank = {name: position for position, name in enumerate(order)}
         items = sorted(items, key=lambda item: rank.get(item[0].decode("latin-1").lower(), len(rank)))

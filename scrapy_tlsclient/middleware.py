@@ -14,10 +14,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from scrapy.settings import default_settings
+
 from ._browsers import (
     accept_encoding,
     add_browser_headers,
     browser_for,
+    incoherences,
     order_headers,
     request_kind,
     wants_browser_headers,
@@ -35,6 +38,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 logger = logging.getLogger("scrapy_tlsclient")
+_SCRAPY_USER_AGENT = default_settings.USER_AGENT.encode()
 
 __all__ = ["TLSClientMiddleware"]
 
@@ -46,6 +50,8 @@ class TLSClientMiddleware:
         self._config = config
         self._profiles = profiles
         self._warned: set[tuple[str, bool]] = set()
+        #: (profile, what) pairs already reported, so each is logged once.
+        self._reported: set[tuple[str, str]] = set()
         if config.custom_tls is None and config.profile is not None:
             self._warn_once(config.profile, "TLS_CLIENT_PROFILE")
             browser = browser_for(config.profile)
@@ -107,11 +113,31 @@ class TLSClientMiddleware:
             )
             self._warn_once(profile, "tls_client_profile", http3=meta.get("tls_client_http3") is True)
         browser = browser_for(profile) if profile else None
-        if browser is None or not self._wants_headers(request):
+        if browser is None:
+            if profile and request.headers.get(b"User-Agent") == _SCRAPY_USER_AGENT:
+                self._report(
+                    profile,
+                    "app",
+                    "Profile %r imitates an app, yet requests go out with Scrapy's User-Agent (%s), which "
+                    "the app never sends: set USER_AGENT (or the request's User-Agent) to the app's.",
+                    _SCRAPY_USER_AGENT.decode(),
+                )
             return
+        if not self._wants_headers(request):
+            return
+        kind = request_kind(request)
         if wants_browser_headers(request.headers):
-            add_browser_headers(request.headers, browser, request.url, request_kind(request))
-        order_headers(request.headers, browser.order)
+            add_browser_headers(request.headers, browser, request.url, kind)
+        else:
+            for problem in incoherences(browser, request.headers):
+                self._report(profile or "", problem, "Request headers contradict profile %r: %s.", problem)
+        order_headers(request.headers, browser.order_for(kind))
+
+    def _report(self, profile: str, what: str, message: str, *args: object) -> None:
+        """A WARNING, once per profile and cause."""
+        if (profile, what) not in self._reported:
+            self._reported.add((profile, what))
+            logger.warning(message, profile, *args)
 
     def _wants_headers(self, request: Request) -> bool:
         value = request.meta.get("tls_client_browser_headers", self._config.browser_headers)

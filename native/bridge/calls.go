@@ -290,10 +290,17 @@ func (b *Bridge) send(c *call) (*http.Response, error) {
 		return nil, err
 	}
 	trace := &httptrace.ClientTrace{GotConn: c.gotConn}
-	if header := req.Header; omitsUserAgent(header) {
+	header, http2Only := req.Header, c.input.HTTP2OnlyHeaders
+	if omitsUserAgent(header) || len(http2Only) > 0 {
+		omitUA := omitsUserAgent(header)
 		trace.GotConn = func(info httptrace.GotConnInfo) {
 			c.gotConn(info)
-			omitUserAgentOn(header, info.Conn)
+			if omitUA {
+				omitUserAgentOn(header, info.Conn)
+			}
+			if len(http2Only) > 0 {
+				dropHTTP2OnlyOn(header, http2Only, info.Conn)
+			}
 		}
 	}
 	req = req.WithContext(httptrace.WithClientTrace(c.ctx, trace))

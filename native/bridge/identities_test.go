@@ -152,3 +152,23 @@ func TestRegisterProfilesRefusesUnknownExtensionFieldsAndTakenNames(t *testing.T
 		t.Fatalf("a changed spec under a taken name not refused: %q", out.Body)
 	}
 }
+
+// Chrome sends priority over HTTP/2 only: listed in http2OnlyHeaders, it
+// is kept when ALPN picks h2 and left out over HTTP/1.1.
+func TestHTTP2OnlyHeadersAreLeftOutOverHTTP1(t *testing.T) {
+	b := New()
+	for _, forceHTTP1 := range []bool{false, true} {
+		fp := fingerprintOf(t, b, "chrome_152", map[string]any{
+			"headersList":      [][2]string{{"user-agent", "x"}, {"priority", "u=0, i"}, {"accept", "*/*"}},
+			"http2OnlyHeaders": []string{"priority"},
+			"forceHttp1":       forceHTTP1,
+		})
+		sent := map[string]bool{}
+		for _, h := range fp.Headers {
+			sent[strings.ToLower(h[0])] = true
+		}
+		if sent["priority"] == forceHTTP1 || !sent["accept"] {
+			t.Fatalf("%s: headers %v", fp.HTTPVersion, fp.Headers)
+		}
+	}
+}

@@ -58,6 +58,7 @@ func DumpProfile(name string) (IdentitySpec, error) {
 		spec.HTTP2.HeadersPriority = &p
 	}
 	spec.HTTP2.PseudoHeaderOrder = profile.GetPseudoHeaderOrder()
+	spec.HTTP2.FirstStreamID = profile.GetStreamID()
 	return spec, nil
 }
 

@@ -74,6 +74,10 @@ type HTTP2Spec struct {
 	PriorityFrames    []PriorityFrameSpec  `json:"priority_frames"`
 	HeadersPriority   *PrioritySpec        `json:"headers_priority"`
 	PseudoHeaderOrder []string             `json:"pseudo_header_order"`
+	// FirstStreamID is the stream of the first request: 1, or 3 for
+	// Firefox, which once sent its priority tree on streams 3-13 and still
+	// starts at 3. 0 means 1.
+	FirstStreamID uint32 `json:"first_stream_id,omitempty"`
 }
 
 // PrioritySpec is an HTTP/2 priority; weight as the browser means it
@@ -221,12 +225,15 @@ func buildIdentityProfile(spec *IdentitySpec) (profiles.ClientProfile, error) {
 		}
 		headerPriority = &p
 	}
+	if id := spec.HTTP2.FirstStreamID; id != 0 && id%2 == 0 {
+		return profiles.ClientProfile{}, specError("http2.first_stream_id", "must be an odd stream id (client streams are odd), got %d", id)
+	}
 	helloSpec := spec.TLS
 	hello := tls.ClientHelloID{Client: "Identity", Version: spec.Name, SpecFactory: func() (tls.ClientHelloSpec, error) {
 		return buildHello(&helloSpec)
 	}}
 	return profiles.NewClientProfile(hello, settings, order, spec.HTTP2.PseudoHeaderOrder, spec.HTTP2.WindowUpdate,
-		priorities, headerPriority, 0, false, nil, nil, 0, nil, false), nil
+		priorities, headerPriority, spec.HTTP2.FirstStreamID, false, nil, nil, 0, nil, false), nil
 }
 
 func priorityParam(field string, p PrioritySpec) (http2.PriorityParam, error) {

@@ -56,6 +56,9 @@ type RequestInput struct {
 	// HeadersList replaces headers+headerOrder: ordered [name, value] pairs,
 	// names sent with the case given, a name may repeat.
 	HeadersList [][2]string `json:"headersList"`
+	// HTTP2OnlyHeaders names headers of headersList to leave out when the
+	// request goes over HTTP/1.1, as the browser the caller imitates does.
+	HTTP2OnlyHeaders []string `json:"http2OnlyHeaders"`
 	// RawBody returns the body exactly as received: no decompression, and
 	// Content-Encoding / Content-Length kept.
 	RawBody bool `json:"rawBody"`

@@ -4,7 +4,6 @@ import (
 	"net"
 
 	http "github.com/bogdanfinn/fhttp"
-	utls "github.com/bogdanfinn/utls"
 )
 
 // A request whose exact header block has no User-Agent must go out without
@@ -21,8 +20,7 @@ import (
 // omitUserAgentOn makes header, whose User-Agent is the empty value list,
 // say "no User-Agent" in the dialect of the protocol conn speaks.
 func omitUserAgentOn(header http.Header, conn net.Conn) {
-	stater, ok := conn.(interface{ ConnectionState() utls.ConnectionState })
-	if !ok || stater.ConnectionState().NegotiatedProtocol != "h2" {
+	if negotiatedProtocol(conn) != "h2" {
 		return
 	}
 	if ua := header["User-Agent"]; len(ua) == 0 {

@@ -10,6 +10,7 @@ from scrapy.exceptions import DownloadConnectionRefusedError
 from scrapy.utils.defer import deferred_f_from_coro_f
 
 from scrapy_tlsclient import stream_of
+from scrapy_tlsclient._config import DEFAULT_PROFILE
 
 from conftest import Servers
 from handler_utils import open_handler
@@ -38,7 +39,7 @@ async def test_requests_bytes_profiles_streams_and_errors_are_counted(servers: S
         assert len([event async for event in stream_of(response).sse()]) == 3
         values = {key: value for key, value in stats.get_stats().items() if key.startswith("tls_client/")}
     assert values["tls_client/requests"] == 4
-    assert values["tls_client/requests/profile/chrome_150"] == 3
+    assert values[f"tls_client/requests/profile/{DEFAULT_PROFILE}"] == 3
     assert values["tls_client/requests/profile/firefox_135"] == 1
     assert values["tls_client/response_bytes"] == 1500
     assert values["tls_client/errors/NativeConnectionRefusedError"] == 1

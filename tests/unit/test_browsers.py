@@ -118,7 +118,7 @@ def test_user_values_are_never_overridden() -> None:
     request = scrapy_request(headers={"Accept-Language": "de-DE"})
     middleware().process_request(request)
     assert request.headers[b"Accept-Language"] == b"de-DE"
-    assert b"Chrome/154" in request.headers[b"User-Agent"]
+    assert b"Chrome/156" in request.headers[b"User-Agent"]
 
 
 def test_a_user_agent_of_the_users_own_leaves_the_headers_alone_but_ordered() -> None:
@@ -170,3 +170,62 @@ def test_known_bad_profiles_are_logged_once(caplog: pytest.LogCaptureFixture) ->
         mw.process_request(scrapy_request(meta={"tls_client_profile": "firefox_147"}))
     assert caplog.text.count("'firefox_147' does not look like its browser") == 1
     assert "0x0203" in caplog.text
+
+
+FIREFOX_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:153.0) Gecko/20100101 Firefox/153.0"
+
+
+@pytest.mark.parametrize(
+    ("profile", "headers", "problem"),
+    [
+        ("chrome_156_windows", {"User-Agent": FIREFOX_UA}, "User-Agent header claims firefox"),
+        (
+            "chrome_156_windows",
+            {
+                "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+                "Chrome/150.0.0.0"
+            },
+            "claims Chrome 150, the identity is Chrome 156",
+        ),
+        (
+            "firefox_153esr_linux",
+            {"User-Agent": FIREFOX_UA, "Sec-Ch-Ua": '"Chromium";v="156"'},
+            "sec-ch-ua header",
+        ),
+        ("safari_26_ios", {"Sec-Ch-Ua-Mobile": "?1", "Sec-Ch-Ua": "x"}, "sec-ch-ua header"),
+    ],
+)
+def test_headers_that_contradict_the_identity_are_named(
+    profile: str, headers: dict[str, str], problem: str
+) -> None:
+    from scrapy_tlsclient._browsers import incoherences
+
+    browser = browser_for(profile)
+    assert browser is not None
+    found = incoherences(browser, Request("https://e.com/", headers=headers).headers)
+    assert len(found) == 1 and problem in found[0]
+
+
+def test_coherent_headers_raise_nothing() -> None:
+    from scrapy_tlsclient._browsers import incoherences
+
+    for profile in ("chrome_156_windows", "edge_156_windows", "firefox_153esr_windows", "safari_26_ios"):
+        browser = browser_for(profile)
+        assert browser is not None
+        assert incoherences(browser, Request("https://e.com/", headers=dict(browser.headers)).headers) == []
+
+
+def test_contradictions_and_app_profiles_with_scrapys_user_agent_warn_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    mw = TLSClientMiddleware(
+        HandlerConfig.from_settings(Settings({})), frozenset({DEFAULT_PROFILE, "okhttp4_android_13"})
+    )
+    with caplog.at_level("WARNING", logger="scrapy_tlsclient"):
+        for _ in range(3):
+            mw.process_request(Request("https://e.com/", headers={"User-Agent": FIREFOX_UA}))
+            mw.process_request(scrapy_request(meta={"tls_client_profile": "okhttp4_android_13"}))
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert len(warnings) == 2, warnings
+    assert "User-Agent header claims firefox" in warnings[0] and DEFAULT_PROFILE in warnings[0]
+    assert "imitates an app" in warnings[1] and "okhttp4_android_13" in warnings[1]

@@ -32,7 +32,7 @@ def test_every_packaged_identity_loads_with_every_kind() -> None:
 
 
 def edited(tmp_path: Path, edit: Any) -> Path:
-    document = json.loads(PACKAGED[0].read_text())
+    document = json.loads((PACKAGED[0].parent / "chrome_156_windows.json").read_text())
     edit(document)
     path = tmp_path / "edited.json"
     path.write_text(json.dumps(document))
@@ -49,10 +49,14 @@ def edited(tmp_path: Path, edit: Any) -> Path:
         (lambda d: d["browser"].update(version="latest"), "browser.version"),
         (lambda d: d.update(extra=1), "extra"),
         (lambda d: d["headers"]["kinds"].pop("image"), "headers.kinds.image"),
-        (lambda d: d["headers"]["kinds"]["fetch"].append(["user-agent", "x"]), "headers.kinds.fetch[7]"),
-        (lambda d: d["headers"]["kinds"]["fetch"].append(["X-Up", "x"]), "headers.kinds.fetch[7]"),
-        (lambda d: d["headers"]["order"].remove("accept"), "headers.order"),
-        (lambda d: d["headers"]["http1_order"].reverse(), "headers.http1_order"),
+        (lambda d: d["headers"]["kinds"]["fetch"].append(["user-agent", "x"]), "headers.kinds.fetch[13]"),
+        (lambda d: d["headers"]["kinds"]["fetch"].append(["X-Up", "x"]), "headers.kinds.fetch[13]"),
+        (lambda d: d["headers"]["kinds"]["fetch"].append(["accept", None]), "headers.kinds.fetch[13]"),
+        (lambda d: d["headers"]["kinds"]["fetch"].append(["accept", "*/*"]), "headers.kinds.fetch[13]"),
+        (lambda d: d.update(client_hints=[]), "headers.kinds.navigation[1]"),
+        (lambda d: d["headers"].update(order=["Accept"]), "headers.order"),
+        (lambda d: d["headers"]["http1_names"].remove("Accept"), "headers.http1_names"),
+        (lambda d: d["headers"].update(http2_only=["x-nothing"]), "headers.http2_only"),
         (lambda d: d["sources"][0].update(captured="yesterday"), "sources[0].captured"),
         (lambda d: d.update(published={"ja4": "x", "akamai": "y", "source": "z"}), "published.ja4"),
         (lambda d: d["tls"].update(shuffle_extensions="yes"), "tls.shuffle_extensions"),
