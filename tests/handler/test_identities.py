@@ -54,19 +54,25 @@ def test_verified_identities_match_their_published_fingerprints(servers: Servers
 
 
 @deferred_f_from_coro_f
-async def test_shuffling_identity_keeps_its_ja4_over_20_connections(servers: Servers) -> None:
-    ja4s, ja3s = set(), set()
+async def test_verified_identities_keep_their_fingerprints_over_20_connections(servers: Servers) -> None:
     async with open_handler() as handler:
-        for n in range(20):
-            # A session each: a new connection, so a new ClientHello.
-            request = Request(
-                f"{servers.fingerprint}/?n={n}", meta={"tls_client_session": f"s{n}"}, dont_filter=True
-            )
-            seen = json.loads((await handler.download_request(request)).body)
-            ja4s.add(seen["ja4"])
-            ja3s.add(seen["ja3_hash"])
-    assert ja4s == {IDENTITIES[DEFAULT_PROFILE].published.ja4}  # type: ignore[union-attr]
-    assert len(ja3s) > 1  # the extension order moved, as Chrome's does
+        for name in VERIFIED:
+            identity = IDENTITIES[name]
+            ja4s, akamais, orders = set(), set(), set()
+            for n in range(20):
+                # A session each: a new connection, so a new ClientHello.
+                meta = {"tls_client_profile": name, "tls_client_session": f"{name}-{n}"}
+                request = Request(f"{servers.fingerprint}/?n={n}", meta=meta, dont_filter=True)
+                seen = json.loads((await handler.download_request(request)).body)
+                ja4s.add(seen["ja4"])
+                akamais.add(seen["akamai"])
+                orders.add(seen["ja3_hash"])
+            assert identity.published is not None
+            assert ja4s == {identity.published.ja4}, name
+            assert akamais == {identity.published.akamai}, name
+            # Chrome permutes its extensions per connection, Firefox and
+            # Safari do not: the JA3 (order-sensitive) shows which.
+            assert (len(orders) > 1) == identity.shuffle_extensions, name
 
 
 KIND_CRAWL = """
@@ -178,3 +184,63 @@ def test_files_pipeline_requests_go_out_as_downloads(servers: Servers, tmp_path:
     for name, value in browser.headers_for("download"):
         if name not in ("accept-encoding", "sec-fetch-site", "connection"):  # over HTTP/2
             assert sent.get(name) == value, name
+
+
+USER_FILE_CRAWL = """
+import json, sys
+import scrapy
+from scrapy.crawler import CrawlerProcess
+
+url, path = sys.argv[1], sys.argv[2]
+seen = {}
+
+class Spider(scrapy.Spider):
+    name = "user_identity"
+
+    async def start(self):
+        yield scrapy.Request(url, meta={"tls_client_profile": "my_chrome"}, dont_filter=True)
+
+    def parse(self, response):
+        seen.update(json.loads(response.body))
+
+process = CrawlerProcess({
+    "LOG_LEVEL": "ERROR", "TELNETCONSOLE_ENABLED": False,
+    "DOWNLOAD_HANDLERS": {"https": "scrapy_tlsclient.TLSClientDownloadHandler"},
+    "DOWNLOADER_MIDDLEWARES": {"scrapy_tlsclient.TLSClientMiddleware": 950},
+    "TLS_CLIENT_IDENTITY_FILES": [path],
+})
+process.crawl(Spider)
+process.start()
+print(json.dumps(seen))
+"""
+
+
+def test_a_users_identity_file_is_loaded_and_used(servers: Servers, tmp_path: Path) -> None:
+    document = json.loads((packaged_identity_files()[0].parent / f"{DEFAULT_PROFILE}.json").read_text())
+    document["name"] = "my_chrome"
+    document["user_agent"] = document["user_agent"].replace("Windows NT 10.0", "Windows NT 11.0")
+    path = tmp_path / "my_chrome.json"
+    path.write_text(json.dumps(document))
+    result = run_python(USER_FILE_CRAWL, servers.fingerprint, str(path), env=dict(os.environ))
+    assert result.returncode == 0, result.stderr[-3000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["ja4"] == IDENTITIES[DEFAULT_PROFILE].published.ja4  # type: ignore[union-attr]
+    assert dict(seen["headers"])["user-agent"] == document["user_agent"]
+
+
+def test_a_malformed_identity_file_stops_the_crawl_at_start_naming_the_field(
+    servers: Servers, tmp_path: Path
+) -> None:
+    document = json.loads((packaged_identity_files()[0].parent / f"{DEFAULT_PROFILE}.json").read_text())
+    document["name"] = "my_chrome"
+    document["tls"]["extensions"][1] = {"name": "supported_groups", "groups": ["GREASE", "x25519"]}
+    path = tmp_path / "my_chrome.json"
+    path.write_text(json.dumps(document))
+    result = run_python(USER_FILE_CRAWL, servers.fingerprint, str(path), env=dict(os.environ))
+    # The crawl stops before any request (scrapy crawl then exits 1:
+    # tests/integration/test_crawl_command.py), with one line naming the
+    # file and the field.
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {}
+    errors = [line for line in result.stderr.splitlines() if "TLS_CLIENT_IDENTITY_FILES:" in line]
+    assert len(errors) == 1, result.stderr[-3000:]
+    assert f"{path}: field tls.extensions[1].groups[1]:" in errors[0]
