@@ -1,15 +1,19 @@
-"""The headers each browser profile's real browser sends, in its order.
+"""The headers each profile's real browser sends, per kind of request, in
+its order.
 
 tls-client makes the TLS ClientHello and the HTTP/2 frames look like a
 browser; the headers are the caller's job. A Chrome ClientHello carrying
 ``User-Agent: Scrapy/2.x`` is easier to flag than no impersonation at all,
-so the middleware fills in the headers of a top-level navigation from the
-profile's browser, and orders every request's headers the way that browser
-does.
+so the middleware fills in the headers the profile's browser sends for the
+kind of request at hand (a navigation, a fetch, an image, ...), and orders
+every request's headers the way that browser does.
 
-The values are those of a desktop Chrome / Firefox on Windows and of Safari
-on iOS or macOS in an en-US locale, per browser version (pure data and pure
-functions over Scrapy's ``Headers``; no I/O).
+A browser identity (scrapy_tlsclient/identities, captured from the real
+browser) gives its headers as data. For tls-client's compiled profile names
+the navigation headers are derived from the name (desktop Chrome / Firefox
+on Windows, Safari on iOS or macOS, en-US) and the other kinds come from the
+newest identity of the family. Pure functions over Scrapy's ``Headers``;
+the only I/O is reading the packaged identity files once.
 """
 
 from __future__ import annotations
