@@ -75,6 +75,9 @@ class Browser:
     orders: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: Lowercase name -> the name as the browser writes it over HTTP/1.1.
     http1_names: Mapping[str, str] = field(default_factory=dict)
+    #: The same, keyed by the name as Scrapy's Headers stores it (title
+    #: case, bytes), for the handler's per-request mapping.
+    http1_keys: Mapping[bytes, str] = field(default_factory=dict)
     #: Headers sent over HTTP/2 only (lowercase).
     http2_only: tuple[str, ...] = ()
     #: The identity (scrapy_tlsclient/identities) this browser comes from.
@@ -183,6 +186,8 @@ def _from_identity(identity: Identity) -> Browser:
         kinds=kinds,
         orders=orders,
         http1_names={name.lower(): name for name in identity.http1_names},
+        # Headers.normkey title-cases every name.
+        http1_keys={name.title().encode(): name for name in identity.http1_names},
         http2_only=identity.http2_only,
         identity=identity.name,
         shuffles=identity.shuffle_extensions,

@@ -145,7 +145,7 @@ def request_input_from(
         "requestUrl": request.url,
         "requestMethod": request.method,
         "headersList": header_pairs(
-            request.headers, _header_order(request), wire.http1_names if wire else None
+            request.headers, _header_order(request), wire.http1_keys if wire else None
         ),
         "streamId": stream_id,
         "timeoutMilliseconds": timeout_ms,
@@ -504,12 +504,13 @@ def _dressing(request: Request, options: Mapping[str, object], config: HandlerCo
 
 
 def header_pairs(
-    headers: Headers, order: Sequence[str] | None = None, wire_names: Mapping[str, str] | None = None
+    headers: Headers, order: Sequence[str] | None = None, wire_names: Mapping[bytes, str] | None = None
 ) -> list[list[str]]:
     """Request headers as ordered [name, value] pairs, Proxy-Authorization
     removed (it goes to the proxy only) and ``None`` values dropped; names
     in ``order`` (lowercase) first, in that order; with ``wire_names``
-    (lowercase -> as written), names written as that browser writes them.
+    (the name as Headers stores it -> as the browser writes it), names
+    written as that browser writes them.
     """
     # Scrapy's Headers stores normalised names and lists of bytes values,
     # which its items() looks up again name by name: read them directly.
@@ -533,9 +534,7 @@ def header_pairs(
                 f"Request header {name!r}: {values!r} is not a valid header (names are HTTP tokens; "
                 "values may not contain CR, LF, NUL or other control characters except tab)"
             )
-        text_name = name.decode("latin-1")
-        if wire_names is not None:
-            text_name = wire_names.get(text_name.lower(), text_name)
+        text_name = (wire_names.get(name) if wire_names is not None else None) or name.decode("latin-1")
         pairs.extend([text_name, _header_text(value)] for value in values)
     return pairs
 
