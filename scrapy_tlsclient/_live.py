@@ -33,7 +33,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("scrapy_tlsclient")
 
-__all__ = ["LiveBody"]
+__all__ = ["DECODED_PIECE_MAX", "LiveBody"]
+
+#: The most one read() returns of a body the stream decodes: a compressed
+#: piece can stand for any amount of output, so output is cut to this.
+DECODED_PIECE_MAX = 64 * 1024
 
 
 class LiveBody:
@@ -85,6 +89,8 @@ class LiveBody:
         self._ahead: Awaitable[StreamRead] | None = None
         #: Bytes received so far (as sent, before Content-Encoding decoding).
         self.bytes_received = 0
+        #: Bytes handed out so far (decoded).
+        self.bytes_decoded = 0
         #: Why the body ended early, if it did: "cancelled" (by the
         #: consumer or DOWNLOAD_MAXSIZE), "stopped" (StopDownload),
         #: "closing" (the crawl is stopping).
@@ -110,6 +116,9 @@ class LiveBody:
         ``DownloadCancelledError`` after ``cancel()`` or when the crawl
         closes, ``DownloadFailedError``... as for any download."""
         while not self._ended:
+            decoded = self._decoded_piece()
+            if decoded:
+                return decoded
             chunk = self._pending
             self._pending = b""
             if not chunk:
@@ -132,9 +141,9 @@ class LiveBody:
                 if not chunk:
                     continue  # a heartbeat: nothing arrived in time, ask again
                 self._read_ahead()
-            decoded = self._accept(chunk)
-            if decoded:
-                return decoded
+            accepted = self._accept(chunk)
+            if accepted:
+                return accepted
         if self.stopped == "cancelled":
             raise DownloadCancelledError(f"Streaming {self.request.url} was cancelled")
         return b""
@@ -168,11 +177,30 @@ class LiveBody:
             raise DownloadCancelledError(message)
         if self._decoder is None:
             return chunk
+        self._decoder.feed(chunk)
+        return b""
+
+    def _decoded_piece(self) -> bytes:
+        """The next piece the decoder has, bounded in size whatever the
+        body decodes to (a decompression bomb comes out piece by piece and
+        stops at the request's size limit)."""
+        if self._decoder is None:
+            return b""
         try:
-            return self._decoder.decode(chunk)
+            piece = self._decoder.read(DECODED_PIECE_MAX)
         except ValueError as exc:
             self.cancel("cancelled")
             raise ResponseDataLossError(f"{exc} (while streaming {self.request.url})") from None
+        self.bytes_decoded += len(piece)
+        if self._maxsize and self.bytes_decoded > self._maxsize:
+            message = (
+                f"Decoded {self.bytes_decoded} bytes which is larger than download max size "
+                f"({self._maxsize}) in request {self.request}."
+            )
+            logger.warning(message)
+            self.cancel("cancelled")
+            raise DownloadCancelledError(message)
+        return piece
 
     def _finish(self) -> bytes:
         """The body has ended: the decoder's rest, or the failure."""
@@ -185,8 +213,9 @@ class LiveBody:
                 ) from error
             raise scrapy_error_for(error, self.request, self._timeout) from error
         if self._decoder is not None:
+            # Drained by read() before the body could end here.
             try:
-                return self._decoder.flush()
+                self._decoder.close()
             except ValueError as exc:
                 raise ResponseDataLossError(f"{exc} (while streaming {self.request.url})") from None
         return b""

@@ -89,6 +89,11 @@ READ_MAX_BYTES = 512 * 1024
 #: 58-65 MiB (Go's heap at 1 GB/s of block churn), against its 64 MiB bound.
 FILE_BUFFER_BLOCKS = 32
 FILE_READ_MAX_BYTES = 2 << 20
+#: The most decoded output held at once on its way to a ``body_file``: a
+#: compressed read can stand for any amount of output (a 1.6 KB brotli
+#: body for 1 GiB), so the decoder gives it in pieces of this size, each
+#: counted against DOWNLOAD_MAXSIZE before it is written.
+FILE_DECODED_PIECE_MAX = 1 << 20
 #: requestStream also waits this long for the first body bytes, so a small
 #: page costs one native call (docs/abi.rst, prefetchBytes).
 PREFETCH_BYTES = 64 * 1024
@@ -418,6 +423,8 @@ class TLSClientDownloadHandler:
         )
         committed = False
         received = 0
+        #: Body bytes after decoding, on their way to the file.
+        decoded = 0
 
         def read_limit() -> int:
             if library_path is None:
@@ -430,6 +437,26 @@ class TLSClientDownloadHandler:
         # A chunk's write runs on a thread while the next chunk is read; at
         # most one write is in flight, so writes stay in order.
         writing: Awaitable[None] | None = None
+
+        async def write(data: bytes) -> None:
+            nonlocal writing
+            if writing is not None:
+                previous, writing = writing, None
+                await previous
+            writing = start(self._runner.run(sink.write, data))
+
+        async def write_decoded() -> None:
+            """What the decoder has, in bounded pieces, each counted
+            against DOWNLOAD_MAXSIZE before it is written: a decompression
+            bomb stops at the limit with one piece in memory."""
+            nonlocal decoded
+            assert decoder is not None
+            while piece := decoder.read(FILE_DECODED_PIECE_MAX):
+                decoded += len(piece)
+                if maxsize and decoded > maxsize:
+                    self._cancel_for_maxsize(decoded, maxsize, request, expected=False)
+                await write(piece)
+
         try:
             async with aclosing(
                 self._body_pieces(native, request, transfer, read_limit, library_path)
@@ -439,34 +466,29 @@ class TLSClientDownloadHandler:
                     self._count("body_file/bytes", len(piece.chunk) + piece.written)
                     sink.appended(piece.written)
                     data = piece.chunk
-                    if data:
-                        if library_path is None:
-                            stop = self._stop_download(signals.bytes_received, request, data=data)
-                            if stop is not None:
-                                return _make_response(base_args, b"", stop_download=stop)
-                        if decoder is not None:
-                            data = decoder.decode(data)
-                    # Raw and decoded sizes both count: a decompression bomb
-                    # stops at the limit too.
-                    size = max(received, sink.written + len(data))
-                    if maxsize and size > maxsize:
-                        self._cancel_for_maxsize(size, maxsize, request, expected=False)
-                    if data and library_path is not None:
+                    if data and library_path is None:
+                        stop = self._stop_download(signals.bytes_received, request, data=data)
+                        if stop is not None:
+                            return _make_response(base_args, b"", stop_download=stop)
+                    # Raw and decoded sizes both count against the limit.
+                    if maxsize and received > maxsize:
+                        self._cancel_for_maxsize(received, maxsize, request, expected=False)
+                    if data and decoder is not None:
+                        decoder.feed(data)
+                        await write_decoded()
+                    elif data and library_path is not None:
                         # The start that came with the headers: in the file
                         # before the library appends the rest.
                         await self._runner.run(sink.write, data)
                         await self._runner.run(sink.hand_over)
                     elif data:
-                        if writing is not None:
-                            previous, writing = writing, None
-                            await previous
-                        writing = start(self._runner.run(sink.write, data))
+                        await write(data)
                     progress.update(received)
             if writing is not None:
                 written, writing = writing, None
                 await written
             if decoder is not None:
-                await self._runner.run(sink.write, decoder.flush())
+                decoder.close()  # a body cut inside a compressed stream is data loss
             await self._runner.run(sink.commit)
             committed = True
             self._count("body_file/stored")

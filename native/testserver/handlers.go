@@ -30,6 +30,7 @@ const (
 const (
 	pieceSize  = 16 << 10 // unit of writing and flushing large bodies
 	maxBodyB64 = 64 << 10 // /echo returns bodies up to this size verbatim
+	maxServed  = 64 << 20 // /serve sends back bodies up to this size
 )
 
 // Handler returns the endpoints of the test servers:
@@ -37,6 +38,8 @@ const (
 //	/echo, /echo/...  request as JSON, see [EchoReply]
 //	/bytes?n=1024&chunked=0        n bytes, byte i = i%256
 //	/gzip?n=1024, /deflate?n=1024  the /bytes payload gzip- or zlib-encoded
+//	POST /serve?encoding=br        the request body as the response body,
+//	                               labelled with that Content-Encoding
 //	/stream?chunks=5&size=1024&interval_ms=0
 //	/sse?events=3&interval_ms=0    events=0 streams until the client leaves
 //	/slow?delay_ms=1000            waits before the headers, then "ok"
@@ -60,6 +63,7 @@ func Handler() http.Handler {
 	mux.HandleFunc("/bytes", handleBytes)
 	mux.HandleFunc("/gzip", handleEncoded("gzip", func(w io.Writer) io.WriteCloser { return gzip.NewWriter(w) }))
 	mux.HandleFunc("/deflate", handleEncoded("deflate", func(w io.Writer) io.WriteCloser { return zlib.NewWriter(w) }))
+	mux.HandleFunc("POST /serve", handleServe)
 	mux.HandleFunc("/stream", handleStream)
 	mux.HandleFunc("/sse", handleSSE)
 	mux.HandleFunc("/slow", handleSlow)
@@ -192,6 +196,25 @@ func handleEncoded(encoding string, newWriter func(io.Writer) io.WriteCloser) ht
 		h.Set("Content-Length", strconv.Itoa(body.Len()))
 		_, _ = w.Write(body.Bytes())
 	}
+}
+
+// handleServe answers with the request's own body, labelled with the
+// Content-Encoding the query names, exactly as it came: tests craft hostile
+// encoded bodies (bombs, gzip members and zstd frames in a row, streams cut
+// short) and the server sends them untouched.
+func handleServe(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxServed+1))
+	if err != nil || len(body) > maxServed {
+		http.Error(w, "a /serve body is read whole, up to 64 MiB", http.StatusBadRequest)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	if encoding := r.URL.Query().Get("encoding"); encoding != "" {
+		h.Set("Content-Encoding", encoding)
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	_, _ = w.Write(body)
 }
 
 func handleStream(w http.ResponseWriter, r *http.Request) {
