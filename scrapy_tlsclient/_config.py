@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import codecs
 import logging
+import os
+import sys
 from contextlib import suppress
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from ._profiles import check_profile
@@ -27,6 +30,7 @@ __all__ = [
     "DEFAULT_SETTINGS",
     "HandlerConfig",
     "TLSClientSettingsError",
+    "ssl_key_log_file",
     "warn_ignored_tls_settings",
 ]
 
@@ -107,6 +111,10 @@ class HandlerConfig:
     http3: bool
     #: Seconds between progress lines of a body_file download; 0: none.
     progress_interval: float
+    #: Where the library appends TLS key lines; None: nowhere. The
+    #: handler sets it from SSLKEYLOGFILE when it is created
+    #: (ssl_key_log_file below), as Scrapy's handlers read it.
+    ssl_key_log_file: str | None = None
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> HandlerConfig:
@@ -162,6 +170,27 @@ class HandlerConfig:
         except ValueError as exc:
             raise TLSClientSettingsError(str(exc)) from None
         return self
+
+
+def ssl_key_log_file() -> str | None:
+    """$SSLKEYLOGFILE now, if it names a file that can be appended to;
+    otherwise None, with Scrapy's warning when it is set but unwritable.
+
+    Read by each handler when it is created, like Scrapy's own handlers:
+    the library's environment is fixed when it is loaded, so the path is
+    passed with each client's options instead (docs/abi.rst)."""
+    if sys.flags.ignore_environment:
+        return None
+    path = os.environ.get("SSLKEYLOGFILE")
+    if not path:
+        return None
+    try:
+        with Path(path).open("ab"):
+            pass
+    except OSError as exc:
+        logger.warning("Cannot write TLS session keys to %s: %s", path, exc)
+        return None
+    return path
 
 
 def warn_ignored_tls_settings(settings: BaseSettings) -> None:

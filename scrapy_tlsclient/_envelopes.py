@@ -73,6 +73,7 @@ class RequestInput(TypedDict, total=False):
     prefetchTimeoutMs: int
     binaryBody: bool
     binaryMin: int
+    sslKeyLogFile: str
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import secrets
 import time
 import weakref
 from contextlib import aclosing, suppress
+from dataclasses import replace
 from io import BytesIO
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -42,7 +43,7 @@ from twisted.python.failure import Failure
 
 from ._body_file import body_sink_for
 from ._completions import CompletionDispatcher
-from ._config import HandlerConfig, TLSClientSettingsError, warn_ignored_tls_settings
+from ._config import HandlerConfig, TLSClientSettingsError, ssl_key_log_file, warn_ignored_tls_settings
 from ._decoding import decoder_for
 from ._envelopes import StreamRead
 from ._errors import NativeError
@@ -95,6 +96,9 @@ PREFETCH_TIMEOUT_MS = 100
 CLOSE_GRACE_S = 4.0
 #: Crawlers whose scheduled requests a handler already checks.
 _SCHEDULING_CHECKED: weakref.WeakSet[Crawler] = weakref.WeakSet()
+#: SSLKEYLOGFILE as the crawler's first handler found it: Scrapy builds one
+#: handler per scheme, and an unwritable path is reported once.
+_KEY_LOG_FILES: weakref.WeakKeyDictionary[Crawler, str | None] = weakref.WeakKeyDictionary()
 #: Crawlers whose bad settings a handler already reported.
 _BAD_SETTINGS_REPORTED: weakref.WeakSet[Crawler] = weakref.WeakSet()
 #: The finish reason of a spider closed at start for a bad setting.
@@ -126,9 +130,10 @@ class TLSClientDownloadHandler:
             )
         self._profiles = self._library.info.profiles
         try:
-            self._config = config.with_profile_of(self._profiles, self._library.info.default_profile)
+            config = config.with_profile_of(self._profiles, self._library.info.default_profile)
         except TLSClientSettingsError as exc:
             raise _stop_at_start(crawler, exc) from None
+        self._config = replace(config, ssl_key_log_file=_key_log_file(crawler))
         self._calls = CompletionDispatcher(self._library)
         self._runner = make_runner(self._config.threads)
         self._sessions = SessionPool(self._config.max_sessions)
@@ -707,3 +712,9 @@ def _middleware_enabled(crawler: Crawler) -> bool:
         if isinstance(component, type) and issubclass(component, TLSClientMiddleware):
             return True
     return False
+
+
+def _key_log_file(crawler: Crawler) -> str | None:
+    if crawler not in _KEY_LOG_FILES:
+        _KEY_LOG_FILES[crawler] = ssl_key_log_file()
+    return _KEY_LOG_FILES[crawler]

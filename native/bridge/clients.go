@@ -424,7 +424,7 @@ func buildClient(in *RequestInput, logger tls_client.Logger) (tls_client.HttpCli
 	options := []tls_client.HttpClientOption{
 		tls_client.WithClientProfile(profile),
 		tls_client.WithTimeoutMilliseconds(int(timeout / time.Millisecond)),
-		tls_client.WithTransportOptions(transportOptions(in.TransportOptions)),
+		tls_client.WithTransportOptions(withKeyLog(transportOptions(in.TransportOptions), in.SSLKeyLogFile)),
 	}
 	add := func(cond bool, opt tls_client.HttpClientOption) {
 		if cond {
