@@ -464,7 +464,7 @@ func buildClient(in *RequestInput, logger tls_client.Logger) (tls_client.HttpCli
 	if err != nil {
 		return nil, newError(CodeInvalidInput, "failed to build client out of request input: "+err.Error())
 	}
-	return client, nil
+	return withForwardProxy(client, in)
 }
 
 // transportOptions always disables the transport's own decompression: the
