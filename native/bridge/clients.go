@@ -444,7 +444,7 @@ func buildClient(in *RequestInput, logger tls_client.Logger) (tls_client.HttpCli
 	add(len(in.DefaultHeaders) > 0, tls_client.WithDefaultHeaders(in.DefaultHeaders))
 	add(len(in.ConnectHeaders) > 0, tls_client.WithConnectHeaders(in.ConnectHeaders))
 	add(in.ServerNameOverwrite != nil && *in.ServerNameOverwrite != "", tls_client.WithServerNameOverwrite(deref(in.ServerNameOverwrite)))
-	add(in.ProxyURL != nil && *in.ProxyURL != "", tls_client.WithProxyUrl(deref(in.ProxyURL)))
+	add(in.ProxyURL != nil && *in.ProxyURL != "", proxyOption(in))
 	if in.LocalAddress != nil {
 		addr, err := net.ResolveTCPAddr("tcp", *in.LocalAddress)
 		if err != nil {

@@ -31,6 +31,10 @@ import (
 type forwardingClient struct {
 	tls_client.HttpClient
 	opts forwardOptions
+	// builtProxy is the proxy the client was built with: an https:// one
+	// is not tls-client's own proxy URL but a dialer (https_proxy.go), so
+	// tls-client reports none.
+	builtProxy string
 
 	mu        sync.Mutex
 	proxy     string          // the proxy transport was built for
@@ -71,13 +75,21 @@ func withForwardProxy(client tls_client.HttpClient, in *RequestInput) (tls_clien
 			opts.proxyHeaders[http.CanonicalHeaderKey(name)] = values
 		}
 	}
-	return &forwardingClient{HttpClient: client, opts: opts}, nil
+	return &forwardingClient{HttpClient: client, opts: opts, builtProxy: deref(in.ProxyURL)}, nil
+}
+
+// GetProxy reports the proxy calls go through.
+func (c *forwardingClient) GetProxy() string {
+	if p := c.HttpClient.GetProxy(); p != "" {
+		return p
+	}
+	return c.builtProxy
 }
 
 // Do forwards an http:// request through an HTTP(S) proxy; everything else
 // goes through tls-client.
 func (c *forwardingClient) Do(req *http.Request) (*http.Response, error) {
-	proxy := c.HttpClient.GetProxy()
+	proxy := c.GetProxy()
 	if !strings.EqualFold(req.URL.Scheme, "http") || !isHTTPProxy(&proxy) {
 		return c.HttpClient.Do(req)
 	}
@@ -154,7 +166,7 @@ func (o forwardOptions) newTransport(proxyURL *url.URL) *http.Transport {
 			})
 			if err := tc.HandshakeContext(ctx); err != nil {
 				_ = raw.Close()
-				return nil, fmt.Errorf("proxy tls handshake with %s: %w", addr, err)
+				return nil, proxyHandshakeError(addr, err)
 			}
 			return proxyHopConn{tc}, nil
 		},

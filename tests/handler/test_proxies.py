@@ -14,6 +14,8 @@ from scrapy.exceptions import DownloadConnectionRefusedError, DownloadFailedErro
 from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy.utils.test import get_crawler
 
+from scrapy_tlsclient import NativeTLSError
+
 from conftest import Servers
 from handler_utils import open_handler, open_http11
 
@@ -177,3 +179,21 @@ async def test_plain_http_target_through_https_proxy_and_refusals(servers: Serve
         assert (await handler.download_request(echo_request(servers.http, servers.proxy_auth))).status == 407
         with pytest.raises(DownloadConnectionRefusedError):
             await handler.download_request(echo_request(servers.http, "http://127.0.0.1:1"))
+
+
+@deferred_f_from_coro_f
+async def test_https_proxy_certificate_follows_download_verify_certificates(servers: Servers) -> None:
+    """The self-signed HTTPS proxy is used as is with verification off
+    (Scrapy's default) and refused, saying why, with it on; for http://
+    (forward) and https:// (CONNECT) targets alike."""
+    async with open_handler() as handler:
+        for base in (servers.http, servers.https, servers.h2):
+            response = await handler.download_request(echo_request(base, servers.proxy_tls, CREDENTIALS))
+            assert response.status == 200, base
+            echo = json.loads(response.body)
+            assert not [n for n, _ in echo["headers"] if n.lower() == "proxy-authorization"]
+    async with open_handler(DOWNLOAD_VERIFY_CERTIFICATES=True) as handler:
+        for base in (servers.http, servers.https):
+            with pytest.raises(DownloadFailedError, match="SSL_CERT_FILE") as failed:
+                await handler.download_request(echo_request(base, servers.proxy_tls))
+            assert isinstance(failed.value.__cause__, NativeTLSError), base
