@@ -40,7 +40,7 @@ class TLSClientSettingsError(ValueError):
 
     Deliberately not ``NotConfigured``: Scrapy answers that by quietly
     disabling the component and crawling on without it, where a bad setting
-    must stop the crawl at start (docs/settings.rst, "Bad values")."""
+    must stop the crawl at start (docs/settings.rst)."""
 
     __module__ = "scrapy_tlsclient"
 
