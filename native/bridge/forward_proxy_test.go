@@ -35,3 +35,23 @@ func TestPlainHTTPThroughProxyIsAbsoluteForm(t *testing.T) {
 		t.Fatalf("https through a non-tunnelling proxy: %+v", out)
 	}
 }
+
+// An https:// proxy's certificate is verified as the targets' are: the
+// self-signed test proxy works with insecureSkipVerify and is refused,
+// naming where verification looked, without it.
+func TestHTTPSProxyCertificateFollowsInsecureSkipVerify(t *testing.T) {
+	b := New()
+	s := testServers(t)
+	for _, target := range []string{s.HTTP, s.HTTPS} {
+		out := doRequest(t, b, req(target+"/echo", map[string]any{
+			"sessionId": "tls-proxy-insecure", "proxyUrl": s.ProxyTLS, "insecureSkipVerify": true}))
+		if out.Status != 200 {
+			t.Fatalf("%s, verification off: %+v", target, out)
+		}
+		out = doRequest(t, b, req(target+"/echo", map[string]any{
+			"sessionId": "tls-proxy-verified", "proxyUrl": s.ProxyTLS, "insecureSkipVerify": false}))
+		if out.Status != 0 || !strings.Contains(out.Body, "SSL_CERT_FILE") || out.ErrorCode != CodeTLS {
+			t.Fatalf("%s, verification on: %+v", target, out)
+		}
+	}
+}
