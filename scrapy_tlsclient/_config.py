@@ -28,6 +28,7 @@ logger = logging.getLogger("scrapy_tlsclient")
 __all__ = [
     "DEFAULT_PROFILE",
     "DEFAULT_SETTINGS",
+    "STOPPED_MESSAGE",
     "HandlerConfig",
     "TLSClientSettingsError",
     "ssl_key_log_file",
@@ -43,6 +44,14 @@ class TLSClientSettingsError(ValueError):
     must stop the crawl at start (docs/settings.rst)."""
 
     __module__ = "scrapy_tlsclient"
+
+
+#: What the TLSClientSettingsError raised past Scrapy says: the reactor
+#: prints its traceback once (asyncio) or twice (Twisted), after the one
+#: error line that names the setting.
+STOPPED_MESSAGE = (
+    "scrapy_tlsclient cannot start with these settings (the error logged above names the setting)"
+)
 
 
 #: A current Chrome whose JA4 and Akamai fingerprints match the real

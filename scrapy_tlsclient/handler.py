@@ -43,7 +43,13 @@ from twisted.python.failure import Failure
 
 from ._body_file import body_sink_for
 from ._completions import CompletionDispatcher
-from ._config import HandlerConfig, TLSClientSettingsError, ssl_key_log_file, warn_ignored_tls_settings
+from ._config import (
+    STOPPED_MESSAGE,
+    HandlerConfig,
+    TLSClientSettingsError,
+    ssl_key_log_file,
+    warn_ignored_tls_settings,
+)
 from ._decoding import decoder_for
 from ._envelopes import StreamRead
 from ._errors import NativeError
@@ -684,21 +690,51 @@ def _stop_at_start(crawler: Crawler, error: TLSClientSettingsError) -> NotConfig
     """Report a bad setting once per crawler and stop the crawl at start.
 
     Scrapy logs and disables a download handler whatever it raises, and the
-    crawl goes on with every request failing. TLSClientMiddleware, built
-    right after the handlers, raises the same error past Scrapy, which stops
-    the crawl with a non-zero exit; without it, the handler logs the one
-    error line and closes the spider as it opens. Returns the exception for
-    Scrapy, whose message it records quietly."""
+    crawl would go on with every request failing. What Scrapy lets through
+    is an error from a downloader middleware's from_crawler, and the
+    downloader builds its middlewares right after its handlers: so
+    TLSClientMiddleware raises the same error when it is enabled, and
+    otherwise the handler enables _BadSettingsGuard, which raises it. Either
+    way the crawl fails before the spider opens and `scrapy crawl` exits 1.
+    The handler logs the one error line either way; the exception raised
+    past Scrapy only points back at it. Should the guard not be built, the
+    spider is closed as it opens. Returns the exception for Scrapy, whose
+    message it records quietly."""
     if crawler not in _BAD_SETTINGS_REPORTED:
         _BAD_SETTINGS_REPORTED.add(crawler)
         if not _middleware_enabled(crawler):
-            logger.error("%s (closing the spider at start)", error)
+            logger.error("%s", error)
+            _enable_guard(crawler)
 
             def close(spider: object = None) -> None:
                 raise CloseSpider(BAD_SETTINGS_REASON)
 
             crawler.signals.connect(close, signal=signals.spider_opened, weak=False)
     return NotConfigured(str(error))
+
+
+class _BadSettingsGuard:
+    """A downloader middleware that fails the crawl of a crawler whose
+    settings a handler found bad (_stop_at_start)."""
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> _BadSettingsGuard:
+        if crawler in _BAD_SETTINGS_REPORTED:
+            raise TLSClientSettingsError(STOPPED_MESSAGE)
+        raise NotConfigured
+
+
+def _enable_guard(crawler: Crawler) -> None:
+    settings = crawler.settings
+    # Frozen once the crawler started; only this failing start sees the change.
+    frozen, settings.frozen = settings.frozen, False
+    try:
+        middlewares = settings.getdict("DOWNLOADER_MIDDLEWARES")
+        middlewares[f"{__name__}._BadSettingsGuard"] = 0
+        priority = settings.getpriority("DOWNLOADER_MIDDLEWARES") or 0
+        settings.set("DOWNLOADER_MIDDLEWARES", middlewares, priority=priority)
+    finally:
+        settings.frozen = frozen
 
 
 def _middleware_enabled(crawler: Crawler) -> bool:

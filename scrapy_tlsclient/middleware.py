@@ -15,7 +15,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from ._browsers import accept_encoding, add_browser_headers, browser_for, order_headers, wants_browser_headers
-from ._config import HandlerConfig, TLSClientSettingsError
+from ._config import STOPPED_MESSAGE, HandlerConfig, TLSClientSettingsError
 from ._native import load_library
 from ._profiles import check_profile, profile_problem
 
@@ -65,17 +65,14 @@ class TLSClientMiddleware:
         # `scrapy crawl` exits non-zero (a download handler cannot do that:
         # Scrapy logs and disables a handler whatever it raises). The
         # message goes to the log as one line; the exception raised past
-        # Scrapy does not repeat it, as the reactor prints its traceback
-        # once (asyncio) or twice (Twisted's default observer and Scrapy's).
+        # Scrapy does not repeat it (STOPPED_MESSAGE).
         try:
             config = HandlerConfig.from_settings(crawler.settings)
             library = load_library(config.library_path)
             config = config.with_profile_of(library.info.profiles, library.info.default_profile)
         except TLSClientSettingsError as exc:
             logger.error("%s", exc)
-            raise TLSClientSettingsError(
-                "scrapy_tlsclient cannot start with these settings (the error logged above names the setting)"
-            ) from None
+            raise TLSClientSettingsError(STOPPED_MESSAGE) from None
         return cls(config, library.info.profiles)
 
     def process_request(self, request: Request) -> None:
