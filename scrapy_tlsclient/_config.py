@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import codecs
 import logging
+import os
+import sys
 from contextlib import suppress
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from ._profiles import check_profile
@@ -25,8 +28,10 @@ logger = logging.getLogger("scrapy_tlsclient")
 __all__ = [
     "DEFAULT_PROFILE",
     "DEFAULT_SETTINGS",
+    "STOPPED_MESSAGE",
     "HandlerConfig",
     "TLSClientSettingsError",
+    "ssl_key_log_file",
     "warn_ignored_tls_settings",
 ]
 
@@ -36,9 +41,17 @@ class TLSClientSettingsError(ValueError):
 
     Deliberately not ``NotConfigured``: Scrapy answers that by quietly
     disabling the component and crawling on without it, where a bad setting
-    must stop the crawl at start (docs/settings.rst, "Bad values")."""
+    must stop the crawl at start (docs/settings.rst)."""
 
     __module__ = "scrapy_tlsclient"
+
+
+#: What the TLSClientSettingsError raised past Scrapy says: the reactor
+#: prints its traceback once (asyncio) or twice (Twisted), after the one
+#: error line that names the setting.
+STOPPED_MESSAGE = (
+    "scrapy_tlsclient cannot start with these settings (the error logged above names the setting)"
+)
 
 
 #: A current Chrome whose JA4 and Akamai fingerprints match the real
@@ -110,6 +123,10 @@ class HandlerConfig:
     progress_interval: float
     #: Identity files loaded beside the packaged ones.
     identity_files: tuple[str, ...] = ()
+    #: Where the library appends TLS key lines; None: nowhere. The
+    #: handler sets it from SSLKEYLOGFILE when it is created
+    #: (ssl_key_log_file below), as Scrapy's handlers read it.
+    ssl_key_log_file: str | None = None
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> HandlerConfig:
@@ -166,6 +183,27 @@ class HandlerConfig:
         except ValueError as exc:
             raise TLSClientSettingsError(str(exc)) from None
         return self
+
+
+def ssl_key_log_file() -> str | None:
+    """$SSLKEYLOGFILE now, if it names a file that can be appended to;
+    otherwise None, with Scrapy's warning when it is set but unwritable.
+
+    Read by each handler when it is created, like Scrapy's own handlers:
+    the library's environment is fixed when it is loaded, so the path is
+    passed with each client's options instead (docs/abi.rst)."""
+    if sys.flags.ignore_environment:
+        return None
+    path = os.environ.get("SSLKEYLOGFILE")
+    if not path:
+        return None
+    try:
+        with Path(path).open("ab"):
+            pass
+    except OSError as exc:
+        logger.warning("Cannot write TLS session keys to %s: %s", path, exc)
+        return None
+    return path
 
 
 def warn_ignored_tls_settings(settings: BaseSettings) -> None:

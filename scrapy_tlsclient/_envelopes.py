@@ -74,6 +74,7 @@ class RequestInput(TypedDict, total=False):
     prefetchTimeoutMs: int
     binaryBody: bool
     binaryMin: int
+    sslKeyLogFile: str
 
 
 @dataclass(frozen=True)

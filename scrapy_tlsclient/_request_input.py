@@ -180,6 +180,9 @@ def client_options(
         "isByteResponse": True,
         "insecureSkipVerify": not config.verify_certificates,
         "withPeerCertificate": True,
+        # Always sent: "" keeps the library from falling back on the
+        # SSLKEYLOGFILE it was loaded with.
+        "sslKeyLogFile": config.ssl_key_log_file or "",
         # Go keeps only 2 idle connections per host by default, and dials
         # a new one whenever none is idle at that instant; both churn TLS
         # handshakes. Scrapy never has more than CONCURRENT_REQUESTS in

@@ -19,6 +19,7 @@ import secrets
 import time
 import weakref
 from contextlib import aclosing, suppress
+from dataclasses import replace
 from io import BytesIO
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -42,7 +43,13 @@ from twisted.python.failure import Failure
 
 from ._body_file import body_sink_for
 from ._completions import CompletionDispatcher
-from ._config import HandlerConfig, TLSClientSettingsError, warn_ignored_tls_settings
+from ._config import (
+    STOPPED_MESSAGE,
+    HandlerConfig,
+    TLSClientSettingsError,
+    ssl_key_log_file,
+    warn_ignored_tls_settings,
+)
 from ._decoding import decoder_for
 from ._envelopes import StreamRead
 from ._errors import NativeError
@@ -102,6 +109,9 @@ PREFETCH_TIMEOUT_MS = 100
 CLOSE_GRACE_S = 4.0
 #: Crawlers whose scheduled requests a handler already checks.
 _SCHEDULING_CHECKED: weakref.WeakSet[Crawler] = weakref.WeakSet()
+#: SSLKEYLOGFILE as the crawler's first handler found it: Scrapy builds one
+#: handler per scheme, and an unwritable path is reported once.
+_KEY_LOG_FILES: weakref.WeakKeyDictionary[Crawler, str | None] = weakref.WeakKeyDictionary()
 #: Crawlers whose bad settings a handler already reported.
 _BAD_SETTINGS_REPORTED: weakref.WeakSet[Crawler] = weakref.WeakSet()
 #: The finish reason of a spider closed at start for a bad setting.
@@ -139,9 +149,10 @@ class TLSClientDownloadHandler:
             ) from None
         self._profiles = self._library.info.profiles | identities.keys()
         try:
-            self._config = config.with_profile_of(self._profiles, self._library.info.default_profile)
+            config = config.with_profile_of(self._profiles, self._library.info.default_profile)
         except TLSClientSettingsError as exc:
             raise _stop_at_start(crawler, exc) from None
+        self._config = replace(config, ssl_key_log_file=_key_log_file(crawler))
         self._calls = CompletionDispatcher(self._library)
         self._runner = make_runner(self._config.threads)
         self._sessions = SessionPool(self._config.max_sessions)
@@ -709,21 +720,51 @@ def _stop_at_start(crawler: Crawler, error: TLSClientSettingsError) -> NotConfig
     """Report a bad setting once per crawler and stop the crawl at start.
 
     Scrapy logs and disables a download handler whatever it raises, and the
-    crawl goes on with every request failing. TLSClientMiddleware, built
-    right after the handlers, raises the same error past Scrapy, which stops
-    the crawl with a non-zero exit; without it, the handler logs the one
-    error line and closes the spider as it opens. Returns the exception for
-    Scrapy, whose message it records quietly."""
+    crawl would go on with every request failing. What Scrapy lets through
+    is an error from a downloader middleware's from_crawler, and the
+    downloader builds its middlewares right after its handlers: so
+    TLSClientMiddleware raises the same error when it is enabled, and
+    otherwise the handler enables _BadSettingsGuard, which raises it. Either
+    way the crawl fails before the spider opens and `scrapy crawl` exits 1.
+    The handler logs the one error line either way; the exception raised
+    past Scrapy only points back at it. Should the guard not be built, the
+    spider is closed as it opens. Returns the exception for Scrapy, whose
+    message it records quietly."""
     if crawler not in _BAD_SETTINGS_REPORTED:
         _BAD_SETTINGS_REPORTED.add(crawler)
         if not _middleware_enabled(crawler):
-            logger.error("%s (closing the spider at start)", error)
+            logger.error("%s", error)
+            _enable_guard(crawler)
 
             def close(spider: object = None) -> None:
                 raise CloseSpider(BAD_SETTINGS_REASON)
 
             crawler.signals.connect(close, signal=signals.spider_opened, weak=False)
     return NotConfigured(str(error))
+
+
+class _BadSettingsGuard:
+    """A downloader middleware that fails the crawl of a crawler whose
+    settings a handler found bad (_stop_at_start)."""
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> _BadSettingsGuard:
+        if crawler in _BAD_SETTINGS_REPORTED:
+            raise TLSClientSettingsError(STOPPED_MESSAGE)
+        raise NotConfigured
+
+
+def _enable_guard(crawler: Crawler) -> None:
+    settings = crawler.settings
+    # Frozen once the crawler started; only this failing start sees the change.
+    frozen, settings.frozen = settings.frozen, False
+    try:
+        middlewares = settings.getdict("DOWNLOADER_MIDDLEWARES")
+        middlewares[f"{__name__}._BadSettingsGuard"] = 0
+        priority = settings.getpriority("DOWNLOADER_MIDDLEWARES") or 0
+        settings.set("DOWNLOADER_MIDDLEWARES", middlewares, priority=priority)
+    finally:
+        settings.frozen = frozen
 
 
 def _middleware_enabled(crawler: Crawler) -> bool:
@@ -737,3 +778,9 @@ def _middleware_enabled(crawler: Crawler) -> bool:
         if isinstance(component, type) and issubclass(component, TLSClientMiddleware):
             return True
     return False
+
+
+def _key_log_file(crawler: Crawler) -> str | None:
+    if crawler not in _KEY_LOG_FILES:
+        _KEY_LOG_FILES[crawler] = ssl_key_log_file()
+    return _KEY_LOG_FILES[crawler]

@@ -25,7 +25,7 @@ from ._browsers import (
     request_kind,
     wants_browser_headers,
 )
-from ._config import HandlerConfig, TLSClientSettingsError
+from ._config import STOPPED_MESSAGE, HandlerConfig, TLSClientSettingsError
 from ._identities import IdentityFileError
 from ._identity_registry import identities_for
 from ._native import load_library
@@ -80,8 +80,7 @@ class TLSClientMiddleware:
         # `scrapy crawl` exits non-zero (a download handler cannot do that:
         # Scrapy logs and disables a handler whatever it raises). The
         # message goes to the log as one line; the exception raised past
-        # Scrapy does not repeat it, as the reactor prints its traceback
-        # once (asyncio) or twice (Twisted's default observer and Scrapy's).
+        # Scrapy does not repeat it (STOPPED_MESSAGE).
         try:
             config = HandlerConfig.from_settings(crawler.settings)
             library = load_library(config.library_path)
@@ -93,9 +92,7 @@ class TLSClientMiddleware:
             config = config.with_profile_of(profiles, library.info.default_profile)
         except TLSClientSettingsError as exc:
             logger.error("%s", exc)
-            raise TLSClientSettingsError(
-                "scrapy_tlsclient cannot start with these settings (the error logged above names the setting)"
-            ) from None
+            raise TLSClientSettingsError(STOPPED_MESSAGE) from None
         return cls(config, profiles)
 
     def process_request(self, request: Request) -> None:

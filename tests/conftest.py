@@ -53,6 +53,10 @@ class Servers:
     proxy_auth: str
     socks5: str
     proxy_tls: str
+    #: Answers absolute-form requests itself, refuses CONNECT.
+    proxy_echo: str
+    #: Tunnels CONNECT to the TLS servers only (native/testserver/proxy_modes.go).
+    proxy_connect_only: str
     fingerprint: str
 
     def all(self) -> dict[str, str]:

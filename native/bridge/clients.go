@@ -437,7 +437,7 @@ func buildClient(in *RequestInput, logger tls_client.Logger) (tls_client.HttpCli
 	options := []tls_client.HttpClientOption{
 		tls_client.WithClientProfile(profile),
 		tls_client.WithTimeoutMilliseconds(int(timeout / time.Millisecond)),
-		tls_client.WithTransportOptions(transportOptions(in.TransportOptions)),
+		tls_client.WithTransportOptions(withKeyLog(transportOptions(in.TransportOptions), in.SSLKeyLogFile)),
 	}
 	add := func(cond bool, opt tls_client.HttpClientOption) {
 		if cond {
@@ -457,7 +457,7 @@ func buildClient(in *RequestInput, logger tls_client.Logger) (tls_client.HttpCli
 	add(len(in.DefaultHeaders) > 0, tls_client.WithDefaultHeaders(in.DefaultHeaders))
 	add(len(in.ConnectHeaders) > 0, tls_client.WithConnectHeaders(in.ConnectHeaders))
 	add(in.ServerNameOverwrite != nil && *in.ServerNameOverwrite != "", tls_client.WithServerNameOverwrite(deref(in.ServerNameOverwrite)))
-	add(in.ProxyURL != nil && *in.ProxyURL != "", tls_client.WithProxyUrl(deref(in.ProxyURL)))
+	add(in.ProxyURL != nil && *in.ProxyURL != "", proxyOption(in))
 	if in.LocalAddress != nil {
 		addr, err := net.ResolveTCPAddr("tcp", *in.LocalAddress)
 		if err != nil {
@@ -477,7 +477,7 @@ func buildClient(in *RequestInput, logger tls_client.Logger) (tls_client.HttpCli
 	if err != nil {
 		return nil, newError(CodeInvalidInput, "failed to build client out of request input: "+err.Error())
 	}
-	return client, nil
+	return withForwardProxy(client, in)
 }
 
 // transportOptions always disables the transport's own decompression: the

@@ -85,6 +85,12 @@ type RequestInput struct {
 	// many bytes comes in body after all, as without BinaryBody: for a
 	// small page, taking and freeing a buffer costs two more calls.
 	BinaryMin int `json:"binaryMin"`
+	// SSLKeyLogFile is where the client appends its TLS key lines (NSS key
+	// log format): absent, $SSLKEYLOGFILE as the process had it when the
+	// library loaded; "", nowhere. A caller that reads the variable itself
+	// later (Scrapy's handlers read it when they are created) passes it
+	// here. See keylog.go.
+	SSLKeyLogFile *string `json:"sslKeyLogFile"`
 }
 
 // Cookie is upstream's cookie JSON shape; expires is unix seconds.

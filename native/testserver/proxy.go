@@ -29,6 +29,7 @@ import (
 //     407 with Proxy-Authenticate: Basic realm="test".
 //   - ProxyTLS, the same as Proxy but reached over TLS (an https:// proxy
 //     URL) with the servers' certificate. It offers only http/1.1 in ALPN.
+//   - ProxyEcho and ProxyConnectOnly, in proxy_modes.go.
 //   - Socks5, a SOCKS5 proxy (RFC 1928) for the CONNECT command with IPv4,
 //     domain name and IPv6 addresses. It accepts clients without
 //     authentication and with username/password (RFC 1929), and prefers the
@@ -78,7 +79,7 @@ const (
 // it is 255 if no offered method was acceptable and 1 (the RFC 1929 status)
 // for wrong credentials, with Target "".
 type ProxyEntry struct {
-	Proxy  string `json:"proxy"`  // "proxy", "proxy_auth", "socks5" or "proxy_tls"
+	Proxy  string `json:"proxy"`  // "proxy", "proxy_auth", "socks5", "proxy_tls", "proxy_echo" or "proxy_connect_only"
 	Method string `json:"method"` // the HTTP method, such as "CONNECT" or "GET", or "SOCKS5"
 	// Target is host:port for CONNECT and SOCKS5, the absolute URL of a
 	// forwarded request.
@@ -191,17 +192,21 @@ func (s *Servers) startProxies(cert tls.Certificate) error {
 	}
 	s.proxyTransport = forward
 	proxyTLS := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}
+	tlsPorts := []string{urlPort(s.HTTPS), urlPort(s.H2)}
 	for _, spec := range []struct {
 		url   *string
 		name  string
 		auth  bool
 		tlsCf *tls.Config
+		mode  proxyMode
 	}{
-		{&s.Proxy, ProxyNameHTTP, false, nil},
-		{&s.ProxyAuth, ProxyNameAuth, true, nil},
-		{&s.ProxyTLS, ProxyNameTLS, false, proxyTLS},
+		{&s.Proxy, ProxyNameHTTP, false, nil, modeForward},
+		{&s.ProxyAuth, ProxyNameAuth, true, nil, modeForward},
+		{&s.ProxyTLS, ProxyNameTLS, false, proxyTLS, modeForward},
+		{&s.ProxyEcho, ProxyNameEcho, false, nil, modeEcho},
+		{&s.ProxyConnectOnly, ProxyNameConnectOnly, false, nil, modeConnectOnly},
 	} {
-		p, err := startHTTPProxy(spec.name, spec.auth, spec.tlsCf, forward, s.proxyLog)
+		p, err := startHTTPProxy(spec.name, spec.auth, spec.tlsCf, forward, s.proxyLog, spec.mode, tlsPorts)
 		if err != nil {
 			return err
 		}
@@ -366,9 +371,13 @@ type httpProxy struct {
 	stop      context.CancelFunc
 	done      chan struct{}
 	tracked   tracker
+	mode      proxyMode
+	// connectPorts are the ports connect-only mode tunnels to.
+	connectPorts []string
 }
 
-func startHTTPProxy(name string, auth bool, tlsConfig *tls.Config, transport *http.Transport, log *ProxyLog) (*httpProxy, error) {
+func startHTTPProxy(name string, auth bool, tlsConfig *tls.Config, transport *http.Transport, log *ProxyLog,
+	mode proxyMode, connectPorts []string) (*httpProxy, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -389,6 +398,9 @@ func startHTTPProxy(name string, auth bool, tlsConfig *tls.Config, transport *ht
 		ln:        ln,
 		stop:      stop,
 		done:      make(chan struct{}),
+		mode:      mode,
+		// connect-only mode: the ports CONNECT may reach.
+		connectPorts: connectPorts,
 	}
 	var h1 http.Protocols
 	h1.SetHTTP1(true)
@@ -440,6 +452,9 @@ func (p *httpProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.log.add(entry)
 		w.Header().Set("Proxy-Authenticate", `Basic realm="test"`)
 		http.Error(w, entry.Error, entry.Status)
+		return
+	}
+	if p.serveMode(w, r, entry) {
 		return
 	}
 	if r.Method == http.MethodConnect {

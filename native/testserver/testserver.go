@@ -44,6 +44,10 @@ type Servers struct {
 	ProxyAuth string // HTTP proxy requiring ProxyUser:ProxyPassword
 	Socks5    string // SOCKS5 proxy, like socks5://127.0.0.1:PORT
 	ProxyTLS  string // HTTP proxy over TLS, like https://127.0.0.1:PORT
+	// ProxyEcho answers absolute-form requests itself, refuses CONNECT;
+	// ProxyConnectOnly tunnels to the TLS servers only (proxy_modes.go).
+	ProxyEcho        string
+	ProxyConnectOnly string
 
 	CertPEM  []byte // the self-signed certificate of both TLS servers
 	CertFile string // path of CertPEM on disk, "" if Start got no directory

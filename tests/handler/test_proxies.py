@@ -14,6 +14,8 @@ from scrapy.exceptions import DownloadConnectionRefusedError, DownloadFailedErro
 from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy.utils.test import get_crawler
 
+from scrapy_tlsclient import NativeTLSError
+
 from conftest import Servers
 from handler_utils import open_handler, open_http11
 
@@ -47,7 +49,11 @@ async def test_http_proxy_credentials_reach_the_proxy_never_the_target(servers: 
             # The canary: the target never sees the proxy credentials.
             assert not [name for name, _ in echo["headers"] if name.lower() == "proxy-authorization"]
     entries = [e for e in proxy_log(servers) if e["proxy"] == "proxy_auth"]
-    assert {e["method"] for e in entries} == {"CONNECT"}
+    # http:// as a forward-proxy request, https:// through a CONNECT tunnel.
+    assert {(e["method"], str(e["target"]).startswith("http://")) for e in entries} == {
+        ("GET", True),
+        ("CONNECT", False),
+    }
     assert all(e["proxy_authorization"] == CREDENTIALS and e["status"] == 200 for e in entries)
 
 
@@ -121,3 +127,73 @@ async def test_proxy_without_scheme_is_an_http_proxy(servers: Servers) -> None:
             entries = proxy_log(servers)
             assert {e["proxy"] for e in entries} == {"proxy", "proxy_auth"}, (type(handler).__name__, entries)
             assert all(e["status"] == 200 for e in entries), entries
+
+
+@deferred_f_from_coro_f
+async def test_plain_http_targets_go_to_the_proxy_in_absolute_form(servers: Servers) -> None:
+    """As with Scrapy's HTTP11 handler (run beside it), curl and browsers: no
+    CONNECT tunnel for http://, credentials to the proxy only."""
+    target = f"{servers.http}/some/path?q=1"
+    for opened in (open_handler(), open_http11()):
+        async with opened as handler:
+            name = type(handler).__name__
+            download = handler.download_request
+            # A forward proxy that answers itself shows the request line it got.
+            auth = {"Proxy-Authorization": CREDENTIALS}
+            response = await download(Request(target, meta={"proxy": servers.proxy_echo}, headers=auth))
+            assert response.status == 200, name
+            echoed = json.loads(response.body)
+            assert (echoed["method"], echoed["target"]) == ("GET", target), name
+            assert echoed["proxy_authorization"] == CREDENTIALS, name
+            assert response.url == target
+            # A proxy that only tunnels refuses an http:// request (405), and
+            # tunnels https:// as before.
+            refused = await download(Request(target, meta={"proxy": servers.proxy_connect_only}))
+            assert refused.status == 405, name
+            tunnelled = echo_request(servers.https, servers.proxy_connect_only)
+            assert (await handler.download_request(tunnelled)).status == 200, name
+            # Through a real forward proxy the target sees no credentials.
+            clear_proxy_log(servers)
+            response = await download(echo_request(servers.http, servers.proxy_auth, CREDENTIALS))
+            assert response.status == 200, name
+            echo = json.loads(response.body)
+            assert not [n for n, _ in echo["headers"] if n.lower() == "proxy-authorization"]
+            [entry] = proxy_log(servers)
+            assert (entry["method"], entry["target"], entry["proxy_authorization"]) == (
+                "GET",
+                f"{servers.http}/echo",
+                CREDENTIALS,
+            ), name
+
+
+@deferred_f_from_coro_f
+async def test_plain_http_target_through_https_proxy_and_refusals(servers: Servers) -> None:
+    async with open_handler() as handler:
+        clear_proxy_log(servers)
+        response = await handler.download_request(echo_request(servers.http, servers.proxy_tls))
+        assert response.status == 200
+        assert response.certificate is None  # the proxy hop's TLS is not the target's
+        [entry] = proxy_log(servers)
+        assert (entry["proxy"], entry["method"]) == ("proxy_tls", "GET")
+        # Without credentials the proxy's 407 is the response, as with HTTP11.
+        assert (await handler.download_request(echo_request(servers.http, servers.proxy_auth))).status == 407
+        with pytest.raises(DownloadConnectionRefusedError):
+            await handler.download_request(echo_request(servers.http, "http://127.0.0.1:1"))
+
+
+@deferred_f_from_coro_f
+async def test_https_proxy_certificate_follows_download_verify_certificates(servers: Servers) -> None:
+    """The self-signed HTTPS proxy is used as is with verification off
+    (Scrapy's default) and refused, saying why, with it on; for http://
+    (forward) and https:// (CONNECT) targets alike."""
+    async with open_handler() as handler:
+        for base in (servers.http, servers.https, servers.h2):
+            response = await handler.download_request(echo_request(base, servers.proxy_tls, CREDENTIALS))
+            assert response.status == 200, base
+            echo = json.loads(response.body)
+            assert not [n for n, _ in echo["headers"] if n.lower() == "proxy-authorization"]
+    async with open_handler(DOWNLOAD_VERIFY_CERTIFICATES=True) as handler:
+        for base in (servers.http, servers.https):
+            with pytest.raises(DownloadFailedError, match="SSL_CERT_FILE") as failed:
+                await handler.download_request(echo_request(base, servers.proxy_tls))
+            assert isinstance(failed.value.__cause__, NativeTLSError), base

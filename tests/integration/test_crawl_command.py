@@ -66,22 +66,14 @@ def the_error_line(output: str) -> str:
     return lines[0]
 
 
+@pytest.mark.parametrize("middleware", [True, False], ids=["with-middleware", "handler-only"])
 @pytest.mark.parametrize("reactor", sorted(REACTORS))
-def test_misspelt_profile_fails_the_crawl_command(tmp_path: Path, reactor: str) -> None:
-    """The documented activation (handler + TLSClientMiddleware): non-zero exit."""
-    result = crawl(tmp_path, middleware=True, reactor=reactor)
+def test_misspelt_profile_fails_the_crawl_command(tmp_path: Path, reactor: str, middleware: bool) -> None:
+    """The documented activation (handler + TLSClientMiddleware) and the
+    handler alone: non-zero exit before the spider opens, nothing sent."""
+    result = crawl(tmp_path, middleware=middleware, reactor=reactor)
     assert result.returncode != 0
     the_error_line(result.stderr)
+    assert "TLSClientSettingsError: scrapy_tlsclient cannot start with these settings" in result.stderr
     assert "Spider opened" not in result.stderr
     assert "Error downloading" not in result.stderr
-
-
-@pytest.mark.parametrize("reactor", sorted(REACTORS))
-def test_misspelt_profile_closes_a_handler_only_crawl_at_start(tmp_path: Path, reactor: str) -> None:
-    """Handler alone: Scrapy disables a handler whatever it raises, so the
-    handler closes the spider as it opens (Scrapy then exits 0)."""
-    result = crawl(tmp_path, middleware=False, reactor=reactor)
-    the_error_line(result.stderr)
-    assert "'finish_reason': 'bad_tls_client_settings'" in result.stderr
-    assert "Error downloading" not in result.stderr
-    assert "downloader/request_count" not in result.stderr

@@ -48,3 +48,34 @@ def test_debug_setting_must_be_boolean() -> None:
     assert config(TLS_CLIENT_DEBUG="true").debug is True
     with pytest.raises(TLSClientSettingsError, match="TLS_CLIENT_DEBUG must be a boolean"):
         config(TLS_CLIENT_DEBUG="sometimes")
+
+
+def test_a_handler_that_finds_a_bad_setting_fails_the_downloader_or_closes_the_spider(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from scrapy import signals
+    from scrapy.exceptions import CloseSpider, NotConfigured
+    from scrapy.utils.misc import build_from_crawler
+    from scrapy.utils.test import get_crawler
+
+    from scrapy_tlsclient import TLSClientSettingsError
+    from scrapy_tlsclient.handler import BAD_SETTINGS_REASON, _BadSettingsGuard, _stop_at_start
+
+    crawler = get_crawler()
+    crawler.settings.freeze()
+    with pytest.raises(NotConfigured):  # a crawler whose handlers found nothing wrong
+        build_from_crawler(_BadSettingsGuard, crawler)
+    with caplog.at_level(logging.ERROR, logger="scrapy_tlsclient"):
+        for _ in ("http", "https"):
+            assert "bad" in str(_stop_at_start(crawler, TLSClientSettingsError("TLS_CLIENT_X is bad")))
+    assert [r.getMessage() for r in caplog.records] == ["TLS_CLIENT_X is bad"]
+    assert crawler.settings.frozen
+    assert crawler.settings.getdict("DOWNLOADER_MIDDLEWARES") == {
+        "scrapy_tlsclient.handler._BadSettingsGuard": 0
+    }
+    with pytest.raises(TLSClientSettingsError, match="the error logged above names the setting"):
+        build_from_crawler(_BadSettingsGuard, crawler)
+    # Should the guard not be built, the spider closes as it opens.
+    results = crawler.signals.send_catch_log(signals.spider_opened, spider=None, dont_log=CloseSpider)
+    raised = [getattr(result, "value", result) for _, result in results]  # a Failure, from send_catch_log
+    assert [e.reason for e in raised if isinstance(e, CloseSpider)] == [BAD_SETTINGS_REASON]

@@ -9,7 +9,7 @@
 //
 //	{"http":"http://127.0.0.1:P1","https":"https://127.0.0.1:P2","h2":"https://127.0.0.1:P3","cert":"/abs/DIR/cert.pem",
 //	 "proxy":"http://127.0.0.1:P4","proxy_auth":"http://127.0.0.1:P5","socks5":"socks5://127.0.0.1:P6","proxy_tls":"https://127.0.0.1:P7",
-//	 "fingerprint":"https://localhost:P8"}
+//	 "proxy_echo":"http://127.0.0.1:P8","proxy_connect_only":"http://127.0.0.1:P9","fingerprint":"https://localhost:P10"}
 //
 // and serves until stdin reaches EOF, SIGINT or SIGTERM arrives, or its
 // parent process dies; then it exits with status 0. Give it a stdin pipe
@@ -42,6 +42,9 @@ type readyLine struct {
 	ProxyAuth string `json:"proxy_auth"`
 	Socks5    string `json:"socks5"`
 	ProxyTLS  string `json:"proxy_tls"`
+
+	ProxyEcho        string `json:"proxy_echo"`
+	ProxyConnectOnly string `json:"proxy_connect_only"`
 
 	Fingerprint string `json:"fingerprint"`
 }
@@ -78,6 +81,7 @@ func run() int {
 	line, err := json.Marshal(readyLine{
 		HTTP: srv.HTTP, HTTPS: srv.HTTPS, H2: srv.H2, Cert: srv.CertFile,
 		Proxy: srv.Proxy, ProxyAuth: srv.ProxyAuth, Socks5: srv.Socks5, ProxyTLS: srv.ProxyTLS,
+		ProxyEcho: srv.ProxyEcho, ProxyConnectOnly: srv.ProxyConnectOnly,
 		Fingerprint: srv.Fingerprint,
 	})
 	if err != nil {

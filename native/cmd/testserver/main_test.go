@@ -67,6 +67,7 @@ func TestCommand(t *testing.T) {
 			for _, u := range []struct{ url, scheme string }{
 				{ready.HTTP, "http"}, {ready.HTTPS, "https"}, {ready.H2, "https"},
 				{ready.Proxy, "http"}, {ready.ProxyAuth, "http"}, {ready.Socks5, "socks5"}, {ready.ProxyTLS, "https"},
+				{ready.ProxyEcho, "http"}, {ready.ProxyConnectOnly, "http"},
 			} {
 				if !strings.HasPrefix(u.url, u.scheme+"://127.0.0.1:") {
 					t.Errorf("URL %q, want %s://127.0.0.1:PORT", u.url, u.scheme)
@@ -155,7 +156,7 @@ func readReady(t *testing.T, stdout io.Reader) readyLine {
 	if err := json.Unmarshal([]byte(line), &keys); err != nil {
 		t.Fatalf("ready line %q: %v", line, err)
 	}
-	want := []string{"cert", "fingerprint", "h2", "http", "https", "proxy", "proxy_auth", "proxy_tls", "socks5"}
+	want := []string{"cert", "fingerprint", "h2", "http", "https", "proxy", "proxy_auth", "proxy_connect_only", "proxy_echo", "proxy_tls", "socks5"}
 	if got := slices.Sorted(maps.Keys(keys)); !slices.Equal(got, want) {
 		t.Errorf("ready line keys %v, want %v", got, want)
 	}
