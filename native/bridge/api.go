@@ -27,6 +27,7 @@ var Capabilities = []string{
 	"tlsInfo", "peerCertificate", "errorCode", "debugLog", "negativeTimeout",
 	"perRequestDeadline", "streamOutputTruncate", "unknownProfileError",
 	"binaryBuffers", "readStreamOutputPath", "completionNotifyFd", "completionSocket", "registerProfiles",
+	"measureProfile",
 }
 
 func (b *Bridge) parseInput(payload []byte) (*RequestInput, error) {
