@@ -1,8 +1,6 @@
 package bridge
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -37,15 +35,11 @@ type measureOutput struct {
 // a browser's published values without any outside service.
 func (b *Bridge) MeasureProfile(payload []byte) (string, []byte) {
 	var in measureInput
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		out := b.errorResponse(nil, newError(CodeInvalidInput, "measureProfile: "+err.Error()))
-		return out.ID, marshal(out)
+	if err := decodeStrict(payload, &in); err != nil {
+		return b.refuseInput("measureProfile", err.Error())
 	}
 	if in.Profile == "" {
-		out := b.errorResponse(nil, newError(CodeInvalidInput, "measureProfile: profile is required"))
-		return out.ID, marshal(out)
+		return b.refuseInput("measureProfile", "profile is required")
 	}
 	out, failed := b.measure(in)
 	if failed != nil {
