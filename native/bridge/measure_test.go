@@ -2,9 +2,11 @@ package bridge
 
 import (
 	"encoding/json"
+	"net"
 	"os"
 	"runtime"
 	"testing"
+	"time"
 )
 
 type measured struct {
@@ -105,4 +107,26 @@ func openFiles(t *testing.T) int {
 		t.Skip("no /proc/self/fd:", err)
 	}
 	return len(entries)
+}
+
+// A client that connects and sends nothing holds the server only until
+// the measurement's deadline, even before stop.
+func TestMeasureServerGivesUpAtItsDeadline(t *testing.T) {
+	srv, err := startMeasureServer(time.Now().Add(200 * time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", srv.ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	select {
+	case <-srv.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server still waits for a ClientHello 5 s after its deadline")
+	}
+	if seen := srv.stop(); seen.hello != nil || seen.helloErr == nil {
+		t.Fatalf("saw %+v", seen)
+	}
 }
