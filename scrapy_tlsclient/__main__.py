@@ -11,6 +11,7 @@ from pathlib import Path
 from ._browsers import FAMILY_ORDERS
 from ._captures import identity_from_capture
 from ._config import DEFAULT_PROFILE
+from ._errors import NativeError, NativeLibraryError
 from ._identities import (
     FAMILIES,
     PLATFORMS,
@@ -20,6 +21,7 @@ from ._identities import (
     load_identities,
     packaged_identity_files,
 )
+from ._profile_check import comparison, measure_identity
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     profiles = commands.add_parser("profiles", help="list the browser identities, or show one")
     profiles.add_argument("name", nargs="?", help="an identity to show in full")
     profiles.add_argument("--file", action="append", default=[], help="an extra identity file (repeatable)")
+    profiles.add_argument(
+        "--measure",
+        action="store_true",
+        help="measure NAME's fingerprints with this machine's library, beside the published ones",
+    )
     convert = commands.add_parser(
         "identity-from-capture",
         help="write an identity file from a capture of a real browser (native/cmd/capture)",
@@ -54,13 +61,26 @@ def main(argv: list[str] | None = None) -> int:
         print(exc, file=sys.stderr)
         return 2
     if args.name is None:
+        if args.measure:
+            parser.error("--measure needs an identity NAME")
         _list(identities)
         return 0
     if args.name not in identities:
         print(f"unknown identity {args.name!r}; known: {', '.join(sorted(identities))}", file=sys.stderr)
         return 2
-    _show(identities[args.name])
-    return 0
+    measured: list[str] = []
+    status = 0
+    if args.measure:
+        try:
+            identity, measurement = measure_identity(args.name, tuple(args.file))
+        except (NativeError, NativeLibraryError, IdentityFileError) as exc:
+            print(f"cannot measure {args.name}: {exc}", file=sys.stderr)
+            return 2
+        measured, matches = comparison(identity, measurement)
+        # 1 when a value differs from the published one, for scripts.
+        status = 0 if matches else 1
+    _show(identities[args.name], measured)
+    return status
 
 
 def _from_capture(args: argparse.Namespace) -> int:
@@ -104,7 +124,7 @@ def _list(identities: dict[str, Identity]) -> None:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
-def _show(identity: Identity) -> None:
+def _show(identity: Identity, measured: list[str]) -> None:
     print(f"{identity.name}: {identity.family} {identity.version} on {identity.platform} ({identity.path})")
     if identity.published is None:
         print("verified: no (no published capture of the real browser to compare with)")
@@ -113,6 +133,8 @@ def _show(identity: Identity) -> None:
         print(f"published JA3N:   {identity.published.ja3n or '-'}")
         print(f"published Akamai: {identity.published.akamai}")
         print(f"published in:     {identity.published.source}")
+    for line in measured:
+        print(line)
     for source in identity.sources:
         print(f"source ({source.covers}, {source.captured}): {source.reference}")
     print(f"user-agent: {identity.user_agent}")

@@ -30,6 +30,7 @@ from ._envelopes import (
     stream_read_from_envelope,
 )
 from ._errors import NativeFeatureUnavailable, NativeLibraryError, native_error_from
+from ._measurement import Measurement, measurement_from_envelope
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -70,6 +71,7 @@ char* pollCompletions(char* params);
 long long outstandingBuffers(void);
 char* takeBuffer(char* id);
 char* registerProfiles(char* params);
+char* measureProfile(char* params);
 """
 _STREAMING_EXPORTS: Final = ("requestStream", "readStream", "readStreamAll", "cancelStream")
 _OPTIONAL_EXPORTS: Final = (
@@ -81,6 +83,7 @@ _OPTIONAL_EXPORTS: Final = (
     "pollCompletions",
     "takeBuffer",
     "registerProfiles",
+    "measureProfile",
 )
 #: A binary read's chunk shorter than this comes inline (base64 in the JSON
 #: answer): for a live stream's small chunks, taking and freeing a buffer
@@ -391,6 +394,18 @@ class NativeLibrary:
         answer = self._call("registerProfiles", {"profiles": specs})
         if "registered" not in answer:
             raise ValueError(str(answer.get("body") or answer))
+
+    def measure_profile(self, name: str, *, shuffle: bool) -> Measurement:
+        """The JA3, JA3N, JA4 and Akamai fingerprints this library puts on
+        the wire for profile ``name``, measured by one request to a
+        throwaway TLS server inside the library; ``shuffle`` sets
+        ``withRandomTLSExtensionOrder``. Raises the NativeError of a failed
+        request (UnknownProfileError for an unknown name)."""
+        answer = self._call(
+            "measureProfile", {"profile": name, "withRandomTLSExtensionOrder": shuffle, "forceHttp1": False}
+        )
+        raise_for_error(answer)
+        return measurement_from_envelope(answer)
 
     def stats(self) -> dict[str, int]:
         """Live counters: sessions, calls in flight, open streams, ..."""

@@ -99,11 +99,8 @@ type registerProfilesOutput struct {
 // name them in tlsClientIdentifier.
 func (b *Bridge) RegisterProfiles(payload []byte) (string, []byte) {
 	var in registerProfilesInput
-	dec := json.NewDecoder(bytes.NewReader(payload))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		out := b.errorResponse(nil, newError(CodeInvalidInput, "registerProfiles: "+err.Error()))
-		return out.ID, marshal(out)
+	if err := decodeStrict(payload, &in); err != nil {
+		return b.refuseInput("registerProfiles", err.Error())
 	}
 	if err := identities.register(in.Profiles); err != nil {
 		out := b.errorResponse(nil, err)

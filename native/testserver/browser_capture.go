@@ -9,6 +9,15 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/scrapy-tlsclient/native/fingerprint"
+)
+
+// The priority types appear in the JSON of captures and replies, which
+// cmd/capture reads as this package's.
+type (
+	H2Priority       = fingerprint.H2Priority
+	H2PriorityUpdate = fingerprint.H2PriorityUpdate
 )
 
 // A browser capture runs the fingerprint server with a caller's page
@@ -169,7 +178,7 @@ func (c *capturedConn) describe(h1 []CapturedRequest) CapturedConn {
 		out.SNI = rec.hello.ServerName
 		out.ALPN = append(out.ALPN, rec.hello.ALPN...)
 		out.Extensions = rec.hello.Extensions
-		out.JA3Hash, out.JA3NHash = md5Hex(rec.ja3), md5Hex(rec.ja3n)
+		out.JA3Hash, out.JA3NHash = fingerprint.MD5Hex(rec.ja3), fingerprint.MD5Hex(rec.ja3n)
 	} else {
 		out.Errors = append(out.Errors, "ClientHello: "+rec.helloErr.Error())
 	}
@@ -177,16 +186,16 @@ func (c *capturedConn) describe(h1 []CapturedRequest) CapturedConn {
 		return out
 	}
 	out.Protocol = "h2"
-	pre, err := rec.h2.preamble()
-	streams, later, updates := rec.h2.captured()
+	pre, err := rec.h2.Preamble()
+	streams, later, updates := rec.h2.Captured()
 	switch {
-	case errors.Is(err, errNoHeaderBlock):
+	case errors.Is(err, fingerprint.ErrNoHeaderBlock):
 		// Browsers open spare connections that never carry a request.
 		out.Errors = append(out.Errors, "HTTP/2: no request on this connection")
 	case err != nil:
 		out.Errors = append(out.Errors, "HTTP/2: "+err.Error())
 	default:
-		out.Akamai = pre.akamai()
+		out.Akamai = pre.Akamai()
 		out.H2 = preface(pre)
 	}
 	if out.H2 != nil {
@@ -210,7 +219,7 @@ func (c *capturedConn) describe(h1 []CapturedRequest) CapturedConn {
 	return out
 }
 
-func preface(pre h2Preamble) *H2Preface {
+func preface(pre fingerprint.H2Preamble) *H2Preface {
 	p := &H2Preface{
 		Settings:        [][2]uint32{},
 		WindowUpdate:    pre.WindowUpdate,

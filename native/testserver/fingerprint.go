@@ -17,8 +17,8 @@ import (
 // URL names localhost, not the address, so that clients send SNI.
 //
 // Each connection has its ClientHello read raw before the handshake
-// (fingerprint_hello_read.go); then HTTP/2 connections are served by an
-// http2.Server on a conn that copies the plaintext to an h2Capture, and
+// (package fingerprint); then HTTP/2 connections are served by an
+// http2.Server on a conn that copies the plaintext to an H2Capture, and
 // HTTP/1.1 ones by an http.Server through the wire-header capture of
 // capture.go. Each connection's record travels in its context, so nothing
 // outlives the connection.

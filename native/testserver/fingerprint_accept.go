@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/scrapy-tlsclient/native/fingerprint"
 	"golang.org/x/net/http2"
 )
 
@@ -59,7 +60,7 @@ func (d *fingerprintDispatcher) serveConn(raw net.Conn) {
 		return
 	}
 	if rec.state.NegotiatedProtocol == "h2" {
-		rec.h2 = &h2Capture{all: d.allStreams}
+		rec.h2 = fingerprint.NewH2Capture(d.allStreams)
 	}
 	if d.onConn != nil {
 		d.onConn(rec)
@@ -67,7 +68,7 @@ func (d *fingerprintDispatcher) serveConn(raw net.Conn) {
 	if rec.h2 != nil {
 		defer d.conns.remove(raw)
 		defer raw.Close()
-		d.h2.ServeConn(&h2TeeConn{Conn: tc, capture: rec.h2}, &http2.ServeConnOpts{
+		d.h2.ServeConn(&fingerprint.H2TeeConn{Conn: tc, Capture: rec.h2}, &http2.ServeConnOpts{
 			Context:    context.WithValue(d.ctx, fingerprintKey{}, rec),
 			BaseConfig: d.hs,
 			Handler:    d.hs.Handler,
@@ -88,12 +89,12 @@ func (d *fingerprintDispatcher) handshake(raw net.Conn) (*tls.Conn, *connRecord,
 	if err := raw.SetDeadline(deadline); err != nil {
 		return nil, nil, err
 	}
-	replay, msg, err := readClientHello(raw)
+	replay, msg, err := fingerprint.ReadClientHello(raw)
 	if err != nil {
 		return nil, nil, err
 	}
 	rec := newConnRecord(msg)
-	tc := tls.Server(&replayConn{Conn: raw, pending: replay}, d.tlsConfig)
+	tc := tls.Server(fingerprint.NewReplayConn(raw, replay), d.tlsConfig)
 	ctx, cancel := context.WithDeadline(d.ctx, deadline)
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {

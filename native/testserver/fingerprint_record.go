@@ -4,28 +4,30 @@ import (
 	"crypto/tls"
 	"net/http"
 	"strings"
+
+	"github.com/scrapy-tlsclient/native/fingerprint"
 )
 
 // connRecord is what the fingerprint server learnt about one connection.
 // It is written before the connection's first request and only read after.
 type connRecord struct {
-	helloMsg []byte       // the ClientHello handshake message, header included
-	hello    *clientHello // nil if the ClientHello did not parse
+	helloMsg []byte                   // the ClientHello handshake message, header included
+	hello    *fingerprint.ClientHello // nil if the ClientHello did not parse
 	helloErr error
 	ja3      string
 	ja3n     string
-	ja4      ja4Result
+	ja4      fingerprint.JA4Result
 	state    tls.ConnectionState
-	h2       *h2Capture // nil on HTTP/1.1
+	h2       *fingerprint.H2Capture // nil on HTTP/1.1
 }
 
 func newConnRecord(helloMsg []byte) *connRecord {
 	rec := &connRecord{helloMsg: helloMsg}
-	rec.hello, rec.helloErr = parseClientHello(helloMsg)
+	rec.hello, rec.helloErr = fingerprint.ParseClientHello(helloMsg)
 	if rec.hello != nil {
-		rec.ja3 = ja3String(rec.hello, false)
-		rec.ja3n = ja3String(rec.hello, true)
-		rec.ja4 = ja4Of(rec.hello)
+		rec.ja3 = fingerprint.JA3String(rec.hello, false)
+		rec.ja3n = fingerprint.JA3String(rec.hello, true)
+		rec.ja4 = fingerprint.JA4Of(rec.hello)
 	}
 	return rec
 }
@@ -84,7 +86,7 @@ func (rec *connRecord) reply(r *http.Request) FingerprintReply {
 	if rec.hello != nil {
 		out.SNI = rec.hello.ServerName
 		out.ALPN = append(out.ALPN, rec.hello.ALPN...)
-		out.JA3Hash, out.JA3NHash = md5Hex(rec.ja3), md5Hex(rec.ja3n)
+		out.JA3Hash, out.JA3NHash = fingerprint.MD5Hex(rec.ja3), fingerprint.MD5Hex(rec.ja3n)
 	} else {
 		out.Errors = append(out.Errors, "ClientHello: "+rec.helloErr.Error())
 	}
@@ -93,11 +95,11 @@ func (rec *connRecord) reply(r *http.Request) FingerprintReply {
 	if rec.h2 != nil {
 		out.HTTPVersion = "h2"
 		out.Akamai = ""
-		if pre, err := rec.h2.preamble(); err != nil {
+		if pre, err := rec.h2.Preamble(); err != nil {
 			out.Errors = append(out.Errors, "HTTP/2: "+err.Error())
 		} else {
-			out.Akamai = pre.akamai()
-			out.AkamaiHash = md5Hex(out.Akamai)
+			out.Akamai = pre.Akamai()
+			out.AkamaiHash = fingerprint.MD5Hex(out.Akamai)
 			out.H2HeadersPriority = pre.HeadersPriority
 			fields = pre.Headers
 		}

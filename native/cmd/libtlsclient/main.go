@@ -145,6 +145,9 @@ func pollCompletions(params *C.char) *C.char { return hand(core.PollCompletions(
 //export registerProfiles
 func registerProfiles(params *C.char) *C.char { return hand(core.RegisterProfiles(input(params))) }
 
+//export measureProfile
+func measureProfile(params *C.char) *C.char { return hand(core.MeasureProfile(input(params))) }
+
 //export getInfo
 func getInfo() *C.char { return hand(core.GetInfo()) }
 

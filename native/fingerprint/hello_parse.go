@@ -1,4 +1,4 @@
-package testserver
+package fingerprint
 
 import (
 	"errors"
@@ -16,9 +16,9 @@ const (
 	extSupportedVersions   = 0x002b
 )
 
-// clientHello is a parsed ClientHello. Lists keep the wire order and their
+// ClientHello is a parsed ClientHello. Lists keep the wire order and their
 // GREASE values; the fingerprints drop GREASE themselves.
-type clientHello struct {
+type ClientHello struct {
 	LegacyVersion       uint16
 	SessionID           []byte
 	CipherSuites        []uint16
@@ -110,9 +110,9 @@ func (r *helloReader) list16(lenBytes int) []uint16 {
 	return out
 }
 
-// parseClientHello parses a ClientHello handshake message (RFC 8446 4.1.2),
+// ParseClientHello parses a ClientHello handshake message (RFC 8446 4.1.2),
 // its 4-byte handshake header included.
-func parseClientHello(msg []byte) (*clientHello, error) {
+func ParseClientHello(msg []byte) (*ClientHello, error) {
 	r := &helloReader{b: msg}
 	if r.u8() != handshakeTypeClientHello {
 		return nil, errors.New("not a ClientHello")
@@ -122,7 +122,7 @@ func parseClientHello(msg []byte) (*clientHello, error) {
 		return nil, errShortHello
 	}
 
-	h := &clientHello{LegacyVersion: body.u16()}
+	h := &ClientHello{LegacyVersion: body.u16()}
 	body.bytes(32) // random
 	h.SessionID = body.vec8().b
 	h.CipherSuites = body.list16(2)
@@ -153,7 +153,7 @@ func parseClientHello(msg []byte) (*clientHello, error) {
 }
 
 // parseExtension fills in the fields of h that extension typ carries.
-func (h *clientHello) parseExtension(typ uint16, data *helloReader) error {
+func (h *ClientHello) parseExtension(typ uint16, data *helloReader) error {
 	switch typ {
 	case extServerName:
 		h.HasSNI = true

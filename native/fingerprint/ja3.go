@@ -1,4 +1,4 @@
-package testserver
+package fingerprint
 
 import (
 	"crypto/md5"
@@ -33,9 +33,9 @@ func withoutGREASE(vs []uint16) []uint16 {
 	return out
 }
 
-// ja3String returns the JA3 string of h, or the JA3N string if
+// JA3String returns the JA3 string of h, or the JA3N string if
 // sortExtensions is set.
-func ja3String(h *clientHello, sortExtensions bool) string {
+func JA3String(h *ClientHello, sortExtensions bool) string {
 	exts := withoutGREASE(h.Extensions)
 	if sortExtensions {
 		slices.Sort(exts)
@@ -61,7 +61,7 @@ func decimalList(vs []uint16) string {
 	return strings.Join(parts, "-")
 }
 
-func md5Hex(s string) string {
+func MD5Hex(s string) string {
 	sum := md5.Sum([]byte(s))
 	return hex.EncodeToString(sum[:])
 }

@@ -1,4 +1,4 @@
-package testserver
+package fingerprint
 
 import (
 	"crypto/sha256"
@@ -15,7 +15,7 @@ import (
 // raw form (ja4_r) shows the lists instead of their hashes; the "original"
 // forms (ja4_o, ja4_ro) keep the wire order and SNI and ALPN.
 
-type ja4Result struct {
+type JA4Result struct {
 	JA4, JA4R, JA4O, JA4RO string
 }
 
@@ -23,7 +23,7 @@ type ja4Result struct {
 // hash of something.
 const emptyJA4Hash = "000000000000"
 
-func ja4Of(h *clientHello) ja4Result {
+func JA4Of(h *ClientHello) JA4Result {
 	a := ja4A(h)
 	ciphers := withoutGREASE(h.CipherSuites)
 	exts := withoutGREASE(h.Extensions)
@@ -39,7 +39,7 @@ func ja4Of(h *clientHello) ja4Result {
 
 	b, bo := hexList(sortedCiphers), hexList(ciphers)
 	c, co := ja4C(hexList(sortedExts), sigs), ja4C(hexList(exts), sigs)
-	return ja4Result{
+	return JA4Result{
 		JA4:   a + "_" + ja4Hash(b) + "_" + ja4Hash(c),
 		JA4R:  a + "_" + b + "_" + c,
 		JA4O:  a + "_" + ja4Hash(bo) + "_" + ja4Hash(co),
@@ -49,7 +49,7 @@ func ja4Of(h *clientHello) ja4Result {
 
 // ja4A is the readable part: protocol, TLS version, SNI or not, counts of
 // cipher suites and extensions, and the ALPN marker, like "t13d1516h2".
-func ja4A(h *clientHello) string {
+func ja4A(h *ClientHello) string {
 	sni := "i"
 	if h.HasSNI {
 		sni = "d"
@@ -66,7 +66,7 @@ func ja4A(h *clientHello) string {
 
 // ja4Version is the highest version of supported_versions, or the legacy
 // version of a hello without that extension.
-func ja4Version(h *clientHello) string {
+func ja4Version(h *ClientHello) string {
 	v := h.LegacyVersion
 	if versions := withoutGREASE(h.SupportedVersions); len(versions) > 0 {
 		v = slices.Max(versions)

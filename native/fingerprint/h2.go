@@ -1,7 +1,6 @@
-package testserver
+package fingerprint
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"slices"
@@ -21,7 +20,7 @@ import (
 //
 //	SETTINGS|WINDOW_UPDATE|PRIORITY|PSEUDO_HEADER_ORDER
 //
-// h2Capture gets a copy of the plaintext the server reads and parses the
+// H2Capture gets a copy of the plaintext the server reads and parses the
 // frames (RFC 9113 4.1) up to the end of the first header block.
 
 const (
@@ -56,15 +55,15 @@ type H2Priority struct {
 	Weight    int    `json:"weight"` // 1 to 256: the wire value plus one
 }
 
-type h2Setting struct {
+type H2Setting struct {
 	ID    uint16
 	Value uint32
 }
 
-// h2Preamble is what the client sent up to the end of its first header
+// H2Preamble is what the client sent up to the end of its first header
 // block.
-type h2Preamble struct {
-	Settings        []h2Setting  // of the first SETTINGS frame
+type H2Preamble struct {
+	Settings        []H2Setting  // of the first SETTINGS frame
 	WindowUpdate    uint32       // increment of the first connection WINDOW_UPDATE
 	HasWindowUpdate bool         //
 	Priorities      []H2Priority // PRIORITY frames, in order
@@ -72,8 +71,8 @@ type h2Preamble struct {
 	Headers         [][2]string  // decoded first header block, pseudo headers included
 }
 
-// h2Capture parses a copy of the client's byte stream as it arrives.
-type h2Capture struct {
+// H2Capture parses a copy of the client's byte stream as it arrives.
+type H2Capture struct {
 	mu          sync.Mutex
 	pending     []byte // bytes of an incomplete preface or frame
 	total       int    // bytes fed so far
@@ -83,7 +82,7 @@ type h2Capture struct {
 	blockStream uint32 // stream of the header block under way, 0 if none
 	done        bool
 	err         error
-	pre         h2Preamble
+	pre         H2Preamble
 
 	// all keeps decoding after the first header block, for captures of
 	// every request a browser sends on the connection.
@@ -94,6 +93,12 @@ type h2Capture struct {
 	streams       []H2Stream
 	later         []H2Priority       // PRIORITY frames after the first header block
 	updates       []H2PriorityUpdate // PRIORITY_UPDATE frames
+}
+
+// NewH2Capture returns an empty capture; with allStreams it keeps decoding
+// every later header block too (see Captured), else it stops at the first.
+func NewH2Capture(allStreams bool) *H2Capture {
+	return &H2Capture{all: allStreams}
 }
 
 // H2Stream is one request header block seen on a connection (all mode).
@@ -112,7 +117,7 @@ type H2PriorityUpdate struct {
 
 // feed parses b, the next bytes the client sent. It is a no-op once the
 // first header block is complete or the capture failed.
-func (c *h2Capture) feed(b []byte) {
+func (c *H2Capture) Feed(b []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.finished() {
@@ -134,17 +139,17 @@ func (c *h2Capture) feed(b []byte) {
 }
 
 // finished reports whether later bytes no longer matter.
-func (c *h2Capture) finished() bool {
+func (c *H2Capture) finished() bool {
 	return c.err != nil || (c.done && !c.all)
 }
 
-func (c *h2Capture) fail(err error) {
+func (c *H2Capture) fail(err error) {
 	c.err = err
 	c.pending, c.block = nil, nil
 }
 
 // parse consumes the complete frames at the start of b and returns the rest.
-func (c *h2Capture) parse(b []byte) []byte {
+func (c *H2Capture) parse(b []byte) []byte {
 	if !c.sawPreface {
 		if len(b) < len(h2ClientPreface) {
 			return b
@@ -170,7 +175,7 @@ func (c *h2Capture) parse(b []byte) []byte {
 }
 
 // frame records one frame of interest.
-func (c *h2Capture) frame(typ, flags byte, stream uint32, payload []byte) {
+func (c *H2Capture) frame(typ, flags byte, stream uint32, payload []byte) {
 	if c.blockStream != 0 {
 		// RFC 9113 6.10: nothing may come between a header block's frames.
 		if typ != h2FrameContinuation || stream != c.blockStream {
@@ -190,9 +195,9 @@ func (c *h2Capture) frame(typ, flags byte, stream uint32, payload []byte) {
 			return
 		}
 		c.sawSettings = true
-		c.pre.Settings = []h2Setting{}
+		c.pre.Settings = []H2Setting{}
 		for p := payload; len(p) > 0; p = p[6:] {
-			c.pre.Settings = append(c.pre.Settings, h2Setting{uint16(p[0])<<8 | uint16(p[1]), be32(p[2:6])})
+			c.pre.Settings = append(c.pre.Settings, H2Setting{uint16(p[0])<<8 | uint16(p[1]), be32(p[2:6])})
 		}
 	case h2FrameWindowUpdate:
 		if stream == 0 && !c.pre.HasWindowUpdate && len(payload) == 4 {
@@ -220,7 +225,7 @@ func (c *h2Capture) frame(typ, flags byte, stream uint32, payload []byte) {
 
 // headers starts the first header block from a HEADERS frame, stripping its
 // padding and priority fields (RFC 9113 6.2).
-func (c *h2Capture) headers(flags byte, stream uint32, payload []byte) {
+func (c *H2Capture) headers(flags byte, stream uint32, payload []byte) {
 	padding := 0
 	if flags&h2FlagPadded != 0 {
 		if len(payload) < 1 {
@@ -251,7 +256,7 @@ func (c *h2Capture) headers(flags byte, stream uint32, payload []byte) {
 	c.addFragment(flags, payload[:len(payload)-padding])
 }
 
-func (c *h2Capture) addFragment(flags byte, fragment []byte) {
+func (c *H2Capture) addFragment(flags byte, fragment []byte) {
 	c.block = append(c.block, fragment...)
 	if flags&h2FlagEndHeaders == 0 {
 		return
@@ -284,24 +289,24 @@ func (c *h2Capture) addFragment(flags byte, fragment []byte) {
 
 // captured returns every header block, later PRIORITY frames and
 // PRIORITY_UPDATE frames read so far (all mode).
-func (c *h2Capture) captured() ([]H2Stream, []H2Priority, []H2PriorityUpdate) {
+func (c *H2Capture) Captured() ([]H2Stream, []H2Priority, []H2PriorityUpdate) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Clone(c.streams), slices.Clone(c.later), slices.Clone(c.updates)
 }
 
-var errNoHeaderBlock = errors.New("first header block not read yet")
+var ErrNoHeaderBlock = errors.New("first header block not read yet")
 
 // preamble returns what the client sent before its first request, once
 // the first header block has been read.
-func (c *h2Capture) preamble() (h2Preamble, error) {
+func (c *H2Capture) Preamble() (H2Preamble, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
 	case c.err != nil:
-		return h2Preamble{}, c.err
+		return H2Preamble{}, c.err
 	case !c.done:
-		return h2Preamble{}, errNoHeaderBlock
+		return H2Preamble{}, ErrNoHeaderBlock
 	}
 	return c.pre, nil
 }
@@ -324,7 +329,7 @@ func be32(b []byte) uint32 {
 // ";", the window increment or "00", PRIORITY frames as
 // stream:exclusive:dependency:weight joined by "," or "0", and the pseudo
 // headers as letters.
-func (p h2Preamble) akamai() string {
+func (p H2Preamble) Akamai() string {
 	settings := make([]string, len(p.Settings))
 	for i, s := range p.Settings {
 		settings[i] = fmt.Sprintf("%d:%d", s.ID, s.Value)
@@ -360,19 +365,4 @@ func (p h2Preamble) akamai() string {
 // fingerprint names; others (such as :protocol) are left out of it.
 var pseudoHeaderLetters = map[string]string{
 	":method": "m", ":authority": "a", ":scheme": "s", ":path": "p",
-}
-
-// h2TeeConn gives its capture a copy of what the HTTP/2 server reads. It
-// embeds the *tls.Conn so that its ConnectionState still reaches the server.
-type h2TeeConn struct {
-	*tls.Conn
-	capture *h2Capture
-}
-
-func (c *h2TeeConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 {
-		c.capture.feed(p[:n])
-	}
-	return n, err
 }

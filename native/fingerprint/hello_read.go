@@ -1,4 +1,4 @@
-package testserver
+package fingerprint
 
 import (
 	"errors"
@@ -9,9 +9,9 @@ import (
 
 // Go's crypto/tls gives a server only a digest of the ClientHello
 // (tls.ClientHelloInfo): no legacy version, no GREASE values, no point
-// formats, all of which JA3 and JA4 need. So the fingerprint server reads the
-// raw ClientHello off the socket itself, then replays those bytes to
-// tls.Server through a replayConn.
+// formats, all of which JA3 and JA4 need. So a server that fingerprints its
+// clients reads the raw ClientHello off the socket itself, then replays
+// those bytes to tls.Server through a replayConn.
 
 const (
 	// maxHelloBytes bounds what is read before the handshake; real
@@ -27,11 +27,11 @@ const (
 
 var errNotHandshake = errors.New("not a TLS handshake record")
 
-// readClientHello reads TLS records from r until they carry one whole
+// ReadClientHello reads TLS records from r until they carry one whole
 // handshake message, which may span several records and arrive in several
 // reads. It returns every byte it read, to be replayed, and the handshake
 // message, header included. The caller bounds the time with a deadline.
-func readClientHello(r io.Reader) (raw, msg []byte, err error) {
+func ReadClientHello(r io.Reader) (raw, msg []byte, err error) {
 	raw = make([]byte, 0, 2048)
 	// fill reads until raw holds at least n bytes.
 	fill := func(n int) error {
@@ -85,6 +85,13 @@ func readClientHello(r io.Reader) (raw, msg []byte, err error) {
 			return raw, hs[:msgLen], nil
 		}
 	}
+}
+
+// NewReplayConn returns conn with pending, bytes already read off it,
+// put back in front: tls.Server then sees the connection from its first
+// byte, ClientHello included.
+func NewReplayConn(conn net.Conn, pending []byte) net.Conn {
+	return &replayConn{Conn: conn, pending: pending}
 }
 
 // replayConn returns the bytes already read off Conn before reading more,

@@ -1,4 +1,4 @@
-package testserver
+package fingerprint
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ import (
 	"golang.org/x/net/http2/hpack"
 )
 
-// Unit tests of the pure parts of the fingerprint server: ClientHello
+// Unit tests of the fingerprint computations: ClientHello
 // reading and parsing, JA3, JA4 and the HTTP/2 capture. Expected values come
 // from the JA3 README (github.com/salesforce/ja3), the JA4 specification
 // (github.com/FoxIO-LLC/ja4, technical_details/JA4.md) and published Akamai
@@ -81,9 +81,9 @@ func inRecords(msg []byte, size int) []byte {
 	return out
 }
 
-func mustParse(t *testing.T, msg []byte) *clientHello {
+func mustParse(t *testing.T, msg []byte) *ClientHello {
 	t.Helper()
-	h, err := parseClientHello(msg)
+	h, err := ParseClientHello(msg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,8 +113,8 @@ func TestJA3ReadmeExamples(t *testing.T) {
 		},
 	} {
 		h := mustParse(t, tc.msg)
-		if got := ja3String(h, false); got != tc.ja3 || md5Hex(got) != tc.hash {
-			t.Errorf("%s: JA3 %s (%s), want %s (%s)", tc.name, got, md5Hex(got), tc.ja3, tc.hash)
+		if got := JA3String(h, false); got != tc.ja3 || MD5Hex(got) != tc.hash {
+			t.Errorf("%s: JA3 %s (%s), want %s (%s)", tc.name, got, MD5Hex(got), tc.ja3, tc.hash)
 		}
 	}
 }
@@ -122,10 +122,10 @@ func TestJA3ReadmeExamples(t *testing.T) {
 func TestJA3DropsGREASEAndJA3NSorts(t *testing.T) {
 	h := mustParse(t, testHello(0x0303, []uint16{0x2a2a, 0x1301, 0xc02b},
 		testExt(0xdada, nil), sniExt("a.test"), groupsExt(0x4a4a, 29, 23), testExt(0x0023, nil), pointsExt(0), testExt(0x0a0a, []byte{0})))
-	if got, want := ja3String(h, false), "771,4865-49195,0-10-35-11,29-23,0"; got != want {
+	if got, want := JA3String(h, false), "771,4865-49195,0-10-35-11,29-23,0"; got != want {
 		t.Errorf("JA3 %s, want %s", got, want)
 	}
-	if got, want := ja3String(h, true), "771,4865-49195,0-10-11-35,29-23,0"; got != want {
+	if got, want := JA3String(h, true), "771,4865-49195,0-10-11-35,29-23,0"; got != want {
 		t.Errorf("JA3N %s, want %s", got, want)
 	}
 }
@@ -156,7 +156,7 @@ var (
 	specSigAlgs = []uint16{0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601}
 )
 
-func specHello(t *testing.T) *clientHello {
+func specHello(t *testing.T) *ClientHello {
 	var exts [][]byte
 	exts = append(exts, testExt(0x3a3a, nil))
 	for _, typ := range specExtOrder {
@@ -182,8 +182,8 @@ func specHello(t *testing.T) *clientHello {
 }
 
 func TestJA4SpecExample(t *testing.T) {
-	got := ja4Of(specHello(t))
-	want := ja4Result{
+	got := JA4Of(specHello(t))
+	want := JA4Result{
 		JA4:   "t13d1516h2_8daaf6152771_e5627efa2ab1",
 		JA4R:  "t13d1516h2_002f,0035,009c,009d,1301,1302,1303,c013,c014,c02b,c02c,c02f,c030,cca8,cca9_0005,000a,000b,000d,0012,0015,0017,001b,0023,002b,002d,0033,4469,ff01_0403,0804,0401,0503,0805,0501,0806,0601",
 		JA4O:  "t13d1516h2_acb858a92679_18f69afefd3d",
@@ -257,7 +257,7 @@ func TestJA4EdgeCases(t *testing.T) {
 			testHello(0x0300, []uint16{0x000a}),
 			"ts3i0100" + "00_" + ja4Hash("000a") + "_000000000000"},
 	} {
-		if got := ja4Of(mustParse(t, tc.msg)).JA4; got != tc.want {
+		if got := JA4Of(mustParse(t, tc.msg)).JA4; got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
 		}
 	}
@@ -275,7 +275,7 @@ func goClientHello(t *testing.T) []byte {
 		_ = tc.Handshake() // fails when the pipe closes
 	}()
 	_ = server.SetDeadline(time.Now().Add(10 * time.Second))
-	raw, _, err := readClientHello(server)
+	raw, _, err := ReadClientHello(server)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +304,7 @@ func helloInfo(t *testing.T, raw []byte) *tls.ClientHelloInfo {
 
 func TestParseClientHelloAgreesWithGo(t *testing.T) {
 	raw := goClientHello(t)
-	_, msg, err := readClientHello(bytes.NewReader(raw))
+	_, msg, err := ReadClientHello(bytes.NewReader(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,13 +341,13 @@ func TestParseClientHelloAgreesWithGo(t *testing.T) {
 	if h.LegacyVersion != tls.VersionTLS12 || len(h.SessionID) != 32 || !bytes.Equal(h.CompressionMethods, []byte{0}) {
 		t.Errorf("legacy version %#x, session id %d bytes, compression %v", h.LegacyVersion, len(h.SessionID), h.CompressionMethods)
 	}
-	if got := ja4Of(h).JA4; !strings.HasPrefix(got, "t13d") || !strings.Contains(got, "h2_") {
+	if got := JA4Of(h).JA4; !strings.HasPrefix(got, "t13d") || !strings.Contains(got, "h2_") {
 		t.Errorf("JA4 %s", got)
 	}
 }
 
 func TestReadClientHelloAcrossRecordsAndReads(t *testing.T) {
-	_, msg, err := readClientHello(bytes.NewReader(goClientHello(t)))
+	_, msg, err := ReadClientHello(bytes.NewReader(goClientHello(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +355,7 @@ func TestReadClientHelloAcrossRecordsAndReads(t *testing.T) {
 	// and followed by a record that must be kept for the replay.
 	for _, size := range []int{1, 3, 50, 1000} {
 		stream := append(inRecords(msg, size), 0x14, 3, 3, 0, 1, 1)
-		raw, got, err := readClientHello(iotest.OneByteReader(bytes.NewReader(stream)))
+		raw, got, err := ReadClientHello(iotest.OneByteReader(bytes.NewReader(stream)))
 		if err != nil {
 			t.Fatalf("records of %d: %v", size, err)
 		}
@@ -388,7 +388,7 @@ func TestReadClientHelloErrors(t *testing.T) {
 		{"empty record", []byte{recordTypeHandshake, 3, 1, 0, 0}},
 		{"too long", inRecords(huge, 16384)},
 	} {
-		if _, _, err := readClientHello(bytes.NewReader(tc.input)); err == nil {
+		if _, _, err := ReadClientHello(bytes.NewReader(tc.input)); err == nil {
 			t.Errorf("%s: no error", tc.name)
 		}
 	}
@@ -403,10 +403,10 @@ func TestParseClientHelloRejectsTruncation(t *testing.T) {
 		// The header agrees with the cut, so only the body's own lengths can
 		// tell; cutting right before the extensions leaves a valid hello.
 		cut := append([]byte{handshakeTypeClientHello, 0, byte(i >> 8), byte(i)}, body[:i]...)
-		if _, err := parseClientHello(cut); (err == nil) != (i == noExtensions) {
+		if _, err := ParseClientHello(cut); (err == nil) != (i == noExtensions) {
 			t.Errorf("cut at %d: error %v", i, err)
 		}
-		if _, err := parseClientHello(msg[:handshakeHeaderLen+i]); err == nil {
+		if _, err := ParseClientHello(msg[:handshakeHeaderLen+i]); err == nil {
 			t.Errorf("header longer than body cut at %d: no error", i)
 		}
 	}
@@ -423,7 +423,7 @@ func TestParseClientHelloRejectsMalformedExtensions(t *testing.T) {
 		"points overrun":     testExt(extECPointFormats, []byte{4, 0}),
 		"extension overruns": {0, 0x23, 0, 4, 0},
 	} {
-		if _, err := parseClientHello(testHello(0x0303, []uint16{0x1301}, ext)); err == nil {
+		if _, err := ParseClientHello(testHello(0x0303, []uint16{0x1301}, ext)); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
@@ -474,12 +474,12 @@ func (c *h2Client) headers(stream uint32, prio http2.PriorityParam, chunk int, f
 	return c
 }
 
-// capture feeds the client's bytes to an h2Capture in pieces of size n.
-func (c *h2Client) capture(n int) *h2Capture {
-	h := &h2Capture{}
+// capture feeds the client's bytes to an H2Capture in pieces of size n.
+func (c *h2Client) capture(n int) *H2Capture {
+	h := &H2Capture{}
 	for b := c.buf.Bytes(); len(b) > 0; {
 		k := min(n, len(b))
-		h.feed(b[:k])
+		h.Feed(b[:k])
 		b = b[k:]
 	}
 	return h
@@ -542,11 +542,11 @@ func TestAkamaiPublishedFingerprints(t *testing.T) {
 	} {
 		for _, piece := range []int{1, 5, 1 << 20} {
 			c := tc.client.capture(piece)
-			pre, err := c.preamble()
+			pre, err := c.Preamble()
 			if err != nil {
 				t.Fatalf("%s in pieces of %d: %v", tc.name, piece, err)
 			}
-			if got := pre.akamai(); got != tc.want {
+			if got := pre.Akamai(); got != tc.want {
 				t.Errorf("%s in pieces of %d:\n got %s\nwant %s", tc.name, piece, got, tc.want)
 			}
 			if !reflect.DeepEqual(pre.HeadersPriority, tc.prio) {
@@ -577,7 +577,7 @@ func TestH2CaptureKeepsFirstHeaderBlockOnly(t *testing.T) {
 		window(0, 99).
 		headers(3, http2.PriorityParam{}, 1000, ":method", "POST", ":path", "/b")
 	h := c.capture(7)
-	pre, err := h.preamble()
+	pre, err := h.Preamble()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -585,7 +585,7 @@ func TestH2CaptureKeepsFirstHeaderBlockOnly(t *testing.T) {
 	if !reflect.DeepEqual(pre.Headers, want) {
 		t.Errorf("headers %q, want %q", pre.Headers, want)
 	}
-	if got := pre.akamai(); got != "1:4096|00|0|m,p" {
+	if got := pre.Akamai(); got != "1:4096|00|0|m,p" {
 		t.Errorf("akamai %s: later frames counted", got)
 	}
 	if len(h.pending) != 0 {
@@ -615,7 +615,7 @@ func TestH2CaptureErrors(t *testing.T) {
 		"interrupted block": interrupted, "no HEADERS yet": incomplete, "over 1 MiB": flood,
 		"bad HPACK": badHPACK, "no preface": notH2,
 	} {
-		if _, err := c.capture(4096).preamble(); err == nil {
+		if _, err := c.capture(4096).Preamble(); err == nil {
 			t.Errorf("%s: no error", name)
 		}
 	}
