@@ -167,14 +167,7 @@ class LiveBody:
         if stop is not None:
             self.cancel("stopped")
             return b""
-        if self._maxsize and self.bytes_received > self._maxsize:
-            message = (
-                f"Received {self.bytes_received} bytes which is larger than download max size "
-                f"({self._maxsize}) in request {self.request}."
-            )
-            logger.warning(message)
-            self.cancel("cancelled")
-            raise DownloadCancelledError(message)
+        self._check_size("Received", self.bytes_received)
         if self._decoder is None:
             return chunk
         self._decoder.feed(chunk)
@@ -192,15 +185,19 @@ class LiveBody:
             self.cancel("cancelled")
             raise ResponseDataLossError(f"{exc} (while streaming {self.request.url})") from None
         self.bytes_decoded += len(piece)
-        if self._maxsize and self.bytes_decoded > self._maxsize:
+        self._check_size("Decoded", self.bytes_decoded)
+        return piece
+
+    def _check_size(self, what: str, size: int) -> None:
+        """Cancel past ``download_maxsize``, received or decoded bytes alike."""
+        if self._maxsize and size > self._maxsize:
             message = (
-                f"Decoded {self.bytes_decoded} bytes which is larger than download max size "
+                f"{what} {size} bytes which is larger than download max size "
                 f"({self._maxsize}) in request {self.request}."
             )
             logger.warning(message)
             self.cancel("cancelled")
             raise DownloadCancelledError(message)
-        return piece
 
     def _finish(self) -> bytes:
         """The body has ended: the decoder's rest, or the failure."""

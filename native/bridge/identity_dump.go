@@ -9,6 +9,8 @@ import (
 	"github.com/bogdanfinn/fhttp/http2"
 	"github.com/bogdanfinn/tls-client/profiles"
 	tls "github.com/bogdanfinn/utls"
+
+	"github.com/scrapy-tlsclient/native/fingerprint"
 )
 
 // DumpProfile writes one of upstream's compiled profiles as identity data,
@@ -67,14 +69,11 @@ func prioritySpec(p http2.PriorityParam) PrioritySpec {
 }
 
 func codePointText(v uint16) string {
-	if isGREASE(v) {
+	if fingerprint.IsGREASE(v) {
 		return "GREASE"
 	}
 	return fmt.Sprintf("0x%04x", v)
 }
-
-// isGREASE matches RFC 8701's reserved values (0x0a0a, 0x1a1a, ...).
-func isGREASE(v uint16) bool { return v&0x0f0f == 0x0a0a && v>>8 == v&0xff }
 
 func codePointTexts[T ~uint16](values []T) []string {
 	out := make([]string, len(values))

@@ -133,7 +133,7 @@ func TestJA3DropsGREASEAndJA3NSorts(t *testing.T) {
 func TestIsGREASE(t *testing.T) {
 	var grease []uint16
 	for v := range 1 << 16 {
-		if isGREASE(uint16(v)) {
+		if IsGREASE(uint16(v)) {
 			grease = append(grease, uint16(v))
 		}
 	}

@@ -18,7 +18,7 @@ import (
 
 // isGREASE reports whether v is one of the reserved GREASE values of RFC
 // 8701: 0x0a0a, 0x1a1a, ..., 0xfafa.
-func isGREASE(v uint16) bool {
+func IsGREASE(v uint16) bool {
 	return v&0x0f0f == 0x0a0a && v>>8 == v&0xff
 }
 
@@ -26,7 +26,7 @@ func isGREASE(v uint16) bool {
 func withoutGREASE(vs []uint16) []uint16 {
 	out := make([]uint16, 0, len(vs))
 	for _, v := range vs {
-		if !isGREASE(v) {
+		if !IsGREASE(v) {
 			out = append(out, v)
 		}
 	}

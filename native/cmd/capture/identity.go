@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/scrapy-tlsclient/native/fingerprint"
 	"github.com/scrapy-tlsclient/native/testserver"
 )
 
@@ -83,7 +84,7 @@ func mergeECH(id *identityTLS, hellos []*parsedHello) error {
 			if e.id != 0xfe0d {
 				continue
 			}
-			ech, err := describeECH(&reader{b: e.data})
+			ech, err := describeECH(fingerprint.NewReader(e.data))
 			if err != nil {
 				return err
 			}

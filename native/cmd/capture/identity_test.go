@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scrapy-tlsclient/native/fingerprint"
 	"github.com/scrapy-tlsclient/native/testserver"
 )
 
@@ -94,10 +95,10 @@ func TestIdentityTLSChromium(t *testing.T) {
 func echPayload(t *testing.T, name string) string {
 	for _, e := range readHello(t, name).extensions {
 		if e.id == 0xfe0d {
-			r := &reader{b: e.data}
-			r.bytes(1 + 2 + 2 + 1)
-			r.vec16()
-			return asJSON(t, len(r.vec16().b))
+			r := fingerprint.NewReader(e.data)
+			r.Bytes(1 + 2 + 2 + 1)
+			r.Vec16()
+			return asJSON(t, len(r.Vec16().Rest()))
 		}
 	}
 	t.Fatal("no ECH extension")

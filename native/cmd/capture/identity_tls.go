@@ -4,6 +4,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+
+	"github.com/scrapy-tlsclient/native/fingerprint"
 )
 
 // identityTLS is a ClientHello in the identity registry's data format:
@@ -16,11 +18,8 @@ type identityTLS struct {
 	ShuffleExtensions  bool             `json:"shuffle_extensions"`
 }
 
-// isGREASE reports the RFC 8701 values 0x0a0a, 0x1a1a, ..., 0xfafa.
-func isGREASE(v uint16) bool { return v&0x0f0f == 0x0a0a && v>>8 == v&0xff }
-
 func id16(v uint16) string {
-	if isGREASE(v) {
+	if fingerprint.IsGREASE(v) {
 		return "GREASE"
 	}
 	return fmt.Sprintf("0x%04x", v)
@@ -30,51 +29,6 @@ func ids16(vs []uint16) []string {
 	out := make([]string, len(vs))
 	for i, v := range vs {
 		out[i] = id16(v)
-	}
-	return out
-}
-
-// reader reads big-endian fields; a short read marks it bad and yields
-// zero values.
-type reader struct {
-	b   []byte
-	bad bool
-}
-
-func (r *reader) bytes(n int) []byte {
-	if r.bad || n > len(r.b) {
-		r.bad = true
-		return nil
-	}
-	b := r.b[:n:n]
-	r.b = r.b[n:]
-	return b
-}
-
-func (r *reader) u8() int {
-	if b := r.bytes(1); b != nil {
-		return int(b[0])
-	}
-	return 0
-}
-
-func (r *reader) u16() uint16 {
-	if b := r.bytes(2); b != nil {
-		return uint16(b[0])<<8 | uint16(b[1])
-	}
-	return 0
-}
-
-func (r *reader) vec8() *reader  { return &reader{b: r.bytes(r.u8()), bad: r.bad} }
-func (r *reader) vec16() *reader { return &reader{b: r.bytes(int(r.u16())), bad: r.bad} }
-
-func (r *reader) list16() []uint16 {
-	var out []uint16
-	for len(r.b) >= 2 {
-		out = append(out, r.u16())
-	}
-	if len(r.b) != 0 {
-		r.bad = true
 	}
 	return out
 }
@@ -99,25 +53,16 @@ func parseHello(hexMsg string) (*parsedHello, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &reader{b: msg}
-	if r.u8() != 1 {
-		return nil, errors.New("not a ClientHello")
+	hello, err := fingerprint.ParseClientHello(msg)
+	if err != nil {
+		return nil, err
 	}
-	r.bytes(3) // length
-	r.bytes(2) // legacy_version
-	r.bytes(32)
-	r.vec8() // legacy_session_id
-	h := &parsedHello{ciphers: r.vec16().list16()}
-	for _, c := range r.vec8().b {
+	h := &parsedHello{ciphers: hello.CipherSuites}
+	for _, c := range hello.CompressionMethods {
 		h.compression = append(h.compression, int(c))
 	}
-	exts := r.vec16()
-	for len(exts.b) > 0 && !exts.bad {
-		id := exts.u16()
-		h.extensions = append(h.extensions, helloExtension{id, exts.vec16().b})
-	}
-	if r.bad || exts.bad {
-		return nil, errors.New("ClientHello truncated")
+	for i, id := range hello.Extensions {
+		h.extensions = append(h.extensions, helloExtension{id, hello.ExtensionData[i]})
 	}
 	return h, nil
 }
@@ -169,30 +114,30 @@ var plainExtensions = map[uint16]string{
 var certCompression = map[uint16]string{1: "zlib", 2: "brotli", 3: "zstd"}
 
 func describeExtension(e helloExtension) (map[string]any, error) {
-	if isGREASE(e.id) {
+	if fingerprint.IsGREASE(e.id) {
 		return map[string]any{"name": "grease"}, nil
 	}
 	if name, ok := plainExtensions[e.id]; ok {
 		return map[string]any{"name": name}, nil
 	}
-	r := &reader{b: e.data}
+	r := fingerprint.NewReader(e.data)
 	var ext map[string]any
 	switch e.id {
 	case 0x000a:
-		ext = map[string]any{"name": "supported_groups", "groups": ids16(r.vec16().list16())}
+		ext = map[string]any{"name": "supported_groups", "groups": ids16(r.List16(2))}
 	case 0x000b:
 		formats := []int{}
-		for _, f := range r.vec8().b {
+		for _, f := range r.Vec8().Rest() {
 			formats = append(formats, int(f))
 		}
 		ext = map[string]any{"name": "ec_point_formats", "formats": formats}
 	case 0x000d:
-		ext = map[string]any{"name": "signature_algorithms", "algorithms": ids16(r.vec16().list16())}
+		ext = map[string]any{"name": "signature_algorithms", "algorithms": ids16(r.List16(2))}
 	case 0x0010:
-		ext = map[string]any{"name": "alpn", "protocols": protocolList(r.vec16())}
+		ext = map[string]any{"name": "alpn", "protocols": protocolList(r.Vec16())}
 	case 0x001b:
 		algs := []string{}
-		for _, a := range r.vec8().list16() {
+		for _, a := range r.List16(1) {
 			name, ok := certCompression[a]
 			if !ok {
 				name = fmt.Sprintf("0x%04x", a)
@@ -201,29 +146,31 @@ func describeExtension(e helloExtension) (map[string]any, error) {
 		}
 		ext = map[string]any{"name": "compress_certificate", "algorithms": algs}
 	case 0x001c:
-		ext = map[string]any{"name": "record_size_limit", "limit": int(r.u16())}
+		ext = map[string]any{"name": "record_size_limit", "limit": int(r.U16())}
 	case 0x0022:
-		ext = map[string]any{"name": "delegated_credentials", "algorithms": ids16(r.vec16().list16())}
+		ext = map[string]any{"name": "delegated_credentials", "algorithms": ids16(r.List16(2))}
 	case 0x002b:
-		ext = map[string]any{"name": "supported_versions", "versions": ids16(r.vec8().list16())}
+		ext = map[string]any{"name": "supported_versions", "versions": ids16(r.List16(1))}
 	case 0x002d:
 		modes := []int{}
-		for _, m := range r.vec8().b {
+		for _, m := range r.Vec8().Rest() {
 			modes = append(modes, int(m))
 		}
 		ext = map[string]any{"name": "psk_key_exchange_modes", "modes": modes}
 	case 0x0033:
 		groups := []string{}
-		shares := r.vec16()
-		for len(shares.b) > 0 && !shares.bad {
-			groups = append(groups, id16(shares.u16()))
-			shares.vec16()
+		shares := r.Vec16()
+		for !shares.Empty() && shares.OK() {
+			groups = append(groups, id16(shares.U16()))
+			shares.Vec16()
 		}
-		r.bad = r.bad || shares.bad
+		if !shares.OK() {
+			return nil, errors.New("malformed")
+		}
 		ext = map[string]any{"name": "key_share", "groups": groups}
 	case 0x4469, 0x44cd:
 		// ALPS, under its first codepoint and the one of Chrome 133 on.
-		ext = map[string]any{"name": "application_settings", "codepoint": int(e.id), "protocols": protocolList(r.vec16())}
+		ext = map[string]any{"name": "application_settings", "codepoint": int(e.id), "protocols": protocolList(r.Vec16())}
 	case 0xfe0d:
 		ech, err := describeECH(r)
 		if err != nil {
@@ -233,25 +180,27 @@ func describeExtension(e helloExtension) (map[string]any, error) {
 	case 0xca34:
 		// draft-ietf-tls-trust-anchor-ids: a list of opaque<1..255> IDs.
 		ids := []string{}
-		list := r.vec16()
-		for len(list.b) > 0 && !list.bad {
-			ids = append(ids, hex.EncodeToString(list.vec8().b))
+		list := r.Vec16()
+		for !list.Empty() && list.OK() {
+			ids = append(ids, hex.EncodeToString(list.Vec8().Rest()))
 		}
-		r.bad = r.bad || list.bad
+		if !list.OK() {
+			return nil, errors.New("malformed")
+		}
 		ext = map[string]any{"name": "trust_anchors", "anchor_ids": ids}
 	default:
 		return map[string]any{"name": "generic", "id": fmt.Sprintf("0x%04x", e.id), "data": hex.EncodeToString(e.data)}, nil
 	}
-	if r.bad || len(r.b) != 0 {
+	if !r.OK() || !r.Empty() {
 		return nil, errors.New("malformed")
 	}
 	return ext, nil
 }
 
-func protocolList(r *reader) []string {
+func protocolList(r *fingerprint.Reader) []string {
 	out := []string{}
-	for len(r.b) > 0 && !r.bad {
-		out = append(out, string(r.vec8().b))
+	for !r.Empty() && r.OK() {
+		out = append(out, string(r.Vec8().Rest()))
 	}
 	return out
 }
@@ -261,18 +210,18 @@ func protocolList(r *reader) []string {
 // payload length is the one thing besides the suite a server can measure.
 // The length is the one on the wire, AEAD tag included (16 bytes for every
 // AEAD browsers use); utls's CandidatePayloadLens take it without the tag.
-func describeECH(r *reader) (map[string]any, error) {
-	if r.u8() != 0 {
+func describeECH(r *fingerprint.Reader) (map[string]any, error) {
+	if r.U8() != 0 {
 		return nil, errors.New("not an outer ClientHello ECH extension")
 	}
-	kdf, aead := r.u16(), r.u16()
-	r.u8()    // config_id, random
-	r.vec16() // enc, a fresh key
-	payload := r.vec16()
+	kdf, aead := r.U16(), r.U16()
+	r.U8()    // config_id, random
+	r.Vec16() // enc, a fresh key
+	payload := r.Vec16()
 	return map[string]any{
 		"name":            "encrypted_client_hello",
 		"grease":          true,
 		"cipher_suites":   []map[string]string{{"kdf": fmt.Sprintf("0x%04x", kdf), "aead": fmt.Sprintf("0x%04x", aead)}},
-		"payload_lengths": []int{len(payload.b)},
+		"payload_lengths": []int{len(payload.Rest())},
 	}, nil
 }
