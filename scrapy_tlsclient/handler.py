@@ -287,11 +287,22 @@ class TLSClientDownloadHandler:
         """Read the body, keeping ``transfer.open_stream`` up to date: None
         once the library has released the stream (end of body or error)."""
         download_timeout = call.timeout
-        maxsize: int = request.meta.get("download_maxsize", self._config.maxsize)
-        warnsize: int = request.meta.get("download_warnsize", self._config.warnsize)
+        if call.stream:
+            # A streamed body is never held whole: DOWNLOAD_MAXSIZE and
+            # DOWNLOAD_WARNSIZE do not apply, a per-request limit does
+            # (docs/streaming.rst).
+            maxsize = int(request.meta.get("download_maxsize") or 0)
+            warnsize = int(request.meta.get("download_warnsize") or 0)
+        else:
+            maxsize = request.meta.get("download_maxsize", self._config.maxsize)
+            warnsize = request.meta.get("download_warnsize", self._config.warnsize)
         headers = scrapy_headers(native)
         content_length = headers.get(b"Content-Length")
         expected = int(content_length) if content_length and content_length.isdigit() else None
+        if not _has_body(request, native.status):
+            # The Content-Length of a HEAD, 204 or 304 answer describes a
+            # body that is not sent (RFC 9110 8.6): nothing to limit.
+            expected = None
         if maxsize and expected and expected > maxsize:
             self._cancel_for_maxsize(expected, maxsize, request, expected=True)
         warned = bool(warnsize and expected and expected > warnsize)
@@ -679,6 +690,11 @@ class _Transfer:
 
     def __init__(self, stream_id: str | None) -> None:
         self.open_stream = stream_id
+
+
+def _has_body(request: Request, status: int) -> bool:
+    """Whether a response may carry a body (RFC 9110 6.4.1)."""
+    return request.method != "HEAD" and status not in (204, 304) and not 100 <= status < 200
 
 
 def _take_decoding(headers: Any) -> Decoder | None:

@@ -46,7 +46,8 @@ const (
 //	/slowbody?delay_ms=1000&n=2    headers now, n bytes 'x' after the delay
 //	/stall?n=1024                  announces 2n bytes, sends n, never ends
 //	/truncate?declared=100&send=50&chunked=0
-//	/status/{code}                 status code (200-999), body "status {code}"
+//	/status/{code}                 status code (200-999), body "status {code}";
+//	                               204 and 304 have none (?length=N announces N)
 //	/redirect?to=/echo&code=302    redirect with a Set-Cookie, empty body
 //	/cookies                       two Set-Cookie and two X-Dup headers
 //	/conns                         {"accepted": N} for the serving server
@@ -376,6 +377,15 @@ func handleStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if code == http.StatusNoContent || code == http.StatusNotModified {
+		// A Content-Length that describes the body a 200 would have had,
+		// as a cache validator's 304 may send (RFC 9110 8.6).
+		if length := r.URL.Query().Get("length"); length != "" {
+			w.Header().Set("Content-Length", length)
+		}
+		w.WriteHeader(code)
+		return
+	}
 	w.WriteHeader(code)
 	_, _ = fmt.Fprintf(w, "status %d", code)
 }

@@ -25,7 +25,7 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy_tlsclient import stream_of
 
 from conftest import Servers
-from handler_utils import open_handler
+from handler_utils import open_handler, open_http11
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -218,3 +218,42 @@ async def test_a_body_cut_inside_the_compressed_stream_is_data_loss(
         with pytest.raises(ResponseDataLossError):
             await read_stream(handler, served(base, encoding, cut, tls_client_stream=True))
     assert not target.exists()
+
+
+@pytest.mark.parametrize("server", ["http", "https", "h2"])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("HEAD", "/bytes?n=20000000"),
+        ("GET", "/status/304?length=20000000"),
+        ("GET", "/status/204?length=20000000"),
+    ],
+)
+@deferred_f_from_coro_f
+async def test_bodiless_answers_are_not_refused_for_their_content_length(
+    servers: Servers, server: str, method: str, path: str
+) -> None:
+    """A HEAD, 204 or 304 answer's Content-Length describes a body that is
+    not sent: DOWNLOAD_MAXSIZE has nothing to limit, as with HTTP11."""
+    request = Request(getattr(servers, server) + path, method=method, meta={"download_maxsize": LIMIT})
+    async with open_handler() as handler:
+        response = await handler.download_request(request)
+    assert response.status == (200 if method == "HEAD" else int(path[8:11]))
+    assert response.body == b""
+    if server != "h2":  # HTTP11 speaks HTTP/1.1 only
+        async with open_http11() as http11:
+            reference = await http11.download_request(request)
+        assert (reference.status, reference.body) == (response.status, b"")
+
+
+@deferred_f_from_coro_f
+async def test_a_stream_with_a_content_length_past_download_maxsize_streams(servers: Servers) -> None:
+    """DOWNLOAD_MAXSIZE does not apply to a streamed body, announced or not
+    (docs/streaming.rst); a per-request download_maxsize does."""
+    request = Request(f"{servers.h2}/bytes?n=3000000", meta={"tls_client_stream": True}, dont_filter=True)
+    async with open_handler(DOWNLOAD_MAXSIZE=1000000, DOWNLOAD_WARNSIZE=500000) as handler:
+        body, _ = await read_stream(handler, request)
+        assert len(body) == 3000000
+        limited = request.replace(meta={"tls_client_stream": True, "download_maxsize": 1000000})
+        with pytest.raises(DownloadCancelledError):
+            await handler.download_request(limited)
