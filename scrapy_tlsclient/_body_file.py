@@ -98,17 +98,42 @@ def check_body_file(value: Any) -> None:
             raise ValueError(f"{where}: directory {str(final.parent)!r} does not exist")
         if final.is_dir():
             raise ValueError(f"{where}: {str(final)!r} is a directory, not a file")
+        if final.is_symlink() or (final.exists() and not final.is_file()):
+            # The body replaces what the path names (a rename): that must
+            # never be /dev/null, a FIFO or what a link points at.
+            kind = (
+                "a symbolic link" if final.is_symlink() else "not a regular file (a device, FIFO or socket)"
+            )
+            raise ValueError(
+                f"{where}: {str(final)!r} is {kind}; body_file takes a regular file or a new path, "
+                "which the finished body replaces"
+            )
         if not os.access(final.parent, os.W_OK | os.X_OK):
             raise ValueError(f"{where}: directory {str(final.parent)!r} is not writable")
         return
     if callable(getattr(value, "write", None)) and callable(getattr(value, "truncate", None)):
         if isinstance(value, io.TextIOBase) or "b" not in getattr(value, "mode", "b"):
             raise ValueError(f"{where} must be a binary file object, got text file {value!r}")
+        if not _answers(value, "writable") or not _answers(value, "seekable"):
+            raise ValueError(
+                f"{where} must be a writable, seekable binary file object (each attempt starts it over), "
+                f"got {value!r}"
+            )
         return
     raise ValueError(
         f"{where} must be a path (str or os.PathLike) or a writable, seekable binary file object, "
         f"got {value!r}"
     )
+
+
+def _answers(value: Any, question: str) -> bool:
+    """What a file object says of itself; one that cannot say is taken at
+    its word that it can (its write and truncate methods are there)."""
+    method = getattr(value, question, None)
+    try:
+        return bool(method()) if callable(method) else True
+    except (OSError, ValueError):
+        return False
 
 
 def body_sink_for(value: Any) -> BodySink:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ._envelopes import RequestInput
 
 __all__ = [
+    "LONGEST_DEADLINE",
     "META_KEYS",
     "ClientOptionsCache",
     "NativeCall",
@@ -66,6 +67,11 @@ META_KEYS = frozenset(
         "tls_client_request_kind",
     }
 )
+
+#: The longest deadline kept (100 years): Go counts deadlines in int64
+#: nanoseconds, which overflow past about 292 years, so a longer
+#: download_timeout is no deadline at all.
+LONGEST_DEADLINE = 100 * 365 * 24 * 3600.0
 
 #: Proxy schemes tls-client dials (connect.go); http(s) proxies use CONNECT.
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h", "socks4", "socks4a")
@@ -132,9 +138,11 @@ def request_input_from(
             "The 'tls_client_stream' and 'body_file' request meta keys exclude each other: a streamed body "
             "goes to the spider, a body_file body to the file"
         )
-    # A negative value is the library's "no deadline" (long streams).
-    # The handler times a stream's headers itself: its body may be endless.
-    timeout_ms = -1 if no_deadline or stream else max(1, round(timeout * 1000))
+    # A negative value is the library's "no deadline" (long streams, and
+    # deadlines longer than it can count). The handler times a stream's
+    # headers itself: its body may be endless.
+    endless = no_deadline or stream or timeout > LONGEST_DEADLINE
+    timeout_ms = -1 if endless else max(1, round(timeout * 1000))
     if clients is not None and clients.serves(config, profiles):
         options, key = clients.options_for(request, stream, timeout_ms)
     else:

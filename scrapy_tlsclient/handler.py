@@ -58,7 +58,13 @@ from ._identity_registry import identities_for
 from ._live import LiveBody
 from ._native import load_library
 from ._progress import DownloadProgress
-from ._request_input import ClientOptionsCache, NativeCall, check_serialisable_meta, request_input_from
+from ._request_input import (
+    LONGEST_DEADLINE,
+    ClientOptionsCache,
+    NativeCall,
+    check_serialisable_meta,
+    request_input_from,
+)
 from ._response_args import ip_address_from, protocol_name, scrapy_headers, tls_certificate
 from ._scrapy_errors import cuts_body_short, scrapy_error_for
 from ._sessions import SessionPool
@@ -266,7 +272,8 @@ class TLSClientDownloadHandler:
             timed_out = True
             self._runner.submit(self._library.cancel_stream, transfer.open_stream)
 
-        disarm = call_later(call.timeout, time_out) if call.stream else None
+        timed = call.stream and call.timeout <= LONGEST_DEADLINE
+        disarm = call_later(call.timeout, time_out) if timed else None
         try:
             return await self._calls.request_stream(request_input)
         except NativeError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -189,11 +190,28 @@ async def test_closing_the_crawler_mid_body_removes_the_partial_file(
 
 @deferred_f_from_coro_f
 async def test_bad_body_file_values(servers: Servers, tmp_path: Path) -> None:
+    """Refused before anything is sent, and nothing touched: body_file
+    replaces what its path names, which must never be a device, a FIFO or
+    what a link points at."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    kept = tmp_path / "kept.txt"
+    kept.write_text("keep me")
+    link = tmp_path / "link.bin"
+    link.symlink_to(kept)
+    read_only = kept.open("rb")
+    read_end, write_end = os.pipe()
+    pipe_writer = os.fdopen(write_end, "wb")
     async with open_handler() as handler:
         for value, message in [
             (5, "'body_file' request meta key must be a path"),
             (str(tmp_path / "missing-dir" / "x.bin"), "does not exist"),
             (io.StringIO(), "'body_file' request meta key must be a binary file object"),
+            ("/dev/null", "is not a regular file"),
+            (str(fifo), "is not a regular file"),
+            (str(link), "is a symbolic link"),
+            (read_only, "must be a writable, seekable binary file object"),
+            (pipe_writer, "must be a writable, seekable binary file object"),
         ]:
             with pytest.raises(ValueError, match=message):
                 await handler.download_request(
@@ -206,7 +224,11 @@ async def test_bad_body_file_values(servers: Servers, tmp_path: Path) -> None:
                     meta={"body_file": str(tmp_path / "x"), "tls_client_stream": True},
                 )
             )
-    assert leftovers(tmp_path) == []
+    read_only.close()
+    pipe_writer.close()
+    os.close(read_end)
+    assert kept.read_text() == "keep me" and link.is_symlink() and fifo.is_fifo()
+    assert sorted(leftovers(tmp_path)) == ["fifo", "kept.txt", "link.bin"]  # nothing written
 
 
 @deferred_f_from_coro_f

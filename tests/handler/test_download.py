@@ -23,6 +23,8 @@ from scrapy.exceptions import (
 from scrapy.utils.defer import deferred_f_from_coro_f
 from twisted.internet.ssl import Certificate
 
+from scrapy_tlsclient import stream_of
+
 from conftest import Servers, pattern
 from handler_utils import gather, open_handler
 
@@ -281,3 +283,20 @@ async def test_debug_log_goes_to_scrapys_log_per_request(
     assert any("/bytes?n=7>" in line and "request GET" in line for line in lines)
     assert any("/refused>" in line for line in lines)  # failed requests log too
     assert all("/bytes?n=7>" in line or "/refused>" in line for line in lines)
+
+
+@deferred_f_from_coro_f
+async def test_a_huge_download_timeout_is_no_deadline(servers: Servers) -> None:
+    """Go counts deadlines in int64 nanoseconds (about 292 years): a longer
+    one overflowed into an instant timeout. Longer than 100 years now means
+    no deadline, for plain and streamed requests and the setting alike."""
+    async with open_handler(DOWNLOAD_TIMEOUT=1e16) as handler:
+        for timeout in (9.3e9, 1e16, None):
+            meta: dict[str, object] = {} if timeout is None else {"download_timeout": timeout}
+            response = await handler.download_request(Request(f"{servers.h2}/bytes?n=10", meta=meta))
+            assert response.status == 200 and len(response.body) == 10
+            stream_request = Request(f"{servers.h2}/bytes?n=10", meta={**meta, "tls_client_stream": True})
+            streamed = await handler.download_request(stream_request)
+            streamed.request = stream_request  # what the engine does
+            assert streamed.status == 200
+            assert b"".join([piece async for piece in stream_of(streamed).chunks()]) == bytes(range(10))
