@@ -123,6 +123,9 @@ class HandlerConfig:
     progress_interval: float
     #: Identity files loaded beside the packaged ones.
     identity_files: tuple[str, ...] = ()
+    #: Scrapy's REDIRECT_ENABLED: a body_file response RedirectMiddleware
+    #: will follow is not written to the file.
+    redirect_enabled: bool = True
     #: Where the library appends TLS key lines; None: nowhere. The
     #: handler sets it from SSLKEYLOGFILE when it is created
     #: (ssl_key_log_file below), as Scrapy's handlers read it.
@@ -170,6 +173,7 @@ class HandlerConfig:
             http3=_bool_setting(settings, "TLS_CLIENT_HTTP3"),
             progress_interval=_seconds(settings, "TLS_CLIENT_PROGRESS_INTERVAL"),
             identity_files=_paths(settings, "TLS_CLIENT_IDENTITY_FILES"),
+            redirect_enabled=settings.getbool("REDIRECT_ENABLED"),
         )
 
     def with_profile_of(self, profiles: Collection[str], default_profile: str) -> HandlerConfig:

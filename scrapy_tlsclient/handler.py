@@ -215,6 +215,10 @@ class TLSClientDownloadHandler:
         if scheme not in ("http", "https"):
             raise UnsupportedURLSchemeError(f"Unsupported URL scheme {scheme!r} in {request.url}")
         stream_id = f"{self._stream_prefix}{next(self._stream_numbers)}"
+        if request.meta.get("body_file") is not None or request.meta.get("tls_client_stream"):
+            # The response's body is in a file or still streaming: the empty
+            # body HttpCacheMiddleware would store is no response to replay.
+            request.meta["dont_cache"] = True
         call = request_input_from(
             request, self._config, stream_id=stream_id, profiles=self._profiles, clients=self._clients
         )
@@ -324,7 +328,9 @@ class TLSClientDownloadHandler:
             return _make_response(base_args, b"", stop_download=stop)
         if call.stream:
             return self._hand_over(native, request, headers, base_args, transfer)
-        if request.meta.get("body_file") is not None:
+        if request.meta.get("body_file") is not None and not self._redirected(
+            request, native.status, headers
+        ):
             return await self._read_into_file(native, request, call, transfer, headers, base_args)
 
         if native.stream_id is None and native.body_error is None:
@@ -538,6 +544,19 @@ class TLSClientDownloadHandler:
                 self._count("body_file/discarded")
                 await self._runner.run(sink.discard)
 
+    def _redirected(self, request: Request, status: int, headers: Any) -> bool:
+        """Whether RedirectMiddleware will follow this response: then its
+        body is no body of the file (it would replace a complete one before
+        the redirect even starts) and is read into memory instead."""
+        return (
+            status in _REDIRECTS
+            and b"Location" in headers
+            and self._config.redirect_enabled
+            and not request.meta.get("dont_redirect")
+            and status not in request.meta.get("handle_httpstatus_list", ())
+            and not request.meta.get("handle_httpstatus_all")
+        )
+
     def _observed(self, signal: object) -> bool:
         """Whether any receiver is connected to ``signal``."""
         return any(liveReceivers(getAllReceivers(self.crawler.signals.sender, signal)))
@@ -697,6 +716,10 @@ class _Transfer:
 
     def __init__(self, stream_id: str | None) -> None:
         self.open_stream = stream_id
+
+
+#: The statuses RedirectMiddleware follows.
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 def _has_body(request: Request, status: int) -> bool:

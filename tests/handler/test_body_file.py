@@ -17,7 +17,7 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy_tlsclient import TLSClientDownloadHandler
 from scrapy_tlsclient._threads import sleep
 
-from conftest import Servers, pattern
+from conftest import Servers, pattern, run_python
 from handler_utils import gather, open_handler
 
 
@@ -246,3 +246,83 @@ async def test_stop_download_leaves_no_file(servers: Servers, tmp_path: Path) ->
     assert "download_stopped" in response.flags
     assert response.body == b""
     assert leftovers(tmp_path) == []
+
+
+@deferred_f_from_coro_f
+async def test_a_redirect_leaves_the_file_alone(servers: Servers, tmp_path: Path) -> None:
+    """The 3xx answer RedirectMiddleware will follow is not the file's body:
+    an earlier complete file stays until the redirected download commits,
+    and stays when it fails."""
+    target = tmp_path / "file.bin"
+    target.write_bytes(b"the complete earlier download")
+    async with open_handler() as handler:
+        redirect = await handler.download_request(
+            Request(
+                f"{servers.https}/redirect?to=/truncate%3Fdeclared%3D100%26send%3D50",
+                meta={"body_file": str(target)},
+            )
+        )
+        assert redirect.status == 302
+        assert target.read_bytes() == b"the complete earlier download"
+        with pytest.raises(ResponseDataLossError):
+            await handler.download_request(
+                Request(f"{servers.https}/truncate?declared=100&send=50", meta={"body_file": str(target)})
+            )
+        assert target.read_bytes() == b"the complete earlier download"
+        # With redirects off for the request, the 3xx answer is the body.
+        kept = await handler.download_request(
+            Request(f"{servers.https}/redirect?to=/x", meta={"body_file": str(target), "dont_redirect": True})
+        )
+    assert kept.status == 302
+    assert target.read_bytes() == b""
+    assert leftovers(tmp_path) == ["file.bin"]
+
+
+CACHED_CRAWL = """
+import sys
+import scrapy
+from scrapy.crawler import CrawlerProcess
+from scrapy_tlsclient import stream_of
+
+url, cache_dir, target = sys.argv[1], sys.argv[2], sys.argv[3]
+
+class Spider(scrapy.Spider):
+    name = "cached"
+
+    async def start(self):
+        yield scrapy.Request(f"{url}/bytes?n=5000", meta={"body_file": target}, callback=self.stored)
+        yield scrapy.Request(f"{url}/bytes?n=7000", meta={"tls_client_stream": True}, callback=self.streamed)
+
+    def stored(self, response):
+        print("stored", "cached" in response.flags)
+
+    async def streamed(self, response):
+        body = b"".join([piece async for piece in stream_of(response).chunks()])
+        print("streamed", len(body), "cached" in response.flags)
+
+process = CrawlerProcess({
+    "LOG_LEVEL": "ERROR", "TELNETCONSOLE_ENABLED": False,
+    "DOWNLOAD_HANDLERS": {"https": "scrapy_tlsclient.TLSClientDownloadHandler"},
+    "SPIDER_MIDDLEWARES": {"scrapy_tlsclient.TLSClientStreamMiddleware": 1000},
+    "HTTPCACHE_ENABLED": True, "HTTPCACHE_DIR": cache_dir,
+})
+process.crawl(Spider)
+process.start()
+"""
+
+
+def test_body_file_and_stream_responses_are_not_cached(servers: Servers, tmp_path: Path) -> None:
+    """HttpCacheMiddleware would store their empty placeholder body, and the
+    next run would get no file and a stream that cannot be read."""
+    target = tmp_path / "stored.bin"
+    for run in range(2):
+        target.unlink(missing_ok=True)
+        result = run_python(
+            CACHED_CRAWL, servers.https, str(tmp_path / "cache"), str(target), env=dict(os.environ)
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert sorted(result.stdout.splitlines()[-2:]) == ["stored False", "streamed 7000 False"], (
+            run,
+            result.stdout,
+        )
+        assert target.read_bytes() == pattern(5000)
