@@ -458,6 +458,7 @@ class TLSClientDownloadHandler:
         )
         committed = False
         received = 0
+        stop: StopDownload | None = None
         #: Body bytes after decoding, on their way to the file.
         decoded = 0
 
@@ -503,7 +504,7 @@ class TLSClientDownloadHandler:
                     data = piece.chunk
                     if data and library_path is None:
                         stop = self._stop_download(signals.bytes_received, request, data=data)
-                        if stop is not None:
+                        if stop is not None and stop.fail:
                             return _make_response(base_args, b"", stop_download=stop)
                     # Raw and decoded sizes both count against the limit.
                     if maxsize and received > maxsize:
@@ -519,15 +520,19 @@ class TLSClientDownloadHandler:
                     elif data:
                         await write(data)
                     progress.update(received)
+                    if stop is not None:
+                        # StopDownload(fail=False): what arrived is the
+                        # body, as on the in-memory path; the file keeps it.
+                        break
             if writing is not None:
                 written, writing = writing, None
                 await written
-            if decoder is not None:
+            if decoder is not None and stop is None:
                 decoder.close()  # a body cut inside a compressed stream is data loss
             await self._runner.run(sink.commit)
             committed = True
             self._count("body_file/stored")
-            return _make_response(base_args, b"")
+            return _make_response(base_args, b"", stop_download=stop)
         except NativeError as error:
             if cuts_body_short(error):
                 raise ResponseDataLossError(f"{error.message} (while downloading {request.url})") from error

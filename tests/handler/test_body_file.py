@@ -232,19 +232,34 @@ async def test_bad_body_file_values(servers: Servers, tmp_path: Path) -> None:
 
 
 @deferred_f_from_coro_f
-async def test_stop_download_leaves_no_file(servers: Servers, tmp_path: Path) -> None:
+async def test_stop_download_keeps_what_arrived_or_fails_with_no_file(
+    servers: Servers, tmp_path: Path
+) -> None:
+    """StopDownload(fail=False): the bytes that arrived are the body, as on
+    the in-memory path, so the file holds them (a prefix of the body,
+    flagged download_stopped). fail=True fails the request and leaves no
+    file."""
     target = tmp_path / "stopped.bin"
     async with open_handler() as handler:
+        fail = False
 
         def stop_after_first_piece(data: bytes, **_: object) -> None:
-            raise StopDownload(fail=False)
+            raise StopDownload(fail=fail)
 
         handler.crawler.signals.connect(stop_after_first_piece, signal=signals.bytes_received)
         response = await handler.download_request(
             Request(f"{servers.h2}/bytes?n=5000000", meta={"body_file": str(target)})
         )
-    assert "download_stopped" in response.flags
-    assert response.body == b""
+        assert "download_stopped" in response.flags
+        assert response.body == b""
+        kept = target.read_bytes()
+        assert 0 < len(kept) < 5000000 and kept == pattern(len(kept))
+        target.unlink()
+        fail = True
+        with pytest.raises(StopDownload):
+            await handler.download_request(
+                Request(f"{servers.h2}/bytes?n=5000000", meta={"body_file": str(target)})
+            )
     assert leftovers(tmp_path) == []
 
 
