@@ -10,15 +10,18 @@ is truncated at the start and again on failure.
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
 import re
 import secrets
 import socket
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["TAGGED_NAME", "BodySink", "body_sink_for", "check_body_file", "process_tag"]
+__all__ = ["BodySink", "Tag", "body_sink_for", "check_body_file", "own_tag", "process_tag", "tag_of"]
 
 
 class BodySink:
@@ -59,31 +62,90 @@ class BodySink:
             os.fsync(self._file.fileno())
             self._file.close()
             os.replace(self._partial, self._final)
+            _LIVE_PARTIALS.discard(self._partial)
 
     def discard(self) -> None:
         """The attempt failed: leave nothing that looks like a body."""
         if self._partial is not None:
             self._file.close()
             self._partial.unlink(missing_ok=True)
+            _LIVE_PARTIALS.discard(self._partial)
             return
         self._file.seek(0)
         self._file.truncate()
         self._file.flush()
 
 
-def process_tag() -> str:
-    """``PID@HOST`` for temporary file names: tells this process's files
-    from those of other processes, on this machine or on others sharing
-    the directory (the host part has no ``-``, which ends the tag)."""
-    return f"{os.getpid()}@{_HOST}"
+@dataclass(frozen=True)
+class Tag:
+    """Whose temporary file a name is: ``PID.PIDNS@HOST``. The PID
+    namespace tells apart containers that share a host name (host
+    networking) and so may share PIDs too: without it, one container's exit
+    sweep took another's files, and its stale-file sweep judged PIDs it
+    cannot see as dead."""
+
+    pid: int
+    namespace: str
+    host: str
+
+    def __str__(self) -> str:
+        return f"{self.pid}.{self.namespace}@{self.host}"
 
 
-#: This machine's name with anything but letters, digits and dots as ``_``.
+def _pid_namespace() -> str:
+    """The PID namespace's inode number on Linux, ``0`` where there is none."""
+    try:
+        link = os.readlink("/proc/self/ns/pid")  # pid:[4026531836]
+    except OSError:
+        return "0"
+    return link.partition("[")[2].rstrip("]") or "0"
+
+
+#: This machine's name with anything but letters, digits and dots as ``_``
+#: (the host part has no ``-``, which ends the tag).
 _HOST = re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "localhost"
+_PID_NAMESPACE = _pid_namespace()
 
-#: A temporary name's tag: a pipeline file (``PID@HOST-HEX``) or a
-#: partial body (``.NAME.part-PID@HOST-HEX``).
-TAGGED_NAME = re.compile(r"(?:^|\.part-)(\d+)@([A-Za-z0-9._]+)-[0-9a-f]+$")
+#: A temporary name's tag: a pipeline file (``TAG-HEX``) or a partial body
+#: (``.NAME.part-TAG-HEX``).
+_TAGGED_NAME = re.compile(r"(?:^|\.part-)(\d+)\.(\d+)@([A-Za-z0-9._]+)-[0-9a-f]+$")
+
+
+def own_tag() -> Tag:
+    return Tag(os.getpid(), _PID_NAMESPACE, _HOST)
+
+
+def process_tag() -> str:
+    """This process's tag, for temporary file names."""
+    return str(own_tag())
+
+
+def tag_of(name: str) -> Tag | None:
+    """The tag of a temporary file name, or None for any other name."""
+    match = _TAGGED_NAME.search(name)
+    return Tag(int(match.group(1)), match.group(2), match.group(3)) if match else None
+
+
+#: Partial bodies of this process not committed or discarded yet: removed at
+#: exit, so a forced stop (a second Ctrl-C) leaves no hidden partial files.
+_LIVE_PARTIALS: set[Path] = set()
+_atexit_lock = threading.Lock()
+_atexit_registered = False
+
+
+def _remove_live_partials() -> None:
+    for path in list(_LIVE_PARTIALS):
+        path.unlink(missing_ok=True)
+    _LIVE_PARTIALS.clear()
+
+
+def _track_partial(path: Path) -> None:
+    global _atexit_registered
+    with _atexit_lock:
+        if not _atexit_registered:
+            atexit.register(_remove_live_partials)
+            _atexit_registered = True
+    _LIVE_PARTIALS.add(path)
 
 
 def check_body_file(value: Any) -> None:
@@ -143,7 +205,9 @@ def body_sink_for(value: Any) -> BodySink:
     if isinstance(value, (str, os.PathLike)):
         final = Path(value)
         partial = final.with_name(f".{final.name}.part-{process_tag()}-{secrets.token_hex(4)}")
-        return BodySink(open(partial, "xb"), final, partial)
+        sink = BodySink(open(partial, "xb"), final, partial)  # noqa: SIM115 (the sink closes it)
+        _track_partial(partial)
+        return sink
     value.seek(0)
     value.truncate()
     return BodySink(value, None, None)

@@ -28,7 +28,7 @@ from scrapy.pipelines.media import FileException
 from scrapy.utils.defer import ensure_awaitable
 from scrapy.utils.request import referer_str
 
-from ._body_file import TAGGED_NAME, process_tag
+from ._body_file import own_tag, process_tag, tag_of
 from ._threads import make_runner
 
 if TYPE_CHECKING:
@@ -197,25 +197,26 @@ def _move_into_store(source: Path, store: FSFilesStore, path: str) -> None:
 
 def _sweep_own(directory: Path) -> None:
     """Remove what this process left (its tag exactly: process 12 must not
-    take process 312's files)."""
+    take process 312's files, nor process 12 of another container)."""
+    own = own_tag()
     for path in directory.iterdir():
-        match = TAGGED_NAME.search(path.name)
-        if match and f"{match.group(1)}@{match.group(2)}" == process_tag():
+        if tag_of(path.name) == own:
             path.unlink(missing_ok=True)
 
 
 def _sweep_stale(directory: Path) -> None:
-    """Remove temporary files of crawler processes on this machine that no
-    longer run. Several processes, on several machines, may share a store:
-    a file of another machine is never judged from here."""
-    host = process_tag().partition("@")[2]
+    """Remove temporary files of crawler processes that no longer run.
+    Several processes, on several machines or in several containers, may
+    share a store: only a file of this machine and this PID namespace,
+    whose process this one can see, is judged from here."""
+    own = own_tag()
     for path in directory.iterdir():
-        match = TAGGED_NAME.search(path.name)
+        tag = tag_of(path.name)
         if (
-            match
-            and match.group(2) == host
-            and int(match.group(1)) != os.getpid()
-            and not _process_alive(int(match.group(1)))
+            tag is not None
+            and (tag.host, tag.namespace) == (own.host, own.namespace)
+            and tag.pid != own.pid
+            and not _process_alive(tag.pid)
         ):
             path.unlink(missing_ok=True)
 
