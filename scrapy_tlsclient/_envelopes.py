@@ -38,6 +38,7 @@ class RequestInput(TypedDict, total=False):
     headerOrder: list[str]
     headersList: list[list[str]]
     http2OnlyHeaders: list[str]
+    latin1Headers: bool
     connectHeaders: dict[str, list[str]]
     requestHostOverride: str
     sessionId: str

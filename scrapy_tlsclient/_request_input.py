@@ -86,6 +86,7 @@ _PER_CALL_FIELDS = frozenset(
         "isByteRequest",
         "headersList",
         "http2OnlyHeaders",
+        "latin1Headers",
         "streamId",
         "timeoutMilliseconds",
         "prefetchBytes",
@@ -157,6 +158,7 @@ def request_input_from(
         ),
         "streamId": stream_id,
         "timeoutMilliseconds": timeout_ms,
+        "latin1Headers": True,
     }
     if wire is not None and wire.http2_only:
         request_input["http2OnlyHeaders"] = list(wire.http2_only)
@@ -556,12 +558,9 @@ _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def _header_text(value: bytes) -> str:
-    # Values cross the ABI as JSON text. UTF-8 (what Scrapy encodes str
-    # values to) round-trips exactly; other bytes are sent as Latin-1 text.
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        return value.decode("latin-1")
+    # Values cross the ABI as JSON text, as Latin-1 (latin1Headers): each
+    # byte is the code point of its number, so every byte goes out as is.
+    return value.decode("latin-1")
 
 
 def _add_proxy(request_input: RequestInput, request: Request, auth_encoding: str) -> None:

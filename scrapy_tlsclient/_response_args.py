@@ -17,21 +17,22 @@ _PROTOCOLS = {"HTTP/1.0": "HTTP/1.0", "HTTP/1.1": "HTTP/1.1", "HTTP/2.0": "HTTP/
 
 
 def scrapy_headers(native: NativeResponse) -> Headers:
-    """Headers with repeated values kept (two Set-Cookie stay two).
+    """Headers with repeated values kept (two Set-Cookie stay two), each
+    value the bytes the server sent: the handler asks for Latin-1 text
+    (latin1Headers), where each code point is one byte.
 
     What ``Headers(native.headers)`` gives, normalised the way Headers
-    normalises (``str.title()`` names, values encoded with its encoding)
-    without its per-value type dispatch: every response pays for this."""
+    normalises (``str.title()`` names) without its per-value type dispatch:
+    every response pays for this."""
     headers = Headers()
-    encoding = headers.encoding
     grouped: dict[bytes, list[bytes]] = {}
     for name, value in native.headers:
-        key = name.title().encode(encoding)
+        key = name.title().encode("latin-1")
         found = grouped.get(key)
         if found is None:
-            grouped[key] = [value.encode(encoding)]
+            grouped[key] = [value.encode("latin-1")]
         else:
-            found.append(value.encode(encoding))
+            found.append(value.encode("latin-1"))
     dict.update(headers, grouped)
     return headers
 

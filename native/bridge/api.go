@@ -27,7 +27,7 @@ var Capabilities = []string{
 	"tlsInfo", "peerCertificate", "errorCode", "debugLog", "negativeTimeout",
 	"perRequestDeadline", "streamOutputTruncate", "unknownProfileError",
 	"binaryBuffers", "readStreamOutputPath", "completionNotifyFd", "completionSocket", "registerProfiles",
-	"sslKeyLogFile", "measureProfile",
+	"sslKeyLogFile", "measureProfile", "latin1Headers",
 }
 
 func (b *Bridge) parseInput(payload []byte) (*RequestInput, error) {

@@ -351,7 +351,17 @@ func buildRequest(in *RequestInput) (*http.Request, error) {
 	if req.URL.Host == "" {
 		return nil, newError(CodeInvalidURL, fmt.Sprintf("failed to create request object: no host in URL %q", in.RequestURL))
 	}
-	header, order, host, hostName := requestHeaders(in)
+	headersFrom := in
+	if in.Latin1Headers && in.HeadersList != nil {
+		pairs, err := latin1Pairs(in.HeadersList)
+		if err != nil {
+			return nil, err
+		}
+		local := *in
+		local.HeadersList = pairs
+		headersFrom = &local
+	}
+	header, order, host, hostName := requestHeaders(headersFrom)
 	if host != "" {
 		req.Host = host
 	}
@@ -445,6 +455,9 @@ func (b *Bridge) responseMeta(c *call, resp *http.Response) Response {
 	}
 	if out.Headers == nil {
 		out.Headers = map[string][]string{}
+	}
+	if c.input.Latin1Headers {
+		out.Headers = latin1Header(out.Headers)
 	}
 	if resp.Request != nil && resp.Request.URL != nil {
 		out.Target = resp.Request.URL.String()

@@ -56,6 +56,10 @@ type RequestInput struct {
 	// HeadersList replaces headers+headerOrder: ordered [name, value] pairs,
 	// names sent with the case given, a name may repeat.
 	HeadersList [][2]string `json:"headersList"`
+	// Latin1Headers: header values cross as Latin-1 text, each byte the
+	// code point of its number, so bytes that are not UTF-8 arrive as sent
+	// (latin1.go); for headersList and the response's headers.
+	Latin1Headers bool `json:"latin1Headers"`
 	// HTTP2OnlyHeaders names headers of headersList to leave out when the
 	// request goes over HTTP/1.1, as the browser the caller imitates does.
 	HTTP2OnlyHeaders []string `json:"http2OnlyHeaders"`

@@ -37,8 +37,9 @@ def test_every_valid_header_value_is_sent_once_in_order(headers: list[tuple[str,
         if name.lower() != "proxy-authorization":
             scrapy_headers.setlist(name, values)
     pairs = header_pairs(scrapy_headers)
+    # Values cross as Latin-1 text: each byte (of Scrapy's UTF-8) one code point.
     expected = [
-        [name.decode("latin-1"), value.decode("utf-8")]
+        [name.decode("latin-1"), value.decode("latin-1")]
         for name, values in scrapy_headers.items()
         for value in values
     ]
@@ -214,11 +215,12 @@ def test_envelope_to_response_keeps_status_headers_repeats_and_body(
     scrapy = scrapy_headers(native)
     for name, values in headers.items():
         # Every repeated value kept, in order (two Set-Cookie stay two); the
-        # envelope's text as Scrapy's Headers encode str values (UTF-8).
-        assert [v.decode("utf-8") for v in scrapy.getlist(name)] == values
+        # envelope's Latin-1 text (latin1Headers) back as the bytes sent.
+        assert [v.decode("latin-1") for v in scrapy.getlist(name)] == values
     assert sum(len(scrapy.getlist(name)) for name in scrapy) == sum(len(v) for v in headers.values())
-    # Built as Scrapy's own constructor builds it from the same pairs.
-    assert dict(scrapy.items()) == dict(Headers(native.headers).items())
+    # Built as Scrapy's own constructor builds it from the same pairs, as bytes.
+    as_bytes = [(name, value.encode("latin-1")) for name, value in native.headers]
+    assert dict(scrapy.items()) == dict(Headers(as_bytes).items())
 
 
 # -- native error text -> exception class -------------------------------------
