@@ -52,11 +52,17 @@ class _Zlib:
         self._inner: Any = zlib.decompressobj(self._wbits)
         self._input = b""
         self._started = False
+        #: Everything fed before the first output: a deflate body may turn
+        #: out to be raw only after its first bytes passed for a zlib
+        #: header, and is then decoded again from the start.
+        self._replay: bytes | None = b"" if not gzip else None
         #: The stream has ended; anything after it is ignored.
         self._done = False
 
     def feed(self, data: bytes) -> None:
         self._input += data
+        if self._replay is not None:
+            self._replay += data
 
     def read(self, max_bytes: int) -> bytes:
         while not self._done:
@@ -74,13 +80,17 @@ class _Zlib:
             try:
                 out = self._inner.decompress(self._input, max_bytes)
             except zlib.error:
-                if self._started or self._gzip or self._wbits < 0:
+                if self._replay is None or self._wbits < 0:
                     raise ValueError("malformed deflate/gzip data in the response body") from None
-                # "deflate" without the zlib header (Scrapy accepts it too).
+                # "deflate" without the zlib header (Scrapy accepts it too):
+                # start over on everything fed so far.
                 self._wbits = -zlib.MAX_WBITS
                 self._inner = zlib.decompressobj(self._wbits)
+                self._input = self._replay
                 continue
             self._started = True
+            if out:
+                self._replay = None
             if self._inner.eof:
                 # What follows the stream is all in unused_data; whatever
                 # unconsumed_tail still holds then is a copy of part of it

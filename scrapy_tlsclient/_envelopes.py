@@ -108,6 +108,9 @@ class NativeResponse:
     eof: bool = False
     #: requestStream with prefetchBytes: the body failed after ``body``
     body_error: NativeError | None = None
+    #: The body ends when the server closes the connection (HTTP/1.x without
+    #: Content-Length or chunks): a cut cannot be told from its end.
+    close_delimited: bool = False
 
 
 @dataclass(frozen=True)
@@ -220,6 +223,7 @@ def response_from_envelope(envelope: dict[str, Any], body: bytes | None = None) 
         body_bytes=envelope.get("bodyBytes"),
         debug_log=list(envelope.get("debugLog") or ()),
         eof=bool(envelope.get("eof")),
+        close_delimited=bool(envelope.get("closeDelimited")),
         body_error=(
             native_error_from(envelope["bodyError"], envelope.get("bodyErrorCode"))
             if envelope.get("bodyError")

@@ -650,6 +650,9 @@ class TLSClientDownloadHandler:
             "protocol": protocol_name(native.protocol),
             "ip_address": ip_address_from(native.remote_address),
             "certificate": tls_certificate(der) if der else None,
+            # As Scrapy's HTTP11 handler flags a body that ends with the
+            # connection (Twisted's PotentialDataLoss).
+            "flags": ["partial"] if native.close_delimited else [],
         }
 
     def _stop_download(self, signal: object, request: Request, **kwargs: Any) -> StopDownload | None:
@@ -758,7 +761,7 @@ def _make_response(
     stop_download: StopDownload | None = None,
 ) -> Response:
     respcls = responsetypes.from_args(headers=base_args["headers"], url=base_args["url"], body=body)
-    response = respcls(**base_args, body=body, flags=flags)
+    response = respcls(**{**base_args, "flags": [*base_args["flags"], *(flags or [])]}, body=body)
     if stop_download is not None:
         response.flags.append("download_stopped")
         if stop_download.fail:

@@ -459,6 +459,9 @@ func (b *Bridge) responseMeta(c *call, resp *http.Response) Response {
 	if c.input.Latin1Headers {
 		out.Headers = latin1Header(out.Headers)
 	}
+	out.CloseDelimited = resp.ProtoMajor == 1 && resp.ContentLength < 0 && len(resp.TransferEncoding) == 0 &&
+		resp.Request != nil && resp.Request.Method != http.MethodHead &&
+		resp.StatusCode != http.StatusNoContent && resp.StatusCode != http.StatusNotModified && resp.StatusCode >= 200
 	if resp.Request != nil && resp.Request.URL != nil {
 		out.Target = resp.Request.URL.String()
 	}

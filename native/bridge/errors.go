@@ -104,6 +104,11 @@ var messageCodes = []struct{ fragment, code string }{
 	{"tls:", CodeTLS},
 	{"bad ssl pin", CodeTLS},
 	{"unexpected EOF", CodeDataLoss},
+	// A body's chunked framing broken after the head (fhttp's
+	// internal/chunked.go): what arrived before is good, the rest lost.
+	{"malformed chunked encoding", CodeDataLoss},
+	{"invalid byte in chunk length", CodeDataLoss},
+	{"http chunk length too large", CodeDataLoss},
 	{"stream error", CodeDataLoss},
 	{"connection reset", CodeConnectionLost},
 	{"broken pipe", CodeConnectionLost},

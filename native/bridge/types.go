@@ -197,6 +197,10 @@ type Response struct {
 	// With binaryBody and a non-empty body: the handle of the buffer that
 	// holds it (body is then empty).
 	BodyBuffer string `json:"bodyBuffer,omitempty"`
+	// CloseDelimited: an HTTP/1.x body with neither Content-Length nor
+	// chunked framing, which ends when the server closes the connection,
+	// so its end cannot be told from a cut (Scrapy flags it "partial").
+	CloseDelimited bool `json:"closeDelimited,omitempty"`
 }
 
 // TLSInfo describes the negotiated TLS connection.

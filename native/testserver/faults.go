@@ -60,6 +60,9 @@ import (
 //	                              Content-Length: declared, send bytes, close
 //	/truncate-chunked?send=5000   chunked, send bytes in 1000-byte chunks,
 //	                              close without the last chunk
+//	/bad-chunk?send=5000          chunked, send bytes, then a chunk-size line
+//	                              that is no number, close
+//	/close-delimited?send=5000    no Content-Length, no chunks: send, close
 //	/slow-headers?interval_ms=100 a header byte every interval, no end
 //	/stall-body?declared=100000&send=5000
 //	                              Content-Length: declared, send bytes, stall
@@ -401,6 +404,25 @@ func serveH1Fault(ctx context.Context, c, raw net.Conn) {
 			body = body[n:]
 		}
 		if ok {
+			faultPause(ctx, faultResetDelay)
+		}
+		faultClose(c)
+	case "/bad-chunk":
+		// Good chunks, then a chunk-size line that is no number.
+		ok := send("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+		body := faultPayload(sent)
+		for len(body) > 0 && ok {
+			n := min(len(body), 1000)
+			ok = send(fmt.Sprintf("%x\r\n", n), body[:n], []byte("\r\n"))
+			body = body[n:]
+		}
+		if ok && send("zz\r\n") {
+			faultPause(ctx, faultResetDelay)
+		}
+		faultClose(c)
+	case "/close-delimited":
+		// Neither Content-Length nor chunks: the close ends the body.
+		if send("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n", faultPayload(sent)) {
 			faultPause(ctx, faultResetDelay)
 		}
 		faultClose(c)

@@ -121,6 +121,7 @@ def h1_faults(server: str) -> list[Fault]:
         ),
         Fault("h1/truncate-length", server, "/truncate-length", DATALOSS, DATALOSS, dataloss=True),
         Fault("h1/truncate-chunked", server, "/truncate-chunked", DATALOSS, DATALOSS, dataloss=True),
+        Fault("h1/bad-chunk", server, "/bad-chunk", DATALOSS, DATALOSS, dataloss=True),
         Fault("h1/slow-headers", server, "/slow-headers", TIMEOUT, TIMEOUT),
         Fault("h1/stall-body", server, "/stall-body", TIMEOUT, TIMEOUT),
         Fault("h1/huge-headers", server, "/huge-headers", None, None),
@@ -447,3 +448,21 @@ def test_docs_table_lists_every_fault() -> None:
     text = (ROOT / "docs" / "reliability.rst").read_text(encoding="utf-8")
     missing = sorted({f.key for f in FAULTS if f"``{f.key}``" not in text})
     assert not missing, f"docs/reliability.rst lacks rows for {missing}"
+
+
+@pytest.mark.parametrize("server", ["http", "https"])
+@deferred_f_from_coro_f
+async def test_a_body_that_ends_with_the_connection_is_flagged_partial(
+    fault_servers: FaultServers, server: str
+) -> None:
+    """Neither Content-Length nor chunks: the end of the body cannot be told
+    from a cut, and both handlers say so with the "partial" flag."""
+    await warm_up(fault_servers)
+    request = Request(fault_servers[server] + "/close-delimited?send=5000", dont_filter=True)
+    async with open_handler() as handler, open_http11() as http11:
+        for opened in (handler, http11):
+            response = await opened.download_request(request)
+            assert response.status == 200 and len(response.body) == 5000
+            assert "partial" in response.flags, type(opened).__name__
+        ok = await handler.download_request(Request(fault_servers[server] + "/ok?n=100", dont_filter=True))
+        assert "partial" not in ok.flags
