@@ -172,6 +172,13 @@ def check_body_file(value: Any) -> None:
             )
         if not os.access(final.parent, os.W_OK | os.X_OK):
             raise ValueError(f"{where}: directory {str(final.parent)!r} is not writable")
+        longest = _name_max(final.parent) - _PARTIAL_EXTRA
+        if len(os.fsencode(final.name)) > longest:
+            raise ValueError(
+                f"{where}: the file name {final.name!r} is too long: the body is written beside it under a "
+                f"temporary name {_PARTIAL_EXTRA} bytes longer, and this file system allows "
+                f"{longest + _PARTIAL_EXTRA}"
+            )
         return
     if callable(getattr(value, "write", None)) and callable(getattr(value, "truncate", None)):
         if isinstance(value, io.TextIOBase) or "b" not in getattr(value, "mode", "b"):
@@ -186,6 +193,18 @@ def check_body_file(value: Any) -> None:
         f"{where} must be a path (str or os.PathLike) or a writable, seekable binary file object, "
         f"got {value!r}"
     )
+
+
+#: What the temporary name adds to the file's: ".", ".part-", the tag
+#: (PID.PIDNS@HOST) and "-" with 8 hex digits.
+_PARTIAL_EXTRA = len(f"..part-{Tag(2**22, _PID_NAMESPACE, _HOST)}-") + 8
+
+
+def _name_max(directory: Path) -> int:
+    try:
+        return os.pathconf(directory, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
 
 
 def _answers(value: Any, question: str) -> bool:

@@ -212,6 +212,10 @@ async def test_bad_body_file_values(servers: Servers, tmp_path: Path) -> None:
             (str(link), "is a symbolic link"),
             (read_only, "must be a writable, seekable binary file object"),
             (pipe_writer, "must be a writable, seekable binary file object"),
+            (
+                str(tmp_path / ("n" * 240)),
+                "is too long: the body is written beside it under a temporary name",
+            ),
         ]:
             with pytest.raises(ValueError, match=message):
                 await handler.download_request(
