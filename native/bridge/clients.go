@@ -346,6 +346,13 @@ func customProfile(c *CustomTLSClient) (profiles.ClientProfile, error) {
 	if err != nil {
 		return profiles.ClientProfile{}, newError(CodeInvalidInput, "invalid customTlsClient: "+err.Error())
 	}
+	// Some specs pass the factory's construction and fail only when it
+	// builds a hello (an extension id utls has no type for): build one
+	// now, so the request is refused as bad input instead of failing its
+	// handshake like a network fault that a retry might cure.
+	if _, err := specFactory(); err != nil {
+		return profiles.ClientProfile{}, newError(CodeInvalidInput, "invalid customTlsClient: "+err.Error())
+	}
 	h2Settings := map[http2.SettingID]uint32{}
 	for name, value := range c.H2Settings {
 		id, ok := tls_client.H2SettingsMap[name]

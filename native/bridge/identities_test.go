@@ -172,3 +172,19 @@ func TestHTTP2OnlyHeadersAreLeftOutOverHTTP1(t *testing.T) {
 		}
 	}
 }
+
+// A customTlsClient whose hello cannot be built (an extension id utls has
+// no type for) is bad input, refused before any connection, not a TLS
+// failure of the handshake that a retry might cure.
+func TestACustomSpecThatCannotBuildAHelloIsBadInput(t *testing.T) {
+	out := doRequest(t, New(), req(testServers(t).Fingerprint+"/", map[string]any{
+		"sessionId": "",
+		"customTlsClient": map[string]any{
+			"ja3String":         "771,4865,0-23-65281-10-11-35-16-5-13-43-45-51-64000,29-23-24,0",
+			"supportedVersions": []string{"1.3"}, "keyShareCurves": []string{"X25519"},
+		},
+	}))
+	if out.ErrorCode != CodeInvalidInput || !strings.Contains(out.Body, "invalid customTlsClient") {
+		t.Fatalf("got %s %q", out.ErrorCode, out.Body)
+	}
+}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from scrapy_tlsclient._browsers import browser_for
 from conftest import Servers, run_python
 from handler_utils import open_handler
 
+ROOT = Path(__file__).resolve().parents[2]
 CHROME_AKAMAI = "1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p"
 FIREFOX_AKAMAI = "1:65536;2:0;4:131072;5:16384|12517377|0|m,p,a,s"
 SAFARI_AKAMAI = "2:0;3:100;4:2097152;9:1|10420225|0|m,s,a,p"
@@ -145,23 +147,9 @@ async def test_random_extension_order_keeps_ja4(servers: Servers, profile: str) 
 
 @deferred_f_from_coro_f
 async def test_a_custom_tls_spec_is_what_goes_on_the_wire(servers: Servers) -> None:
-    ja3 = "771,4865-4867-4866-49195-49199,0-23-65281-10-11-35-16-5-13-43-45-51,29-23-24,0"
-    custom = {
-        "ja3String": ja3,
-        "h2Settings": {
-            "HEADER_TABLE_SIZE": 65536,
-            "ENABLE_PUSH": 0,
-            "INITIAL_WINDOW_SIZE": 131072,
-            "MAX_FRAME_SIZE": 16384,
-        },
-        "h2SettingsOrder": ["HEADER_TABLE_SIZE", "ENABLE_PUSH", "INITIAL_WINDOW_SIZE", "MAX_FRAME_SIZE"],
-        "pseudoHeaderOrder": [":method", ":path", ":authority", ":scheme"],
-        "connectionFlow": 12517377,
-        "supportedSignatureAlgorithms": ["ECDSAWithP256AndSHA256", "PSSWithSHA256", "PKCS1WithSHA256"],
-        "supportedVersions": ["1.3", "1.2"],
-        "keyShareCurves": ["X25519"],
-        "alpnProtocols": ["h2", "http/1.1"],
-    }
+    """The example of docs/settings.rst (TLS_CLIENT_CUSTOM_TLS), as written."""
+    custom = json.loads((ROOT / "docs" / "examples" / "custom_tls.json").read_text())
+    ja3 = custom["ja3String"]
     async with open_handler() as handler:
         response = await handler.download_request(
             Request(f"{servers.fingerprint}/", meta={"tls_client_custom_tls": custom})
