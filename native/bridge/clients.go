@@ -350,7 +350,7 @@ func customProfile(c *CustomTLSClient) (profiles.ClientProfile, error) {
 	// builds a hello (an extension id utls has no type for): build one
 	// now, so the request is refused as bad input instead of failing its
 	// handshake like a network fault that a retry might cure.
-	if _, err := specFactory(); err != nil {
+	if err := tryFactory(specFactory); err != nil {
 		return profiles.ClientProfile{}, newError(CodeInvalidInput, "invalid customTlsClient: "+err.Error())
 	}
 	h2Settings := map[http2.SettingID]uint32{}
@@ -398,6 +398,18 @@ func customProfile(c *CustomTLSClient) (profiles.ClientProfile, error) {
 	return profiles.NewClientProfile(hello, h2Settings, h2Order, c.PseudoHeaderOrder, c.ConnectionFlow,
 		priorities, headerPriority, c.StreamID, c.AllowHTTP, h3Settings, h3Order, c.H3PriorityParam,
 		c.H3PseudoHeaderOrder, c.H3SendGreaseFrames), nil
+}
+
+// tryFactory builds one hello; utls panics on some malformed specs (an
+// index past a short list), which is bad input like any other.
+func tryFactory(factory func() (tls.ClientHelloSpec, error)) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the spec cannot build a ClientHello: %v", r)
+		}
+	}()
+	_, err = factory()
+	return err
 }
 
 var (
