@@ -396,27 +396,13 @@ func serveH1Fault(ctx context.Context, c, raw net.Conn) {
 		}
 		faultClose(c)
 	case "/truncate-chunked":
-		ok := send("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
-		body := faultPayload(sent)
-		for len(body) > 0 && ok {
-			n := min(len(body), 1000)
-			ok = send(fmt.Sprintf("%x\r\n", n), body[:n], []byte("\r\n"))
-			body = body[n:]
-		}
-		if ok {
+		if sendChunked(send, faultPayload(sent)) {
 			faultPause(ctx, faultResetDelay)
 		}
 		faultClose(c)
 	case "/bad-chunk":
 		// Good chunks, then a chunk-size line that is no number.
-		ok := send("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
-		body := faultPayload(sent)
-		for len(body) > 0 && ok {
-			n := min(len(body), 1000)
-			ok = send(fmt.Sprintf("%x\r\n", n), body[:n], []byte("\r\n"))
-			body = body[n:]
-		}
-		if ok && send("zz\r\n") {
+		if sendChunked(send, faultPayload(sent)) && send("zz\r\n") {
 			faultPause(ctx, faultResetDelay)
 		}
 		faultClose(c)
@@ -683,4 +669,16 @@ func serveProxyFault(ctx context.Context, c net.Conn, mode string) {
 		faultPause(ctx, 50*time.Millisecond)
 		faultClose(c)
 	}
+}
+
+// sendChunked sends a chunked 200 head and body in 1000-byte chunks, without
+// the last (empty) chunk: the caller decides how the body ends.
+func sendChunked(send func(s string, body ...[]byte) bool, body []byte) bool {
+	ok := send("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+	for len(body) > 0 && ok {
+		n := min(len(body), 1000)
+		ok = send(fmt.Sprintf("%x\r\n", n), body[:n], []byte("\r\n"))
+		body = body[n:]
+	}
+	return ok
 }
