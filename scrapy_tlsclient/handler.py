@@ -170,10 +170,12 @@ class TLSClientDownloadHandler:
         self._live: weakref.WeakSet[LiveBody] = weakref.WeakSet()
         self._closing = False
         self._dataloss_warned = False
-        if crawler not in _SCHEDULING_CHECKED:
-            # Scrapy builds one handler per scheme (http, https): one check.
-            _SCHEDULING_CHECKED.add(crawler)
-            crawler.signals.connect(self._refuse_unserialisable, signal=signals.request_scheduled)
+        if crawler in _SCHEDULING_CHECKED:
+            return
+        # Scrapy builds one handler per scheme (http, https): one check and
+        # one start-up line per crawl.
+        _SCHEDULING_CHECKED.add(crawler)
+        crawler.signals.connect(self._refuse_unserialisable, signal=signals.request_scheduled)
         info = self._library.info
         logger.info(
             "scrapy_tlsclient %s: native library %s (tls-client %s, %s) at %s; default profile %s; "

@@ -160,3 +160,35 @@ def test_unserialisable_tls_client_meta_is_dropped_before_the_scheduler_queues_i
     assert [url for url, _, _ in results["ok"]] == [f"{servers.h2}/bytes?n=2"]  # type: ignore[union-attr]
     assert results["stats"] == {"tls_client/requests/refused_unserialisable": 1}
     assert results["errors"] == []  # dropped at scheduling: no download, no errback
+
+
+ONE_LINE_CRAWL = """
+import sys
+import scrapy
+from scrapy.crawler import CrawlerProcess
+
+class Spider(scrapy.Spider):
+    name = "one_line"
+    start_urls = [sys.argv[1] + "/bytes?n=10", sys.argv[2] + "/bytes?n=10"]
+
+    def parse(self, response):
+        pass
+
+process = CrawlerProcess({
+    "LOG_LEVEL": "INFO", "TELNETCONSOLE_ENABLED": False,
+    "DOWNLOAD_HANDLERS": {
+        "http": "scrapy_tlsclient.TLSClientDownloadHandler",
+        "https": "scrapy_tlsclient.TLSClientDownloadHandler",
+    },
+})
+process.crawl(Spider)
+process.start()
+"""
+
+
+def test_the_start_up_line_is_logged_once_per_crawl(servers: Servers) -> None:
+    """Scrapy builds one handler per scheme; the crawl logs one line."""
+    result = run_python(ONE_LINE_CRAWL, servers.http, servers.https)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [line for line in result.stderr.splitlines() if ": native library " in line]
+    assert len(lines) == 1, lines
