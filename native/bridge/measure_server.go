@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/scrapy-tlsclient/native/fingerprint"
+	"github.com/scrapy-tlsclient/native/localcert"
 	"golang.org/x/net/http2"
 )
 
@@ -42,7 +43,7 @@ type measuredConn struct {
 // startMeasureServer listens on 127.0.0.1 until stop, or until deadline
 // for any read or write on the connection.
 func startMeasureServer(deadline time.Time) (*measureServer, error) {
-	cert, err := localhostCertificate()
+	cert, _, err := localcert.New()
 	if err != nil {
 		return nil, err
 	}

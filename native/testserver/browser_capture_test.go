@@ -7,13 +7,15 @@ import (
 	"net/http"
 	"slices"
 	"testing"
+
+	"github.com/scrapy-tlsclient/native/localcert"
 )
 
 // startTestCapture starts a capture offering alpn and a client that
 // trusts it and speaks HTTP/1.1 and HTTP/2.
 func startTestCapture(t *testing.T, alpn []string) (*CaptureServer, *http.Client) {
 	t.Helper()
-	cert, certPEM, err := newCertificate()
+	cert, certPEM, err := localcert.New()
 	if err != nil {
 		t.Fatal(err)
 	}

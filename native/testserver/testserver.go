@@ -6,23 +6,17 @@ package testserver
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
-	"time"
+
+	"github.com/scrapy-tlsclient/native/localcert"
 )
 
 // Servers are the three running test servers and the proxies.
@@ -79,7 +73,7 @@ type serverKey struct{}
 // writes the certificate, valid for localhost and 127.0.0.1 for one day, to
 // certDir/cert.pem unless certDir is "".
 func Start(certDir string) (*Servers, error) {
-	cert, certPEM, err := newCertificate()
+	cert, certPEM, err := localcert.New()
 	if err != nil {
 		return nil, fmt.Errorf("testserver: certificate: %w", err)
 	}
@@ -225,45 +219,4 @@ func (s *Servers) Client() *http.Client {
 		// A custom TLS config turns HTTP/2 off unless asked for.
 		ForceAttemptHTTP2: true,
 	}}
-}
-
-// newCertificate makes a self-signed ECDSA certificate for localhost and
-// 127.0.0.1 that is its own CA, so it can be trusted directly.
-func newCertificate() (tls.Certificate, []byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	spki, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	// OpenSSL's strict verification (Python 3.13's default) wants key
-	// identifiers, and Go sets no authority key ID on self-signed certificates.
-	keyID := sha256.Sum256(spki)
-	now := time.Now()
-	template := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "localhost", Organization: []string{"scrapy-tlsclient testserver"}},
-		NotBefore:             now.Add(-time.Minute),
-		NotAfter:              now.Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		SubjectKeyId:          keyID[:20],
-		AuthorityKeyId:        keyID[:20],
-	}
-	der, err := x509.CreateCertificate(rand.Reader, template, template, &key.PublicKey, key)
-	if err != nil {
-		return tls.Certificate{}, nil, err
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, certPEM, nil
 }
