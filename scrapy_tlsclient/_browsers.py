@@ -73,10 +73,9 @@ class Browser:
     #: Per kind, every header name the browser places, in its order
     #: (request-dependent ones included); a kind not given uses ``order``.
     orders: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    #: Lowercase name -> the name as the browser writes it over HTTP/1.1.
-    http1_names: Mapping[str, str] = field(default_factory=dict)
-    #: The same, keyed by the name as Scrapy's Headers stores it (title
-    #: case, bytes), for the handler's per-request mapping.
+    #: The name as Scrapy's Headers stores it (title case, bytes) -> the
+    #: name as the browser writes it over HTTP/1.1 (the handler maps each
+    #: request's names with it).
     http1_keys: Mapping[bytes, str] = field(default_factory=dict)
     #: Headers sent over HTTP/2 only (lowercase).
     http2_only: tuple[str, ...] = ()
@@ -185,7 +184,6 @@ def _from_identity(identity: Identity) -> Browser:
         order=orders["navigation"],
         kinds=kinds,
         orders=orders,
-        http1_names={name.lower(): name for name in identity.http1_names},
         # Headers.normkey title-cases every name.
         http1_keys={name.title().encode(): name for name in identity.http1_names},
         http2_only=identity.http2_only,

@@ -82,9 +82,8 @@ def identity_from_capture(
             value = dict(wire)[next(n for n, _ in wire if n.lower() == "connection")]
             pairs.insert(position, ["connection", value])
         kinds[kind] = pairs
-    for header in http2_only:
-        http1_names.setdefault(header, "-".join(part.capitalize() for part in header.split("-")))
-    for header in order:
+    # Headers not seen over HTTP/1.1 are written as browsers write the rest.
+    for header in [*sorted(http2_only), *order]:
         http1_names.setdefault(header, "-".join(part.capitalize() for part in header.split("-")))
     first = navigation
     captured = datetime.date.fromisoformat(capture["captured_at"][:10])
