@@ -55,20 +55,13 @@ type capturedConn struct {
 
 // CapturedConn is one connection of a capture.
 type CapturedConn struct {
-	ID          int        `json:"id"`
-	At          time.Time  `json:"at"`
-	Protocol    string     `json:"protocol"` // "h2" or "http/1.1"
-	SNI         string     `json:"sni"`
-	ALPN        []string   `json:"alpn"` // as offered by the client
-	TLSVersion  string     `json:"tls_version"`
-	JA3         string     `json:"ja3"`
-	JA3Hash     string     `json:"ja3_hash"`
-	JA3N        string     `json:"ja3n"`
-	JA3NHash    string     `json:"ja3n_hash"`
-	JA4         string     `json:"ja4"`
-	JA4R        string     `json:"ja4_r"`
-	JA4O        string     `json:"ja4_o"`
-	JA4RO       string     `json:"ja4_ro"`
+	ID         int       `json:"id"`
+	At         time.Time `json:"at"`
+	Protocol   string    `json:"protocol"` // "h2" or "http/1.1"
+	SNI        string    `json:"sni"`
+	ALPN       []string  `json:"alpn"` // as offered by the client
+	TLSVersion string    `json:"tls_version"`
+	HelloFingerprints
 	ClientHello string     `json:"client_hello"` // hex of the handshake message, header included
 	Extensions  []uint16   `json:"extension_order"`
 	Akamai      string     `json:"akamai,omitempty"`
@@ -171,14 +164,13 @@ func (c *capturedConn) describe(h1 []CapturedRequest) CapturedConn {
 	rec := c.rec
 	out := CapturedConn{
 		ID: c.id, At: c.at, Protocol: "http/1.1", TLSVersion: tls.VersionName(rec.state.Version),
-		JA3: rec.ja3, JA3N: rec.ja3n, JA4: rec.ja4.JA4, JA4R: rec.ja4.JA4R, JA4O: rec.ja4.JA4O, JA4RO: rec.ja4.JA4RO,
-		ClientHello: hex.EncodeToString(rec.helloMsg), ALPN: []string{}, Requests: h1,
+		HelloFingerprints: rec.helloFingerprints(),
+		ClientHello:       hex.EncodeToString(rec.helloMsg), ALPN: []string{}, Requests: h1,
 	}
 	if rec.hello != nil {
 		out.SNI = rec.hello.ServerName
 		out.ALPN = append(out.ALPN, rec.hello.ALPN...)
 		out.Extensions = rec.hello.Extensions
-		out.JA3Hash, out.JA3NHash = fingerprint.MD5Hex(rec.ja3), fingerprint.MD5Hex(rec.ja3n)
 	} else {
 		out.Errors = append(out.Errors, "ClientHello: "+rec.helloErr.Error())
 	}

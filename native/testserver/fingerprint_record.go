@@ -47,14 +47,7 @@ type FingerprintReply struct {
 	ALPN        []string `json:"alpn"`        // as offered by the client
 	TLSVersion  string   `json:"tls_version"` // negotiated, like "TLS 1.3"
 
-	JA3      string `json:"ja3"`
-	JA3Hash  string `json:"ja3_hash"`
-	JA3N     string `json:"ja3n"`
-	JA3NHash string `json:"ja3n_hash"`
-	JA4      string `json:"ja4"`
-	JA4R     string `json:"ja4_r"`
-	JA4O     string `json:"ja4_o"`
-	JA4RO    string `json:"ja4_ro"`
+	HelloFingerprints
 
 	Akamai            string      `json:"akamai"`      // "-" on HTTP/1.1
 	AkamaiHash        string      `json:"akamai_hash"` // MD5 of Akamai, "" on HTTP/1.1
@@ -69,24 +62,42 @@ type FingerprintReply struct {
 	Errors []string `json:"errors,omitempty"`
 }
 
+// HelloFingerprints are the fingerprints of a connection's ClientHello,
+// as the fingerprint server answers them and as captures record them.
+type HelloFingerprints struct {
+	JA3      string `json:"ja3"`
+	JA3Hash  string `json:"ja3_hash"`
+	JA3N     string `json:"ja3n"`
+	JA3NHash string `json:"ja3n_hash"`
+	JA4      string `json:"ja4"`
+	JA4R     string `json:"ja4_r"`
+	JA4O     string `json:"ja4_o"`
+	JA4RO    string `json:"ja4_ro"`
+}
+
+// helloFingerprints are rec's; the hashes only for a hello that parsed.
+func (rec *connRecord) helloFingerprints() HelloFingerprints {
+	out := HelloFingerprints{
+		JA3: rec.ja3, JA3N: rec.ja3n, JA4: rec.ja4.JA4, JA4R: rec.ja4.JA4R, JA4O: rec.ja4.JA4O, JA4RO: rec.ja4.JA4RO,
+	}
+	if rec.hello != nil {
+		out.JA3Hash, out.JA3NHash = fingerprint.MD5Hex(rec.ja3), fingerprint.MD5Hex(rec.ja3n)
+	}
+	return out
+}
+
 // reply describes rec for request r.
 func (rec *connRecord) reply(r *http.Request) FingerprintReply {
 	out := FingerprintReply{
-		HTTPVersion: "http/1.1",
-		TLSVersion:  tls.VersionName(rec.state.Version),
-		ALPN:        []string{},
-		JA3:         rec.ja3,
-		JA3N:        rec.ja3n,
-		JA4:         rec.ja4.JA4,
-		JA4R:        rec.ja4.JA4R,
-		JA4O:        rec.ja4.JA4O,
-		JA4RO:       rec.ja4.JA4RO,
-		Akamai:      "-",
+		HTTPVersion:       "http/1.1",
+		TLSVersion:        tls.VersionName(rec.state.Version),
+		ALPN:              []string{},
+		HelloFingerprints: rec.helloFingerprints(),
+		Akamai:            "-",
 	}
 	if rec.hello != nil {
 		out.SNI = rec.hello.ServerName
 		out.ALPN = append(out.ALPN, rec.hello.ALPN...)
-		out.JA3Hash, out.JA3NHash = fingerprint.MD5Hex(rec.ja3), fingerprint.MD5Hex(rec.ja3n)
 	} else {
 		out.Errors = append(out.Errors, "ClientHello: "+rec.helloErr.Error())
 	}
