@@ -55,8 +55,12 @@ func latin1Pairs(pairs [][2]string) ([][2]string, error) {
 	return out, nil
 }
 
-// latin1Header is h with every value as Latin-1 text.
+// latin1Header is h with every value as Latin-1 text: h itself when all
+// values are ASCII, as nearly all are (no copy per response).
 func latin1Header(h map[string][]string) map[string][]string {
+	if allASCII(h) {
+		return h
+	}
 	out := make(map[string][]string, len(h))
 	for name, values := range h {
 		converted := make([]string, len(values))
@@ -66,4 +70,17 @@ func latin1Header(h map[string][]string) map[string][]string {
 		out[name] = converted
 	}
 	return out
+}
+
+func allASCII(h map[string][]string) bool {
+	for _, values := range h {
+		for _, v := range values {
+			for i := 0; i < len(v); i++ {
+				if v[i] >= utf8.RuneSelf {
+					return false
+				}
+			}
+		}
+	}
+	return true
 }
