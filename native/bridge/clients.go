@@ -26,7 +26,19 @@ import (
 // for different ones instead of ignoring what it asked for.
 type session struct {
 	client     tls_client.HttpClient
+	conns      *connSet
 	optionsKey string
+}
+
+func newSession(client tls_client.HttpClient, optionsKey string) *session {
+	return &session{client: client, conns: newConnSet(), optionsKey: optionsKey}
+}
+
+// close closes the session's idle connections and then every other
+// connection it handed out.
+func (s *session) close() {
+	s.client.CloseIdleConnections()
+	s.conns.closeAll()
 }
 
 type sessionRegistry struct {
@@ -38,9 +50,9 @@ func newSessionRegistry() *sessionRegistry {
 	return &sessionRegistry{sessions: map[string]*session{}}
 }
 
-// clientFor returns the client a call runs on and whether it is ephemeral
-// (built for this call only, to be closed when the call ends).
-func (r *sessionRegistry) clientFor(in *RequestInput, logger tls_client.Logger) (tls_client.HttpClient, bool, error) {
+// sessionFor returns the session a call runs on and whether it is
+// ephemeral (built for this call only, to be closed when the call ends).
+func (r *sessionRegistry) sessionFor(in *RequestInput, logger tls_client.Logger) (*session, bool, error) {
 	// Refuse a bad profile before anything else, whether or not a
 	// session exists: upstream would silently use its default.
 	if err := checkProfileName(in); err != nil {
@@ -58,7 +70,10 @@ func (r *sessionRegistry) clientFor(in *RequestInput, logger tls_client.Logger) 
 	// gets a client of its own (as upstream PR #247 does).
 	if sessionID == "" || in.WithDebug {
 		client, err := buildClient(in, logger)
-		return client, true, err
+		if err != nil {
+			return nil, false, err
+		}
+		return newSession(client, key), true, nil
 	}
 
 	r.mu.Lock()
@@ -72,14 +87,15 @@ func (r *sessionRegistry) clientFor(in *RequestInput, logger tls_client.Logger) 
 		if err := applyMutableOptions(s.client, in); err != nil {
 			return nil, false, err
 		}
-		return s.client, false, nil
+		return s, false, nil
 	}
 	client, err := buildClient(in, logger)
 	if err != nil {
 		return nil, false, err
 	}
-	r.sessions[sessionID] = &session{client: client, optionsKey: key}
-	return client, false, nil
+	s := newSession(client, key)
+	r.sessions[sessionID] = s
+	return s, false, nil
 }
 
 func (r *sessionRegistry) get(sessionID string) (tls_client.HttpClient, bool) {
@@ -98,7 +114,7 @@ func (r *sessionRegistry) remove(sessionID string) {
 	delete(r.sessions, sessionID)
 	r.mu.Unlock()
 	if ok {
-		s.client.CloseIdleConnections()
+		s.close()
 	}
 }
 
@@ -108,7 +124,7 @@ func (r *sessionRegistry) removeAll() {
 	r.sessions = map[string]*session{}
 	r.mu.Unlock()
 	for _, s := range old {
-		s.client.CloseIdleConnections()
+		s.close()
 	}
 }
 
