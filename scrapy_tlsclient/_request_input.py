@@ -83,6 +83,7 @@ LONGEST_DEADLINE = 100 * 365 * 24 * 3600.0
 #: Proxy schemes tls-client dials (connect.go); http(s) proxies use CONNECT.
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h", "socks4", "socks4a")
 
+
 @dataclass(frozen=True)
 class NativeCall:
     """What the handler sends for one request."""

@@ -250,7 +250,7 @@ def test_client_options_reads_exactly_the_declared_client_meta_keys() -> None:
     read: set[str] = set()
     for meta in ({}, {"tls_client_custom_tls": {"ja3String": "771,4865,0,29,0"}}):
         request = Request("https://example.com/")
-        request._meta = recording = _ReadMeta(meta)  # noqa: SLF001 - stands in for Scrapy's dict
+        request._meta = recording = _ReadMeta(meta)  # stands in for Scrapy's dict
         client_options(request, CONFIG, (), stream=False, timeout_ms=1000)
         read |= recording.read
     assert read - {"proxy"} == set(CLIENT_META_KEYS)
