@@ -25,8 +25,9 @@ import json
 import logging
 import secrets
 import socket
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReadDescriptor
@@ -35,6 +36,7 @@ from zope.interface import implementer  # type: ignore[import-untyped]
 from ._completion_frames import CompletionFrameReader, FrameBody, submission_frames
 from ._errors import NativeCancelledError, NativeLibraryError
 from ._native import FRAME_BODY_MAX, PREFETCH_INLINE_MAX
+from ._threads import call_later
 
 if TYPE_CHECKING:
     from ._envelopes import NativeResponse, RequestInput, StreamRead
@@ -42,11 +44,20 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("scrapy_tlsclient")
 
-__all__ = ["CompletionDispatcher"]
+__all__ = ["CompletionDispatcher", "PushedStream"]
 
 #: The most read from the socket at once; a fuller socket stays readable.
 READ_SIZE = 256 * 1024
 CANCELLED = NativeCancelledError.code
+#: The credit a pushed stream starts with: what the library may push before
+#: the consumer took any of it. Beside the library's own buffer of the
+#: stream (1 MiB), this bounds a slow spider's backlog.
+PUSH_WINDOW: Final = 1024 * 1024
+#: Credit is granted back in steps of at least this many bytes consumed,
+#: so that a stream of small events costs a grant per many events.
+PUSH_GRANT_STEP: Final = PUSH_WINDOW // 4
+#: A pushed piece's most bytes: one frame, whose body the socket carries.
+PUSH_PIECE_MAX: Final = FRAME_BODY_MAX
 
 
 class _Waiter:
@@ -99,6 +110,7 @@ class CompletionDispatcher:
         self._binary = library.has_binary
         self._decoders: dict[str, Callable[[dict[str, Any], FrameBody], Any]] = {
             "readStream": library.decode_stream_read,
+            "pushStream": library.decode_stream_read,
         }
         loop = asyncio.get_event_loop() if is_asyncio_available() else None
         self._loop = loop
@@ -108,6 +120,9 @@ class CompletionDispatcher:
         self._stopped = False
         #: Submissions of this pass of the event loop, sent by _flush.
         self._outbox: list[str] = []
+        #: Pushed streams by ticket, until their last piece.
+        self._pushed: dict[str, PushedStream] = {}
+        self._heartbeat_armed = False
         self._call_soon = _soon(loop)
         # Ours stays blocking for sendall (the library's reader drains it
         # as fast as it submits); reads pass MSG_DONTWAIT.
@@ -136,32 +151,45 @@ class CompletionDispatcher:
     async def read_stream(
         self, stream_id: str, timeout_ms: int, max_bytes: int, output_path: str | None = None
     ) -> StreamRead:
-        result: StreamRead = await self.read_stream_soon(stream_id, timeout_ms, max_bytes, output_path)
+        payload = self._library.read_stream_input(stream_id, timeout_ms, max_bytes, self._binary, output_path)
+        result: StreamRead = await self._submit("readStream", payload)
         return result
 
-    def read_stream_soon(
-        self, stream_id: str, timeout_ms: int, max_bytes: int, output_path: str | None = None
-    ) -> Awaitable[StreamRead]:
-        """Start a read (sent with the other submissions of this pass of the
-        event loop) and return its result to await later, with no task
-        around it: a live stream's read ahead."""
-        payload = self._library.read_stream_input(stream_id, timeout_ms, max_bytes, self._binary, output_path)
-        return self._submit("readStream", payload)
+    def push_stream(self, stream_id: str, heartbeat_s: float) -> PushedStream:
+        """Have the library push ``stream_id``'s body here as it arrives
+        (docs/abi.rst, "Pushed streams"). Waiting for a piece returns
+        ``None`` at least every ``heartbeat_s``, so that a consumer notices
+        a closing crawl while its stream is quiet."""
+        pushed = PushedStream(self, stream_id, heartbeat_s)
+        if self._stopped:
+            message = "native pushStream not started: the download handler is closed"
+            pushed.deliver(None, NativeCancelledError(message, CANCELLED))
+            return pushed
+        ticket = next(self._tickets)
+        self._pushed[ticket] = pushed
+        payload = {"streamId": stream_id, "window": PUSH_WINDOW, "maxBytes": PUSH_PIECE_MAX}
+        self._send(self._library.submit_document(self._queue, "pushStream", ticket, payload))
+        return pushed
 
-    def stream_reader(self, timeout_ms: int, max_bytes: int) -> Callable[[str], Awaitable[StreamRead]]:
-        """``read_stream_soon`` for one live stream's reads, which differ only
-        in their ticket: the input is encoded once, not once per event."""
-        encoded: dict[str, str] = {}
+    def grant(self, stream_id: str, size: int) -> None:
+        """Let the library push ``size`` bytes more of ``stream_id``."""
+        if not self._stopped:
+            payload = {"streamId": stream_id, "bytes": size}
+            self._send(self._library.submit_document(self._queue, "streamCredit", "", payload))
 
-        def read(stream_id: str) -> Awaitable[StreamRead]:
-            payload = encoded.get(stream_id)
-            if payload is None:
-                encoded.clear()  # one stream per reader; a new id replaces it
-                raw = self._library.read_stream_input(stream_id, timeout_ms, max_bytes, self._binary)
-                payload = encoded[stream_id] = json.dumps(raw, separators=(",", ":"))
-            return self._submit("readStream", payload)
+    def _arm_heartbeat(self, delay_s: float) -> None:
+        if not self._heartbeat_armed and not self._stopped:
+            self._heartbeat_armed = True
+            call_later(delay_s, lambda: self._heartbeat(delay_s))
 
-        return read
+    def _heartbeat(self, delay_s: float) -> None:
+        """Wake the consumers waiting on quiet pushed streams (with None)."""
+        self._heartbeat_armed = False
+        waiting = False
+        for pushed in self._pushed.values():
+            waiting = pushed.beat() or waiting
+        if waiting:
+            self._arm_heartbeat(delay_s)
 
     def _submit(self, op: str, payload: Mapping[str, Any] | str) -> Awaitable[Any]:
         waiter = _Waiter(self._loop)
@@ -172,10 +200,14 @@ class CompletionDispatcher:
             return waiter.awaitable
         ticket = next(self._tickets)
         self._waiters[ticket] = waiter
-        self._outbox.append(self._library.submit_document(self._queue, op, ticket, payload))
+        self._send(self._library.submit_document(self._queue, op, ticket, payload))
+        return waiter.awaitable
+
+    def _send(self, document: str) -> None:
+        """Send ``document`` with the others of this pass of the event loop."""
+        self._outbox.append(document)
         if len(self._outbox) == 1:
             self._call_soon(self._flush)
-        return waiter.awaitable
 
     def _flush(self) -> None:
         """Send what this pass of the event loop submitted, with one write:
@@ -191,7 +223,7 @@ class CompletionDispatcher:
 
     @property
     def in_flight(self) -> int:
-        return len(self._waiters)
+        return len(self._waiters) + len(self._pushed)
 
     @property
     def stopped(self) -> bool:
@@ -218,6 +250,9 @@ class CompletionDispatcher:
         waiters, self._waiters = self._waiters, {}
         for waiter in waiters.values():
             waiter.settle(None, error)
+        pushed, self._pushed = self._pushed, {}
+        for stream in pushed.values():
+            stream.deliver(None, error)
 
     # -- on the event-loop thread, when the socket is readable --------------
 
@@ -237,8 +272,15 @@ class CompletionDispatcher:
             # right after its drop: the library went away under us.
             self._fail_all(NativeLibraryError("the tls-client library closed the completion socket"))
             return
+        pushed = self._pushed
         for encoded, body in self._frames.feed(bytes(memoryview(buffer)[:count])):
             ticket, value, failure = self._decode(encoded, body)
+            stream = pushed.get(ticket)
+            if stream is not None:
+                if failure is not None or value.eof:
+                    del pushed[ticket]
+                stream.deliver(value, failure)
+                continue
             waiter = self._waiters.pop(ticket, None)
             if waiter is not None:
                 waiter.settle(value, failure)
@@ -257,6 +299,66 @@ class CompletionDispatcher:
             return ticket, decode(completion["result"], body), None
         except Exception as error:  # NativeError, or a malformed result: the waiter gets it
             return ticket, None, error
+
+
+class PushedStream:
+    """The pieces the library pushes of one stream, in order, as they
+    arrive, until its end or its error; and the credit given back as the
+    consumer takes them. Holds at most the credit granted (PUSH_WINDOW,
+    plus one piece) however slowly the consumer takes."""
+
+    __slots__ = ("_dispatcher", "_heartbeat_s", "_pieces", "_stream_id", "_unacked", "_waiter")
+
+    def __init__(self, dispatcher: CompletionDispatcher, stream_id: str, heartbeat_s: float) -> None:
+        self._dispatcher = dispatcher
+        self._stream_id = stream_id
+        self._heartbeat_s = heartbeat_s
+        self._pieces: deque[tuple[StreamRead | None, BaseException | None]] = deque()
+        self._waiter: _Waiter | None = None
+        self._unacked = 0
+
+    def next_ready(self) -> StreamRead | None:
+        """The next piece if one is here (raising its error), else None."""
+        if not self._pieces:
+            return None
+        read, error = self._pieces.popleft()
+        if error is not None:
+            raise error
+        return read
+
+    def wait(self) -> Awaitable[StreamRead | None]:
+        """The next piece, or None after a heartbeat with nothing pushed."""
+        waiter = self._waiter = _Waiter(self._dispatcher._loop)
+        self._dispatcher._arm_heartbeat(self._heartbeat_s)
+        return waiter.awaitable
+
+    def taken(self, size: int) -> None:
+        """The consumer took ``size`` bytes: grant them back, in steps."""
+        self._unacked += size
+        if self._unacked >= PUSH_GRANT_STEP:
+            self._dispatcher.grant(self._stream_id, self._unacked)
+            self._unacked = 0
+
+    def deliver(self, read: StreamRead | None, error: BaseException | None) -> None:
+        # A consumer waits only on an empty stream: the piece is its.
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None:
+            waiter.settle(read, error)
+        else:
+            self._pieces.append((read, error))
+
+    def close(self) -> None:
+        """The consumer is gone (it cancelled the stream): drop what came."""
+        self._pieces.clear()
+        self._waiter = None
+
+    def beat(self) -> bool:
+        """Wake a waiting consumer with None; whether one was waiting."""
+        waiter, self._waiter = self._waiter, None
+        if waiter is None:
+            return False
+        waiter.settle(None, None)
+        return True
 
 
 def _soon(loop: asyncio.AbstractEventLoop | None) -> Callable[[Callable[[], None]], object]:

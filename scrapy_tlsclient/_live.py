@@ -1,14 +1,12 @@
 """The body of a streamed response, read on demand after the spider has it.
 
 A request with the ``tls_client_stream`` meta key gets its response as soon
-as the headers arrive; its body stays in the native library, which reads
-from the socket only while its bounded buffer has room. Each ``read()``
-returns one piece and has already asked for the next (one read ahead, so
-a piece that arrives while the spider handles the last one is on its way
-at once); a spider that consumes slowly still slows the server (TCP flow
-control) and nothing is dropped. Every exit (end of body, error,
-``cancel()``, the handler closing, the object being collected) releases the
-native stream exactly once.
+as the headers arrive, and the library pushes its body to the handler's
+completion socket as it arrives (``PushedStream``), within the credit the
+body grants back as the spider takes pieces: a spider that consumes slowly
+slows the server (TCP or HTTP/2 flow control) and nothing is dropped.
+Every exit (end of body, error, ``cancel()``, the handler closing, the
+object being collected) releases the native stream exactly once.
 """
 
 from __future__ import annotations
@@ -21,15 +19,14 @@ from scrapy.exceptions import DownloadCancelledError, ResponseDataLossError, Sto
 
 from ._errors import NativeError
 from ._scrapy_errors import cuts_body_short, scrapy_error_for
-from ._threads import drop, unlogged
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from scrapy import Request
 
+    from ._completions import PushedStream
     from ._decoding import Decoder
-    from ._envelopes import StreamRead
 
 logger = logging.getLogger("scrapy_tlsclient")
 
@@ -50,7 +47,7 @@ class LiveBody:
         stream_id: str | None,
         first_chunk: bytes,
         first_error: NativeError | None,
-        read_native: Callable[[str], Awaitable[StreamRead]],
+        pushed: PushedStream | None,
         cancel_native: Callable[[str], None],
         on_bytes: Callable[[bytes], StopDownload | None],
         is_closing: Callable[[], bool],
@@ -71,7 +68,8 @@ class LiveBody:
         release.atexit = False  # the handler's close() has cancelled it by then
         self._pending = first_chunk
         self._error = first_error
-        self._read_native = read_native
+        #: The pieces the library pushes while the stream is open.
+        self._pushed = pushed
         self._cancel_native = cancel_native
         self._on_bytes = on_bytes
         self._is_closing = is_closing
@@ -84,9 +82,6 @@ class LiveBody:
         #: Sends the request again with ``Last-Event-ID`` (SSE reconnection).
         self.reopen = reopen
         self._on_close = on_close
-        #: The next native read, asked for while the consumer handles the
-        #: piece before it (at most one: the buffer stays bounded).
-        self._ahead: Awaitable[StreamRead] | None = None
         #: Bytes received so far (as sent, before Content-Encoding decoding).
         self.bytes_received = 0
         #: Bytes handed out so far (decoded).
@@ -130,36 +125,29 @@ class LiveBody:
                     # endless stream forever).
                     self.cancel("closing")
                     return b""
+                pushed = self._pushed
+                assert pushed is not None  # open streams are pushed
                 try:
-                    read = await self._next_read(self._stream_id)
+                    read = pushed.next_ready()
+                    if read is None:
+                        read = await pushed.wait()
                 except NativeError as exc:
                     self._stream_id, self._error = None, exc  # released by the library
                     continue
+                if read is None:
+                    continue  # a heartbeat: nothing arrived in time
                 if read.eof:
                     self._stream_id = None
                 chunk = read.chunk
                 if not chunk:
-                    continue  # a heartbeat: nothing arrived in time, ask again
-                self._read_ahead()
+                    continue
+                pushed.taken(len(chunk))
             accepted = self._accept(chunk)
             if accepted:
                 return accepted
         if self.stopped == "cancelled":
             raise DownloadCancelledError(f"Streaming {self.request.url} was cancelled")
         return b""
-
-    def _next_read(self, stream_id: str) -> Awaitable[StreamRead]:
-        ahead, self._ahead = self._ahead, None
-        return ahead if ahead is not None else self._read_native(stream_id)
-
-    def _read_ahead(self) -> None:
-        """Ask for the next piece now: it is on its way (the library
-        answers as soon as it arrives) while the consumer handles this one,
-        instead of waiting for the consumer's next ``read()``."""
-        if self._stream_id is not None and self._ahead is None:
-            # Awaited by the next read(), unless the body is collected
-            # first: then its failure (the cancelled stream) is not logged.
-            self._ahead = unlogged(self._read_native(self._stream_id))
 
     def _accept(self, chunk: bytes) -> bytes:
         self.bytes_received += len(chunk)
@@ -234,10 +222,8 @@ class LiveBody:
         stream_id, self._stream_id = self._stream_id, None
         if stream_id is not None:
             self._cancel_native(stream_id)
-        if self._ahead is not None:
-            # The read ahead ends with the cancelled stream; nobody wants it.
-            ahead, self._ahead = self._ahead, None
-            drop(ahead)
+        if self._pushed is not None:
+            self._pushed.close()
 
 
 def _release_native(box: list[str | None], cancel_native: Callable[[str], None]) -> None:

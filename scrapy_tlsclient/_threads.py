@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 
-__all__ = ["BlockingRunner", "call_later", "drop", "make_runner", "sleep", "start"]
+__all__ = ["BlockingRunner", "call_later", "make_runner", "sleep", "start"]
 
 
 class BlockingRunner(Protocol):
@@ -164,22 +164,3 @@ def start(coroutine: Coroutine[Any, Any, _T]) -> Awaitable[_T]:
 
 
 _RUNNING: set[asyncio.Future[Any]] = set()
-
-
-def drop(started: Awaitable[Any]) -> None:
-    """Nobody will await ``started``: keep its failure, if any, out of the
-    log (an asyncio task's "exception was never retrieved", a Deferred's
-    "Unhandled error")."""
-    if isinstance(started, asyncio.Future):
-        unlogged(started)
-    else:
-        started.addErrback(lambda _: None)  # type: ignore[attr-defined]
-
-
-def unlogged(started: Awaitable[_T]) -> Awaitable[_T]:
-    """``started``, whose failure asyncio will not log as "never retrieved"
-    should nobody await it; awaiting it still raises. (A Deferred cannot be
-    marked so without swallowing the failure: it is returned as it is.)"""
-    if isinstance(started, asyncio.Future):
-        started.add_done_callback(lambda done: done.cancelled() or done.exception())
-    return started

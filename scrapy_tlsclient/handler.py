@@ -586,7 +586,7 @@ class TLSClientDownloadHandler:
             stream_id=stream_id,
             first_chunk=native.body,
             first_error=native.body_error,
-            read_native=self._calls.stream_reader(READ_HEARTBEAT_MS, READ_MAX_BYTES),
+            pushed=self._calls.push_stream(stream_id, READ_HEARTBEAT_MS / 1000) if stream_id else None,
             cancel_native=lambda sid: self._runner.submit(self._library.cancel_stream, sid),
             on_bytes=lambda chunk: self._stop_download(signals.bytes_received, request, data=chunk),
             is_closing=self._crawl_closing,

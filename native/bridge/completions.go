@@ -130,12 +130,18 @@ func (qs *completionQueues) pending() int {
 	return n
 }
 
-// push queues a completion for the socket; false if the queue was
-// dropped meanwhile, in which case the completion (and any buffer it
-// names) has no taker.
-func (q *completionQueue) push(c Completion) bool {
+// push queues the completion of a submission for the socket; false if the
+// queue was dropped meanwhile, in which case the completion (and any
+// buffer it names) has no taker.
+func (q *completionQueue) push(c Completion) bool { return q.deliver(c, true) }
+
+// deliver queues a completion for the socket: the last of its submission
+// (final), or one of the pieces a pushed stream sends before its end.
+func (q *completionQueue) deliver(c Completion, final bool) bool {
 	q.mu.Lock()
-	q.pending--
+	if final {
+		q.pending--
+	}
 	if q.dropped {
 		q.mu.Unlock()
 		return false
@@ -165,6 +171,13 @@ var submitOps = map[string]func(b *Bridge, payload []byte) answer{
 func (b *Bridge) submit(payload []byte) {
 	var in submitInput
 	err := json.Unmarshal(payload, &in)
+	if err == nil && in.Op == "streamCredit" {
+		// Credit completes nothing: the stream's pieces answer it. Only a
+		// malformed grant comes back, as an error under its ticket.
+		if err = b.grantCredit(in.Input); err == nil {
+			return
+		}
+	}
 	queue := b.completions.get(in.Queue)
 	queue.mu.Lock()
 	if queue.dropped {
@@ -182,10 +195,14 @@ func (b *Bridge) submit(payload []byte) {
 		queue.push(Completion{Ticket: in.Ticket, Op: in.Op, Result: marshal(out)})
 		return
 	}
+	if in.Op == "pushStream" {
+		go b.pushStream(queue, in.Ticket, in.Input)
+		return
+	}
 	op, ok := submitOps[in.Op]
 	if !ok {
 		out := b.errorResponse(nil, newError(CodeInvalidInput, "unknown submit op "+in.Op+
-			"; accepted: request, requestStream, readStream, readStreamAll, cancelStream"))
+			"; accepted: request, requestStream, readStream, readStreamAll, pushStream, streamCredit, cancelStream"))
 		queue.push(Completion{Ticket: in.Ticket, Op: in.Op, Result: marshal(out)})
 		return
 	}

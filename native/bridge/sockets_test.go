@@ -82,29 +82,9 @@ func readFrames(t *testing.T, f net.Conn, n int, limit time.Duration) map[string
 	}
 	got := map[string]framedCompletion{}
 	for len(got) < n {
-		var head [8]byte
-		if _, err := io.ReadFull(f, head[:]); err != nil {
+		c, err := readFrame(f)
+		if err != nil {
 			t.Fatalf("after %d of %d frames: %v", len(got), n, err)
-		}
-		jsonLength, bodyLength := binary.LittleEndian.Uint32(head[:4]), binary.LittleEndian.Uint32(head[4:])
-		encoded := make([]byte, jsonLength)
-		if _, err := io.ReadFull(f, encoded); err != nil {
-			t.Fatal(err)
-		}
-		var c framedCompletion
-		if err := json.Unmarshal(encoded, &c.Completion); err != nil {
-			t.Fatalf("%v: %s", err, encoded)
-		}
-		switch bodyLength {
-		case bodyReleased:
-			c.released = true
-		case bodyByHandle:
-			c.byHandle = true
-		default:
-			c.body = make([]byte, bodyLength)
-			if _, err := io.ReadFull(f, c.body); err != nil {
-				t.Fatal(err)
-			}
 		}
 		if _, dup := got[c.Ticket]; dup {
 			t.Fatalf("ticket %s completed twice", c.Ticket)
@@ -112,6 +92,35 @@ func readFrames(t *testing.T, f net.Conn, n int, limit time.Duration) map[string
 		got[c.Ticket] = c
 	}
 	return got
+}
+
+// readFrame reads one completion frame within f's read deadline.
+func readFrame(f net.Conn) (framedCompletion, error) {
+	var c framedCompletion
+	var head [8]byte
+	if _, err := io.ReadFull(f, head[:]); err != nil {
+		return c, err
+	}
+	jsonLength, bodyLength := binary.LittleEndian.Uint32(head[:4]), binary.LittleEndian.Uint32(head[4:])
+	encoded := make([]byte, jsonLength)
+	if _, err := io.ReadFull(f, encoded); err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal(encoded, &c.Completion); err != nil {
+		return c, fmt.Errorf("%w: %s", err, encoded)
+	}
+	switch bodyLength {
+	case bodyReleased:
+		c.released = true
+	case bodyByHandle:
+		c.byHandle = true
+	default:
+		c.body = make([]byte, bodyLength)
+		if _, err := io.ReadFull(f, c.body); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
 }
 
 func TestACompletionSocketCarriesSubmissionsResultsAndBodies(t *testing.T) {

@@ -41,6 +41,27 @@ type stream struct {
 	pending *streamEvent
 
 	output streamOutput // readStream's outputPath
+
+	creditMu sync.Mutex
+	credit   *credit // set once the stream is pushed (pushes.go)
+}
+
+// setCredit marks the stream pushed, with c as its credit; false if it was
+// pushed already.
+func (s *stream) setCredit(c *credit) bool {
+	s.creditMu.Lock()
+	defer s.creditMu.Unlock()
+	if s.credit != nil {
+		return false
+	}
+	s.credit = c
+	return true
+}
+
+func (s *stream) pushCredit() *credit {
+	s.creditMu.Lock()
+	defer s.creditMu.Unlock()
+	return s.credit
 }
 
 // newStream starts pumping body; expected is the body's length when known

@@ -21,6 +21,7 @@ from scrapy.http import Response
 from scrapy.utils.defer import deferred_f_from_coro_f
 
 from scrapy_tlsclient import SSEConnectionFailed, get_library, stream_of
+from scrapy_tlsclient._completions import PUSH_PIECE_MAX, PUSH_WINDOW
 from scrapy_tlsclient._threads import sleep
 from scrapy_tlsclient.streaming import ResponseStream
 
@@ -245,6 +246,11 @@ async def test_a_paused_spider_slows_the_server(servers: Servers) -> None:
             await sleep(1.5)  # the server could send GiBs in this time
             written = live_stats(servers, stream_id)["written_bytes"]
             assert written < 64 << 20, written  # bounded buffers, not the whole body
+            # What the library pushed meanwhile stays within its credit.
+            pushed = stream._body._pushed
+            assert pushed is not None
+            held = sum(len(read.chunk) for read, _ in pushed._pieces if read is not None)
+            assert 0 < held <= PUSH_WINDOW + PUSH_PIECE_MAX, held
             received = len(first)
             while received < 32 << 20:
                 received += len(await stream.read())
