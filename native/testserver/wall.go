@@ -60,6 +60,7 @@ type WallConfig struct {
 // WallVerdict is the wall's record of one request.
 type WallVerdict struct {
 	Seq             int      `json:"seq"`
+	At              float64  `json:"at"` // Unix seconds when the request was answered
 	Method          string   `json:"method"`
 	Path            string   `json:"path"`
 	Protocol        string   `json:"protocol"`
@@ -154,6 +155,8 @@ func (wl *wall) servePage(w http.ResponseWriter, r *http.Request) {
 	wl.mu.Lock()
 	defer wl.mu.Unlock()
 	v := WallVerdict{Seq: len(wl.log) + 1, Method: r.Method, Path: r.URL.RequestURI(), JA4: rec.ja4.JA4}
+	now := wl.now()
+	v.At = float64(now.UnixNano()) / 1e9
 	fields := wl.fieldsOf(rec, r)
 	v.Protocol = "http/1.1"
 	if rec.h2 != nil {
@@ -182,7 +185,7 @@ func (wl *wall) servePage(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	v.Block = wl.rule(v)
+	v.Block = wl.rule(v, now)
 	v.Status = wl.answer(w, v)
 	if len(wl.log) < wallLogLimit {
 		wl.log = append(wl.log, v)
@@ -224,7 +227,7 @@ func pseudo(fields [][2]string, name string) string {
 
 // rule returns the rule that blocks v, or "". It counts v against its
 // identity's rate limit.
-func (wl *wall) rule(v WallVerdict) string {
+func (wl *wall) rule(v WallVerdict, now time.Time) string {
 	c := wl.config
 	if slices.Contains(c.BlockPaths, strings.SplitN(v.Path, "?", 2)[0]) {
 		return "path"
@@ -243,7 +246,6 @@ func (wl *wall) rule(v WallVerdict) string {
 			window = time.Minute
 		}
 		key := strings.Join([]string{v.JA4, v.UserAgent, v.SecChUa, v.SecChUaPlatform}, "\x00")
-		now := wl.now()
 		times := slices.DeleteFunc(wl.seen[key], func(t time.Time) bool { return now.Sub(t) >= window })
 		wl.seen[key] = append(times, now)
 		if len(times) >= c.RateLimit {

@@ -133,15 +133,15 @@ func TestWallWindowSlides(t *testing.T) {
 	wl.now = func() time.Time { return now }
 	wl.config = WallConfig{RateLimit: 1, WindowSeconds: 60}
 	v := WallVerdict{JA4: "j", UserAgent: "u"}
-	if wl.rule(v) != "" || wl.rule(v) != "rate_limit" {
+	if wl.rule(v, now) != "" || wl.rule(v, now) != "rate_limit" {
 		t.Fatal("second request within the window passed")
 	}
 	now = now.Add(59 * time.Second)
-	if wl.rule(v) != "rate_limit" {
+	if wl.rule(v, now) != "rate_limit" {
 		t.Fatal("passed before the window slid")
 	}
 	now = now.Add(61 * time.Second)
-	if wl.rule(v) != "" {
+	if wl.rule(v, now) != "" {
 		t.Fatal("blocked after the window slid")
 	}
 }
