@@ -117,8 +117,7 @@ def wall_log(servers: Servers) -> list[dict[str, Any]]:
         return entries
 
 
-@pytest.fixture(scope="module")
-def wall_identities(servers: Servers) -> dict[str, dict[str, str]]:
+def calibrate(servers: Servers) -> dict[str, dict[str, Any]]:
     """What each identity of the pool presents to the wall, from one request
     each, checked against the identity's data: the wall's table of
     coherent identities."""
@@ -148,13 +147,17 @@ def wall_identities(servers: Servers) -> dict[str, dict[str, str]]:
     return table
 
 
+@pytest.fixture(scope="module")
+def wall_identities(servers: Servers) -> dict[str, dict[str, Any]]:
+    return calibrate(servers)
+
+
 def wall_config(table: dict[str, dict[str, Any]], **rules: Any) -> dict[str, Any]:
     identities = [{key: value for key, value in row.items() if key != "order"} for row in table.values()]
     return {"identities": identities, **rules}
 
 
-@pytest.fixture(scope="module")
-def rules(wall_identities: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def wall_rules(wall_identities: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Firefox's JA4 and Safari's header order are blocked outright; every
     identity is blocked after RATE_LIMIT requests a minute."""
     firefox, safari = wall_identities["firefox_153esr_windows"], wall_identities["safari_26_ios"]
@@ -170,19 +173,32 @@ def rules(wall_identities: dict[str, dict[str, Any]]) -> dict[str, Any]:
     )
 
 
-@pytest.fixture(scope="module")
-def with_failover(servers: Servers, rules: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def crawl_the_wall(
+    servers: Servers, rules: dict[str, Any], *, failover: bool
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """PAGES pages behind the wall's rules, with or without FailoverMiddleware
+    (the same retry budget both ways): the crawl's results and the wall's log."""
     configure(servers, rules)
     paths = [f"/page/{i}" for i in range(PAGES)]
-    settings = {"TLS_CLIENT_FAILOVER_POOL": POOL, "RETRY_TIMES": len(POOL) - 1}
-    return crawl(servers, paths, failover=True, settings=settings), wall_log(servers)
+    settings: dict[str, Any] = {"RETRY_TIMES": len(POOL) - 1}
+    if failover:
+        settings["TLS_CLIENT_FAILOVER_POOL"] = POOL
+    return crawl(servers, paths, failover=failover, settings=settings), wall_log(servers)
+
+
+@pytest.fixture(scope="module")
+def rules(wall_identities: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return wall_rules(wall_identities)
+
+
+@pytest.fixture(scope="module")
+def with_failover(servers: Servers, rules: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    return crawl_the_wall(servers, rules, failover=True)
 
 
 @pytest.fixture(scope="module")
 def without_failover(servers: Servers, rules: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    configure(servers, rules)
-    paths = [f"/page/{i}" for i in range(PAGES)]
-    return crawl(servers, paths, failover=False, settings={"RETRY_TIMES": len(POOL) - 1}), wall_log(servers)
+    return crawl_the_wall(servers, rules, failover=False)
 
 
 def test_500_pages_are_each_fetched_once_switching_identities(
