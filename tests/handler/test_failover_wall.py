@@ -280,17 +280,20 @@ def test_a_page_every_identity_is_refused_ends_retry_exhausted(
     assert result["stats"]["retry/max_reached"] == 1
 
 
+@pytest.mark.parametrize("reactor", ["asyncio", "default"])
 def test_retry_after_is_honoured_and_the_crawl_waits_when_every_identity_cools_down(
-    servers: Servers, wall_identities: dict[str, dict[str, Any]]
+    servers: Servers, wall_identities: dict[str, dict[str, Any]], reactor: str
 ) -> None:
     configure(servers, wall_config(wall_identities, rate_limit=3, window_seconds=1, retry_after=2))
-    settings = {
+    settings: dict[str, Any] = {
         "TLS_CLIENT_FAILOVER_POOL": ["chrome_156_linux"],
         "TLS_CLIENT_FAILOVER_COOLDOWN": 0.5,
         "TLS_CLIENT_FAILOVER_MAX_COOLDOWN": 5,
         "RETRY_TIMES": 10,
         "CONCURRENT_REQUESTS": 2,
     }
+    if reactor == "default":
+        settings["TWISTED_REACTOR"] = None  # Twisted's own; the waits use its clock
     result = crawl(servers, [f"/slow/{i}" for i in range(8)], failover=True, settings=settings)
     log = wall_log(servers)
     assert len(result["ok"]) == 8 and not result["errors"]
