@@ -68,9 +68,14 @@ JAR_PREFIX = "tls_client_identity:"
 #: The file in JOBDIR the state is kept in between runs.
 STATE_FILE = "tls_client_failover.json"
 #: Rounds of waiting for a cool-down to end before a request is sent as the
-#: identity whose cool-down ends first anyway: each round ends a cool-down,
-#: so more rounds than identities means new blocks keep coming.
+#: identity whose cool-down ends first anyway. Each round waits for one
+#: cool-down; needing many means every identity is blocked again as soon as
+#: it returns, which the retry budget should then see rather than a request
+#: held in the middleware for hours.
 _MAX_WAIT_ROUNDS = 8
+#: A wait is slept in steps this long (seconds), so a crawl being stopped
+#: (Ctrl-C) is not held up by a cool-down: the request then goes at once.
+_WAIT_STEP = 1.0
 _SCRAPY_USER_AGENT = default_settings.USER_AGENT
 
 
@@ -86,8 +91,10 @@ class FailoverMiddleware:
         stats: StatsCollector | None = None,
         clock: Callable[[], float] = time.time,
         spider: Callable[[], Spider | None] = lambda: None,
+        crawling: Callable[[], bool] = lambda: True,
     ) -> None:
         self._settings = settings
+        self._crawling = crawling
         self._state = FailoverState(
             pool, cooldown=settings.cooldown, max_cooldown=settings.max_cooldown, clock=clock
         )
@@ -99,6 +106,8 @@ class FailoverMiddleware:
         self._reported: dict[str, str] = {}
         #: (site, identity) -> the reason of its last block, for the log.
         self._last_block: dict[tuple[str, str], str] = {}
+        #: site -> the end of the cool-down a wait was last logged for.
+        self._waits_logged: dict[str, float] = {}
         self._state_path: Path | None = None
 
     @property
@@ -128,7 +137,13 @@ class FailoverMiddleware:
                 "their own (it cannot send another identity with it), so it manages none of this crawl's "
                 "requests."
             )
-        middleware = cls(config.failover, pool, stats=crawler.stats, spider=lambda: crawler.spider)
+        middleware = cls(
+            config.failover,
+            pool,
+            stats=crawler.stats,
+            spider=lambda: crawler.spider,
+            crawling=lambda: _crawling(crawler),
+        )
         jobdir = job_dir(crawler.settings)
         if jobdir:
             middleware._state_path = Path(jobdir) / STATE_FILE
@@ -161,15 +176,23 @@ class FailoverMiddleware:
         for _ in range(_MAX_WAIT_ROUNDS):
             if choice.wait <= 0:
                 break
-            logger.info(
-                "Site %s: every identity of the pool is cooling down; %s waits %.0f s for %s",
-                site,
-                request,
-                choice.wait,
-                choice.identity,
-            )
+            until = self._state.cooling_until(site, choice.identity)
+            if self._waits_logged.get(site) != until:
+                # Once per site and cool-down, not once per waiting request.
+                self._waits_logged[site] = until
+                logger.info(
+                    "Site %s: every identity of the pool is cooling down; requests wait %.0f s for %s",
+                    site,
+                    choice.wait,
+                    choice.identity,
+                )
             self._inc("tls_client/failover/waits")
-            await _sleep(choice.wait)
+            left = choice.wait
+            while left > 0 and self._crawling():
+                await _sleep(min(left, _WAIT_STEP))
+                left -= _WAIT_STEP
+            if not self._crawling():
+                break
             choice = self._state.choose(site)
         self._send_as(request, site, choice.identity)
 
@@ -443,6 +466,15 @@ def _strip_identity_headers(request: Request, identity: str) -> None:
         current = request.headers.getlist(name)
         if current and (name == b"sec-fetch-site" or all(value in values for value in current)):
             del request.headers[name]
+
+
+def _crawling(crawler: Crawler) -> bool:
+    """False once the crawl is being stopped (Ctrl-C: Crawler.stop) or its
+    spider closed (CLOSESPIDER_*, CloseSpider), which waits for requests in
+    the middleware. Scrapy has no public flag for the second; its engine
+    slot's ``closing`` is read defensively."""
+    slot = getattr(crawler.engine, "_slot", None)
+    return bool(crawler.crawling) and getattr(slot, "closing", None) is None
 
 
 def _header(response: Response, name: str) -> str | None:

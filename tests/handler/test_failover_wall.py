@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import time
 import urllib.request
 from collections import Counter
 from pathlib import Path
@@ -306,6 +307,26 @@ def test_retry_after_is_honoured_and_the_crawl_waits_when_every_identity_cools_d
         after = [entry["at"] - block["at"] for entry in log if entry["at"] > block["at"]]
         early = [delta for delta in after if delta < 1.9]
         assert len(early) <= 1, (block, after[:4])
+
+
+def test_a_closing_spider_does_not_wait_out_a_cool_down(
+    servers: Servers, wall_identities: dict[str, dict[str, Any]]
+) -> None:
+    configure(servers, wall_config(wall_identities, rate_limit=2, retry_after=600))
+    settings = {
+        "TLS_CLIENT_FAILOVER_POOL": ["chrome_156_linux"],
+        "CLOSESPIDER_TIMEOUT": 2,
+        "CONCURRENT_REQUESTS": 2,
+    }
+    start = time.monotonic()
+    result = crawl(servers, [f"/held/{i}" for i in range(6)], failover=True, settings=settings)
+    took = time.monotonic() - start
+    assert result["stats"]["finish_reason"] == "closespider_timeout"
+    assert result["stats"]["tls_client/failover/waits"] > 0
+    assert len(result["ok"]) == 2
+    # The requests waiting for the 600 s cool-down went out as the spider
+    # closed, instead of holding the close for ten minutes.
+    assert took < 60, took
 
 
 def test_the_state_resumes_from_jobdir(
