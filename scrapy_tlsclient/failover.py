@@ -265,6 +265,8 @@ class FailoverMiddleware:
         # A request refused under two identities already is most likely
         # refused for what it asks, not for who asks: further blocks of it
         # do not count against the identities (Retry-After still does).
+        # retry_times also counts RetryMiddleware's retries (timeouts, ...):
+        # at worst a block then costs no cool-down, never a wrong one.
         page = int(meta.get("retry_times", 0)) >= 2
         outcome = self._state.blocked(site, identity, retry_after=retry_after, strike=not page)
         self._last_block[(site, identity)] = reason
