@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from ._failover_settings import FAILOVER_DEFAULTS, FailoverSettings
 from ._profiles import check_profile
 from ._tls_options import certificate_pins, custom_tls
 
@@ -72,6 +73,7 @@ DEFAULT_SETTINGS: dict[str, object] = {
     "TLS_CLIENT_HTTP3": False,
     "TLS_CLIENT_PROGRESS_INTERVAL": 10.0,
     "TLS_CLIENT_IDENTITY_FILES": [],
+    **FAILOVER_DEFAULTS,
 }
 
 #: Scrapy's own TLS settings that tls-client's browser profiles fix
@@ -130,6 +132,9 @@ class HandlerConfig:
     #: handler sets it from SSLKEYLOGFILE when it is created
     #: (ssl_key_log_file below), as Scrapy's handlers read it.
     ssl_key_log_file: str | None = None
+    #: The failover middleware's settings (checked here so a bad one stops
+    #: the crawl whichever component reads the settings first).
+    failover: FailoverSettings | None = None
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> HandlerConfig:
@@ -174,6 +179,7 @@ class HandlerConfig:
             progress_interval=_seconds(settings, "TLS_CLIENT_PROGRESS_INTERVAL"),
             identity_files=_paths(settings, "TLS_CLIENT_IDENTITY_FILES"),
             redirect_enabled=settings.getbool("REDIRECT_ENABLED"),
+            failover=_checked_failover(settings),
         )
 
     def with_profile_of(self, profiles: Collection[str], default_profile: str) -> HandlerConfig:
@@ -230,6 +236,13 @@ def _checked(settings: BaseSettings, name: str, check: Callable[[object, str], _
         return None
     try:
         return check(value, name)
+    except ValueError as exc:
+        raise TLSClientSettingsError(str(exc)) from None
+
+
+def _checked_failover(settings: BaseSettings) -> FailoverSettings:
+    try:
+        return FailoverSettings.from_settings(settings)
     except ValueError as exc:
         raise TLSClientSettingsError(str(exc)) from None
 

@@ -24,6 +24,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from ._body_file import check_body_file
 from ._browsers import browser_for, request_kind
 from ._config import HandlerConfig, bind_address_from_meta
+from ._failover_settings import check_failover_meta
 from ._profiles import check_profile
 from ._tls_options import certificate_pins, custom_tls, header_order, server_name
 
@@ -68,6 +69,9 @@ _META_KEY_FIXES_CLIENT = {
     "tls_client_debug": False,
     "tls_client_stream": False,
     "tls_client_request_kind": False,
+    # Read by FailoverMiddleware, which sets the profile and session itself.
+    "tls_client_failover": False,
+    "tls_client_identity": False,
 }
 META_KEYS = frozenset(_META_KEY_FIXES_CLIENT)
 #: The meta keys client_options reads, besides ``proxy`` (whose options
@@ -152,6 +156,7 @@ def request_input_from(
     _bool_meta(request, "tls_client_browser_headers", config.browser_headers)
     if "tls_client_request_kind" in meta:
         request_kind(request)
+    check_failover_meta(meta)
     if _bool_meta(request, "tls_client_debug", config.debug):
         # A debug call gets a client of its own, so its log is this request's.
         request_input["withDebug"] = True

@@ -58,6 +58,9 @@ class Servers:
     #: Tunnels CONNECT to the TLS servers only (native/testserver/proxy_modes.go).
     proxy_connect_only: str
     fingerprint: str
+    #: Blocks by JA4, header order and rate; logs a verdict per request
+    #: (native/testserver/wall.go).
+    wall: str
 
     def all(self) -> dict[str, str]:
         return {"http1": self.http, "https1": self.https, "h2": self.h2}

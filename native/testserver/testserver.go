@@ -33,6 +33,11 @@ type Servers struct {
 	// every request with its connection's fingerprints (fingerprint.go).
 	Fingerprint string
 
+	// Wall is a TLS server, like https://localhost:PORT, that blocks
+	// requests by JA4, header order and rate as bot protection does, and
+	// logs a verdict for each (wall.go).
+	Wall string
+
 	// URLs of the proxies, without credentials.
 	Proxy     string // HTTP proxy, like http://127.0.0.1:PORT
 	ProxyAuth string // HTTP proxy requiring ProxyUser:ProxyPassword
@@ -141,6 +146,12 @@ func (s *Servers) startAll(cert tls.Certificate) error {
 	}
 	s.servers = append(s.servers, fp)
 	s.Fingerprint = fp.url
+	wall, err := startWallServer(cert)
+	if err != nil {
+		return err
+	}
+	s.servers = append(s.servers, wall)
+	s.Wall = wall.url
 	return nil
 }
 

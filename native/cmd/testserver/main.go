@@ -9,7 +9,8 @@
 //
 //	{"http":"http://127.0.0.1:P1","https":"https://127.0.0.1:P2","h2":"https://127.0.0.1:P3","cert":"/abs/DIR/cert.pem",
 //	 "proxy":"http://127.0.0.1:P4","proxy_auth":"http://127.0.0.1:P5","socks5":"socks5://127.0.0.1:P6","proxy_tls":"https://127.0.0.1:P7",
-//	 "proxy_echo":"http://127.0.0.1:P8","proxy_connect_only":"http://127.0.0.1:P9","fingerprint":"https://localhost:P10"}
+//	 "proxy_echo":"http://127.0.0.1:P8","proxy_connect_only":"http://127.0.0.1:P9","fingerprint":"https://localhost:P10",
+//	 "wall":"https://localhost:P11"}
 //
 // and serves until stdin reaches EOF, SIGINT or SIGTERM arrives, or its
 // parent process dies; then it exits with status 0. Give it a stdin pipe
@@ -47,6 +48,7 @@ type readyLine struct {
 	ProxyConnectOnly string `json:"proxy_connect_only"`
 
 	Fingerprint string `json:"fingerprint"`
+	Wall        string `json:"wall"`
 }
 
 func main() {
@@ -82,7 +84,7 @@ func run() int {
 		HTTP: srv.HTTP, HTTPS: srv.HTTPS, H2: srv.H2, Cert: srv.CertFile,
 		Proxy: srv.Proxy, ProxyAuth: srv.ProxyAuth, Socks5: srv.Socks5, ProxyTLS: srv.ProxyTLS,
 		ProxyEcho: srv.ProxyEcho, ProxyConnectOnly: srv.ProxyConnectOnly,
-		Fingerprint: srv.Fingerprint,
+		Fingerprint: srv.Fingerprint, Wall: srv.Wall,
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "testserver:", err)

@@ -156,7 +156,7 @@ func readReady(t *testing.T, stdout io.Reader) readyLine {
 	if err := json.Unmarshal([]byte(line), &keys); err != nil {
 		t.Fatalf("ready line %q: %v", line, err)
 	}
-	want := []string{"cert", "fingerprint", "h2", "http", "https", "proxy", "proxy_auth", "proxy_connect_only", "proxy_echo", "proxy_tls", "socks5"}
+	want := []string{"cert", "fingerprint", "h2", "http", "https", "proxy", "proxy_auth", "proxy_connect_only", "proxy_echo", "proxy_tls", "socks5", "wall"}
 	if got := slices.Sorted(maps.Keys(keys)); !slices.Equal(got, want) {
 		t.Errorf("ready line keys %v, want %v", got, want)
 	}
