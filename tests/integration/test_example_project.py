@@ -34,6 +34,8 @@ def run_demo(spider: str, env: dict[str, str] | None = None) -> list[dict[str, A
 def test_feed_spiders_yield_one_item_per_event(spider: str) -> None:
     items = run_demo(spider)
     assert len(items) == 20
+    # TLSFilesPipeline is enabled only by the spiders that download files.
+    assert all("files" not in item for item in items)
     if spider == "sse":
         # The demo feed ends after 10 events: the rest came after a reconnection with Last-Event-ID.
         assert [item["id"] for item in items] == [str(n) for n in range(20)]

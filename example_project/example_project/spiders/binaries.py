@@ -1,5 +1,5 @@
 """Binaries through TLSFilesPipeline: each file streams to disk, never
-held in memory (settings: ITEM_PIPELINES and FILES_STORE).
+held in memory (ITEM_PIPELINES and FILES_STORE in custom_settings).
 
     scrapy crawl binaries -a url=https://127.0.0.1:8443/files/
 """
@@ -11,9 +11,12 @@ from typing import Any
 
 import scrapy
 
+from example_project.files import FILES_SETTINGS
+
 
 class BinariesSpider(scrapy.Spider):
     name = "binaries"
+    custom_settings = FILES_SETTINGS
     url = ""
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
