@@ -50,7 +50,8 @@ class TLSClientSettingsError(ValueError):
 #: prints its traceback once (asyncio) or twice (Twisted), after the one
 #: error line that names the setting or the library that is missing.
 STOPPED_MESSAGE = (
-    "scrapy_tlsclient cannot start with these settings or this installation (the error logged above says why)"
+    "scrapy_tlsclient cannot start with these settings or this installation "
+    "(the error logged above names the setting, or the library that cannot be loaded)"
 )
 
 
