@@ -67,8 +67,8 @@ char* readStreamAll(char* params);
 char* cancelStream(char* params);
 char* getInfo(void);
 char* getStats(void);
-void submit(char* params);
-char* pollCompletions(char* params);
+char* attachCompletionSocket(char* params);
+char* dropCompletionQueue(char* params);
 long long outstandingBuffers(void);
 char* takeBuffer(char* id);
 char* registerProfiles(char* params);
@@ -80,8 +80,8 @@ _OPTIONAL_EXPORTS: Final = (
     "getInfo",
     "getStats",
     "outstandingBuffers",
-    "submit",
-    "pollCompletions",
+    "attachCompletionSocket",
+    "dropCompletionQueue",
     "takeBuffer",
     "registerProfiles",
     "measureProfile",
@@ -412,19 +412,11 @@ class NativeLibrary:
         stats.pop("id", None)
         return {key: int(value) for key, value in stats.items()}
 
-    def submit(self, queue: str, op: str, ticket: str, payload: Any) -> None:
-        """Start ``op`` (request, requestStream, readStream, readStreamAll,
-        cancelStream) in the background; it returns at once, and the result
-        comes from :meth:`poll_completions` of ``queue`` under ``ticket``. Not blocking.
-        ``payload`` may be given already encoded, as a JSON ``str``."""
-        if "submit" not in self.exports:
-            raise NativeFeatureUnavailable("submit needs this project's library (completion queue)")
-        self._check_pid()
-        self._lib.submit(self.submit_document(queue, op, ticket, payload).encode())
-
     def submit_document(self, queue: str, op: str, ticket: str, payload: Any) -> str:
-        """The JSON document :meth:`submit` sends (and a completion socket's
-        submission frame carries)."""
+        """The JSON document a completion socket's submission frame carries:
+        start ``op`` (request, requestStream, readStream, readStreamAll,
+        cancelStream) and complete it on ``queue`` under ``ticket``.
+        ``payload`` may be given already encoded, as a JSON ``str``."""
         # Built from pieces rather than one json.dumps of a dict: a live
         # stream submits a read per event (docs/benchmarks.rst, "Streaming").
         prefix = self._submit_prefixes.get((queue, op))
@@ -434,15 +426,6 @@ class NativeLibrary:
         encoded = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
         return f'{prefix}{json.dumps(ticket)},"input":{encoded}}}'
 
-    def poll_completions(self, queue: str, timeout_ms: int, max_items: int = 256) -> list[dict[str, Any]]:
-        """Finished submissions ``{"ticket", "op", "result"}`` of ``queue``,
-        waiting up to ``timeout_ms`` for the first one. Blocking: call it
-        from a thread."""
-        answer = self._call("pollCompletions", {"queue": queue, "timeoutMs": timeout_ms, "max": max_items})
-        raise_for_error(answer)
-        completions: list[dict[str, Any]] = answer["completions"]
-        return completions
-
     def attach_socket(self, queue: str, socket_fd: int, frame_body_max: int = FRAME_BODY_MAX) -> None:
         """Exchange ``queue``'s traffic over a socket from now on: the
         library takes a duplicate of ``socket_fd`` (one end of a connected
@@ -451,24 +434,23 @@ class NativeLibrary:
         ``frame_body_max`` bytes; longer bodies are left to
         :meth:`take_buffer` (docs/abi.rst, "Completion socket"). Not
         blocking."""
-        if "completionSocket" not in self.info.capabilities:
-            raise NativeFeatureUnavailable("attach_socket needs this project's library (completionSocket)")
+        if "attachCompletionSocket" not in self.exports:
+            raise NativeFeatureUnavailable(
+                f"{self.info.path} has no attachCompletionSocket export: it is a stock tls-client "
+                "library or an older build of this project's; use the library built into the package"
+            )
         raise_for_error(
             self._call(
-                "pollCompletions",
-                {
-                    "queue": queue,
-                    "timeoutMs": 0,
-                    "max": 1,
-                    "socketFd": socket_fd,
-                    "frameBodyMax": frame_body_max,
-                },
+                "attachCompletionSocket",
+                {"queue": queue, "socketFd": socket_fd, "frameBodyMax": frame_body_max},
             )
         )
 
     def drop_queue(self, queue: str) -> None:
-        """Forget a completion queue whose consumer stopped."""
-        raise_for_error(self._call("pollCompletions", {"queue": queue, "drop": True}))
+        """Forget a completion queue whose consumer stopped: the library
+        closes its end of the socket and releases the body buffers nobody
+        will take."""
+        raise_for_error(self._call("dropCompletionQueue", {"queue": queue}))
 
     def outstanding_buffers(self) -> int:
         """Strings and body buffers handed out by the library and not yet freed."""

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ._envelopes import RequestInput
 
 __all__ = [
+    "CLIENT_META_KEYS",
     "LONGEST_DEADLINE",
     "META_KEYS",
     "ClientOptionsCache",
@@ -47,26 +48,32 @@ __all__ = [
     "session_key",
 ]
 
-#: The ``tls_client_*`` request meta keys this package reads (docs/meta.rst);
-#: any other key with that prefix is refused as a likely typo.
-META_KEYS = frozenset(
-    {
-        "tls_client_profile",
-        "tls_client_custom_tls",
-        "tls_client_random_tls_extension_order",
-        "tls_client_header_order",
-        "tls_client_browser_headers",
-        "tls_client_server_name",
-        "tls_client_certificate_pins",
-        "tls_client_session",
-        "tls_client_force_http1",
-        "tls_client_http3",
-        "tls_client_no_deadline",
-        "tls_client_debug",
-        "tls_client_stream",
-        "tls_client_request_kind",
-    }
-)
+#: The request meta keys of this package (docs/meta.rst), each with whether
+#: it fixes the native client. Those that do are read by client_options,
+#: so they make the session key and the shapes ClientOptionsCache keeps
+#: (test_request_input checks that client_options reads exactly these).
+#: Any other ``tls_client_*`` key is refused as a likely typo.
+_META_KEY_FIXES_CLIENT = {
+    "tls_client_profile": True,
+    "tls_client_custom_tls": True,
+    "tls_client_random_tls_extension_order": True,
+    "tls_client_header_order": False,
+    "tls_client_browser_headers": False,
+    "tls_client_server_name": True,
+    "tls_client_certificate_pins": True,
+    "tls_client_session": True,
+    "tls_client_force_http1": True,
+    "tls_client_http3": True,
+    "tls_client_no_deadline": False,
+    "tls_client_debug": False,
+    "tls_client_stream": False,
+    "tls_client_request_kind": False,
+}
+META_KEYS = frozenset(_META_KEY_FIXES_CLIENT)
+#: The meta keys client_options reads, besides ``proxy`` (whose options
+#: also depend on the request's headers): this package's that fix the
+#: client, and Scrapy's ``bindaddress``.
+CLIENT_META_KEYS = (*(key for key, fixes in _META_KEY_FIXES_CLIENT.items() if fixes), "bindaddress")
 
 #: The longest deadline kept (100 years): Go counts deadlines in int64
 #: nanoseconds, which overflow past about 292 years, so a longer
@@ -75,28 +82,6 @@ LONGEST_DEADLINE = 100 * 365 * 24 * 3600.0
 
 #: Proxy schemes tls-client dials (connect.go); http(s) proxies use CONNECT.
 PROXY_SCHEMES = ("http", "https", "socks5", "socks5h", "socks4", "socks4a")
-
-#: RequestInput fields that vary per call; every other field fixes the
-#: native client, so it is part of the session key.
-_PER_CALL_FIELDS = frozenset(
-    {
-        "requestUrl",
-        "requestMethod",
-        "requestBody",
-        "isByteRequest",
-        "headersList",
-        "http2OnlyHeaders",
-        "latin1Headers",
-        "streamId",
-        "timeoutMilliseconds",
-        "prefetchBytes",
-        "prefetchTimeoutMs",
-        "streamOutputPath",
-        "streamOutputBlockSize",
-        "streamBufferChunks",
-        "withDebug",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -223,22 +208,10 @@ def client_options(
         raise ValueError(
             f"The 'tls_client_session' request meta key must be a non-empty name string, got {identity!r}"
         )
-    return options, session_key({**options, "timeoutMilliseconds": timeout_ms}, identity)
+    return options, session_key(options, identity, timeout_ms)
 
 
-#: The meta keys client_options reads, besides ``proxy``.
-_CLIENT_META_KEYS = (
-    "tls_client_profile",
-    "tls_client_custom_tls",
-    "tls_client_random_tls_extension_order",
-    "tls_client_server_name",
-    "tls_client_certificate_pins",
-    "tls_client_force_http1",
-    "tls_client_http3",
-    "tls_client_session",
-    "bindaddress",
-)
-_CLIENT_META_KEY_SET = frozenset(_CLIENT_META_KEYS)
+_CLIENT_META_KEY_SET = frozenset(CLIENT_META_KEYS)
 _ABSENT = object()
 #: Meta values a remembered shape may hold: equal values of these types are
 #: the same value (unlike 1 == True == 1.0, which validation tells apart).
@@ -283,7 +256,7 @@ class ClientOptionsCache:
         if meta.keys().isdisjoint(_CLIENT_META_KEY_SET):  # the usual request
             return (stream,)
         shape: list[object] = [stream]
-        for key in _CLIENT_META_KEYS:
+        for key in CLIENT_META_KEYS:
             value = meta.get(key, _ABSENT)
             if value is not _ABSENT and type(value) not in _SCALARS:
                 return None
@@ -616,16 +589,17 @@ def _basic_credentials(header: bytes, encoding: str) -> tuple[str, str]:
     return user, password
 
 
-def session_key(request_input: RequestInput, identity: str = "") -> str:
-    """A digest of every option that fixes a native client, and of the
-    caller's identity name (requests of different identities never share a
-    client, so never a connection or TLS session ticket).
+def session_key(options: RequestInput, identity: str = "", timeout_ms: int | None = None) -> str:
+    """A digest of the client options (client_options' fields: every one
+    fixes the native client) and of the caller's identity name (requests of
+    different identities never share a client, so never a connection or
+    TLS session ticket).
 
-    HTTP(S) proxies need the deadline in the key: their CONNECT step only
+    HTTP(S) proxies add the deadline ``timeout_ms``: their CONNECT step only
     honours the client's own timeout (docs/abi.rst).
     """
-    fixed = {key: value for key, value in request_input.items() if key not in _PER_CALL_FIELDS}
-    if str(request_input.get("proxyUrl", "")).lower().startswith(("http://", "https://")):
-        fixed["timeoutMilliseconds"] = request_input.get("timeoutMilliseconds")
+    fixed: dict[str, object] = dict(options)
+    if str(options.get("proxyUrl", "")).lower().startswith(("http://", "https://")):
+        fixed["timeoutMilliseconds"] = timeout_ms
     canonical = json.dumps([fixed, identity], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:24]

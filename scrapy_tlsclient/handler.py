@@ -143,12 +143,13 @@ class TLSClientDownloadHandler:
             self._library = load_library(config.library_path)
         except NativeLibraryError as exc:  # not found or not loadable: nothing can be downloaded
             raise _stop_at_start(crawler, TLSClientSettingsError(str(exc))) from None
-        if not self._library.supports("completionSocket"):
+        if not self._library.supports("attachCompletionSocket"):
             raise NotConfigured(
                 f"TLSClientDownloadHandler needs this project's tls-client library (raw bodies, ordered "
                 f"headers, streaming, the completion socket); {self._library.info.path} is "
-                f"{self._library.info.version}. Unset TLS_CLIENT_LIBRARY_PATH / SCRAPY_TLSCLIENT_LIBRARY "
-                f"to use the library built into the package."
+                f"{self._library.info.version} and has no attachCompletionSocket export. Unset "
+                f"TLS_CLIENT_LIBRARY_PATH / SCRAPY_TLSCLIENT_LIBRARY to use the library built into the "
+                f"package."
             )
         try:
             identities = identities_for(self._library, config.identity_files)

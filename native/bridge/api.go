@@ -22,11 +22,11 @@ const Version = "0.1.0"
 var Capabilities = []string{
 	"request", "requestStream", "readStream", "readStreamAll", "cancelStream",
 	"destroySession", "destroyAll", "getCookiesFromSession", "addCookiesToSession",
-	"getInfo", "getStats", "submit", "pollCompletions",
+	"getInfo", "getStats", "attachCompletionSocket", "dropCompletionQueue",
 	"headersList", "rawBody", "streamIdInput", "readStreamMaxBytes", "remoteAddress",
 	"tlsInfo", "peerCertificate", "errorCode", "debugLog", "negativeTimeout",
 	"perRequestDeadline", "streamOutputTruncate", "unknownProfileError",
-	"binaryBuffers", "readStreamOutputPath", "completionNotifyFd", "completionSocket", "registerProfiles",
+	"binaryBuffers", "readStreamOutputPath", "registerProfiles",
 	"sslKeyLogFile", "measureProfile", "latin1Headers",
 }
 
@@ -550,7 +550,7 @@ type Stats struct {
 	StreamsClosed  int64  `json:"streamsClosed"`
 	CallsStarted   int64  `json:"callsStarted"`
 	CallsCancelled int64  `json:"callsCancelled"`
-	// Submissions not completed yet plus completions not polled yet.
+	// Submissions not completed yet plus completions not written yet.
 	CompletionsPending int `json:"completionsPending"`
 	// Cancels remembered for ids not (yet) seen.
 	Tombstones int `json:"tombstones"`

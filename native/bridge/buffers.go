@@ -118,7 +118,7 @@ func (b *Bridge) UntakenBuffers() int {
 
 // answer is what an export returns: the envelope and the body buffer it
 // names, if any, so that a completion queue that is dropped can release
-// the buffers of results nobody will poll.
+// the buffers of results nobody will read.
 type answer struct {
 	id     string
 	json   []byte

@@ -192,13 +192,14 @@ func TestDestroyAllReleasesUntakenBuffers(t *testing.T) {
 func TestCancelMidBodyLeavesNoBuffers(t *testing.T) {
 	b := New()
 	s := testServers(t)
+	ours := socketPair(t, b, "")
 	st := startStream(t, b, req(s.HTTP+"/stall?n=10", map[string]any{"binaryBody": true}))
 	takeBytes(t, b, readBinary(t, b, st.StreamID, 5000, 0).ChunkBuffer)
 	in := map[string]any{"streamId": st.StreamID, "timeoutMs": -1, "binary": true}
-	b.Submit(mustJSON(t, map[string]any{"op": "readStream", "ticket": "r", "input": in}))
+	writeSubmissions(t, ours, map[string]any{"op": "readStream", "ticket": "r", "input": in})
 	time.Sleep(100 * time.Millisecond)
 	b.CancelStream(mustJSON(t, map[string]any{"streamId": st.StreamID}))
-	if c := decode[StreamChunk](t, pollAll(t, b, 1, 5*time.Second)["r"].Result); c.ErrorCode != CodeCancelled || c.ChunkBuffer != "" {
+	if c := decode[StreamChunk](t, collect(t, ours, 1, 5*time.Second)["r"].Result); c.ErrorCode != CodeCancelled || c.ChunkBuffer != "" {
 		t.Fatalf("%+v", c)
 	}
 	assertNoLeftovers(t, b)
@@ -208,23 +209,23 @@ func TestCancelMidBodyLeavesNoBuffers(t *testing.T) {
 func TestDroppedQueueReleasesItsBuffers(t *testing.T) {
 	b := New()
 	s := testServers(t)
-	// Completed but never polled.
+	// Completed, but no socket took them.
 	st := startStream(t, b, req(s.H2+"/bytes?n=1000000", nil))
 	for i := range 3 {
 		in := map[string]any{"streamId": st.StreamID, "timeoutMs": 5000, "binary": true}
-		b.Submit(mustJSON(t, map[string]any{"queue": "gone", "op": "readStream", "ticket": fmt.Sprint(i), "input": in}))
+		b.submit(mustJSON(t, map[string]any{"queue": "gone", "op": "readStream", "ticket": fmt.Sprint(i), "input": in}))
 	}
 	prefetch := req(s.H2+"/bytes?n=100", map[string]any{"binaryBody": true, "prefetchBytes": 1000, "prefetchTimeoutMs": 2000})
-	b.Submit(mustJSON(t, map[string]any{"queue": "gone", "op": "requestStream", "ticket": "p", "input": prefetch}))
+	b.submit(mustJSON(t, map[string]any{"queue": "gone", "op": "requestStream", "ticket": "p", "input": prefetch}))
 	waitFor(t, func() bool { return b.completions.pending() == 4 && b.UntakenBuffers() == 4 })
 	// Completing only after the drop.
 	late := startStream(t, b, req(s.H2+"/stream?chunks=2&size=10&interval_ms=300", nil))
 	readChunk(t, b, late.StreamID, 5000, 0)
 	lateRead := map[string]any{"streamId": late.StreamID, "timeoutMs": -1, "binary": true}
-	b.Submit(mustJSON(t, map[string]any{"queue": "gone", "op": "readStream", "ticket": "late", "input": lateRead}))
+	b.submit(mustJSON(t, map[string]any{"queue": "gone", "op": "readStream", "ticket": "late", "input": lateRead}))
 	time.Sleep(100 * time.Millisecond) // the late read waits for its chunk
 
-	b.PollCompletions([]byte(`{"queue": "gone", "drop": true}`))
+	b.DropCompletionQueue([]byte(`{"queue": "gone"}`))
 	if n := b.UntakenBuffers(); n != 0 {
 		t.Fatalf("%d buffers left after the drop", n)
 	}
@@ -243,11 +244,11 @@ func TestSubmitAfterDropIsDiscarded(t *testing.T) {
 	b := New()
 	s := testServers(t)
 	st := startStream(t, b, req(s.H2+"/bytes?n=100000", nil))
-	b.PollCompletions([]byte(`{"queue": "stopped", "drop": true}`))
+	b.DropCompletionQueue([]byte(`{"queue": "stopped"}`))
 	// A read submitted after its consumer stopped (a read-ahead racing a
 	// close) must not recreate the queue and park its buffer there.
 	in := map[string]any{"streamId": st.StreamID, "timeoutMs": 5000, "binary": true}
-	b.Submit(mustJSON(t, map[string]any{"queue": "stopped", "op": "readStream", "ticket": "late", "input": in}))
+	b.submit(mustJSON(t, map[string]any{"queue": "stopped", "op": "readStream", "ticket": "late", "input": in}))
 	waitFor(t, func() bool { return b.completions.pending() == 0 })
 	assertNoBuffers(t, b)
 	b.completions.mu.Lock()

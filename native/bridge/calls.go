@@ -35,17 +35,21 @@ type call struct {
 	ctx       context.Context
 	cancelCtx context.CancelCauseFunc
 	deadline  *time.Timer
+	session   *session
 	client    tls_client.HttpClient
 	ephemeral bool
 	logger    *collectingLogger
 
 	mu      sync.Mutex
 	body    io.Closer     // set once the headers arrived
-	aborted error         // why the call was aborted: errCancelled or errDeadline
+	aborted error         // why the call was aborted: errCancelled, errDeadline or errRefusedAgain
 	done    chan struct{} // closed on abort
 
 	connMu sync.Mutex
 	conn   net.Conn
+	// h2Attempts counts the HTTP/2 connections the request was given: more
+	// than one means the transport is retrying it (see refusedAgain).
+	h2Attempts int
 
 	releaseOnce sync.Once
 }
@@ -102,16 +106,44 @@ func (c *call) release(completed bool) {
 		if !completed {
 			c.abort(errCancelled)
 		}
-		if c.ephemeral && c.client != nil {
-			c.client.CloseIdleConnections()
+		if c.ephemeral && c.session != nil {
+			c.session.close()
 		}
 	})
 }
 
+// maxH2Attempts bounds how often one request is sent over HTTP/2. fhttp's
+// transport resends a request the server refused unprocessed (a GOAWAY
+// whose last stream id is below the request's stream, or REFUSED_STREAM)
+// up to seven times, backing off 1, 2, 4 ... 32 s, about a minute in all.
+// Chrome resends such a request on a new connection and fails it with
+// ERR_HTTP2_SERVER_REFUSED_STREAM when the server refuses again
+// (net/http/http_network_transaction.cc, HandleIOError); so do we: one
+// retry, which fhttp makes at once, and the next attempt fails the call.
+const maxH2Attempts = 2
+
+// errRefusedAgain ends a request the server refused on every attempt.
+var errRefusedAgain = newError(CodeConnectionLost,
+	fmt.Sprintf("the server refused the request unprocessed %d times (HTTP/2 GOAWAY or REFUSED_STREAM)", maxH2Attempts))
+
 func (c *call) gotConn(info httptrace.GotConnInfo) {
+	c.session.conns.add(info.Conn)
 	c.connMu.Lock()
 	c.conn = info.Conn
+	refused := false
+	if negotiatedH2(info.Conn) {
+		c.h2Attempts++
+		refused = c.h2Attempts > maxH2Attempts
+	}
 	c.connMu.Unlock()
+	if refused {
+		c.abort(errRefusedAgain)
+	}
+}
+
+func negotiatedH2(conn net.Conn) bool {
+	stater, ok := conn.(interface{ ConnectionState() utls.ConnectionState })
+	return ok && stater.ConnectionState().NegotiatedProtocol == "h2"
 }
 
 // connectionInfo reports the peer address and TLS details of the
@@ -214,7 +246,7 @@ func (b *Bridge) startCall(in *RequestInput) (*call, error) {
 		logger = &collectingLogger{}
 		tlsLogger = logger
 	}
-	client, ephemeral, err := b.sessions.clientFor(in, tlsLogger)
+	session, ephemeral, err := b.sessions.sessionFor(in, tlsLogger)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +255,7 @@ func (b *Bridge) startCall(in *RequestInput) (*call, error) {
 	if id == "" {
 		id = b.newID()
 	}
-	c := &call{id: id, input: in, ctx: ctx, cancelCtx: cancelCtx, client: client, ephemeral: ephemeral,
+	c := &call{id: id, input: in, ctx: ctx, cancelCtx: cancelCtx, session: session, client: session.client, ephemeral: ephemeral,
 		logger: logger, done: make(chan struct{})}
 	if !noDeadline {
 		c.deadline = time.AfterFunc(deadline, func() { c.abort(errDeadline) })

@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -26,7 +25,19 @@ import (
 // for different ones instead of ignoring what it asked for.
 type session struct {
 	client     tls_client.HttpClient
+	conns      *connSet
 	optionsKey string
+}
+
+func newSession(client tls_client.HttpClient, optionsKey string) *session {
+	return &session{client: client, conns: newConnSet(), optionsKey: optionsKey}
+}
+
+// close closes the session's idle connections and then every other
+// connection it handed out.
+func (s *session) close() {
+	s.client.CloseIdleConnections()
+	s.conns.closeAll()
 }
 
 type sessionRegistry struct {
@@ -38,15 +49,19 @@ func newSessionRegistry() *sessionRegistry {
 	return &sessionRegistry{sessions: map[string]*session{}}
 }
 
-// clientFor returns the client a call runs on and whether it is ephemeral
-// (built for this call only, to be closed when the call ends).
-func (r *sessionRegistry) clientFor(in *RequestInput, logger tls_client.Logger) (tls_client.HttpClient, bool, error) {
+// sessionFor returns the session a call runs on and whether it is
+// ephemeral (built for this call only, to be closed when the call ends).
+func (r *sessionRegistry) sessionFor(in *RequestInput, logger tls_client.Logger) (*session, bool, error) {
 	// Refuse a bad profile before anything else, whether or not a
 	// session exists: upstream would silently use its default.
 	if err := checkProfileName(in); err != nil {
 		return nil, false, err
 	}
-	key, err := clientOptionsKey(in)
+	spec, state, err := specFor(in)
+	if err != nil {
+		return nil, false, err
+	}
+	key, err := spec.key()
 	if err != nil {
 		return nil, false, err
 	}
@@ -57,8 +72,11 @@ func (r *sessionRegistry) clientFor(in *RequestInput, logger tls_client.Logger) 
 	// Debug output must be attributable to one request, so a debug call
 	// gets a client of its own (as upstream PR #247 does).
 	if sessionID == "" || in.WithDebug {
-		client, err := buildClient(in, logger)
-		return client, true, err
+		client, err := buildClient(spec, state, logger)
+		if err != nil {
+			return nil, false, err
+		}
+		return newSession(client, key), true, nil
 	}
 
 	r.mu.Lock()
@@ -69,17 +87,18 @@ func (r *sessionRegistry) clientFor(in *RequestInput, logger tls_client.Logger) 
 				"session %q was created with different client options (profile, TLS, transport, proxy timeout, ...); "+
 					"use another sessionId or destroySession first", sessionID))
 		}
-		if err := applyMutableOptions(s.client, in); err != nil {
+		if err := applyState(s.client, state); err != nil {
 			return nil, false, err
 		}
-		return s.client, false, nil
+		return s, false, nil
 	}
-	client, err := buildClient(in, logger)
+	client, err := buildClient(spec, state, logger)
 	if err != nil {
 		return nil, false, err
 	}
-	r.sessions[sessionID] = &session{client: client, optionsKey: key}
-	return client, false, nil
+	s := newSession(client, key)
+	r.sessions[sessionID] = s
+	return s, false, nil
 }
 
 func (r *sessionRegistry) get(sessionID string) (tls_client.HttpClient, bool) {
@@ -98,7 +117,7 @@ func (r *sessionRegistry) remove(sessionID string) {
 	delete(r.sessions, sessionID)
 	r.mu.Unlock()
 	if ok {
-		s.client.CloseIdleConnections()
+		s.close()
 	}
 }
 
@@ -108,7 +127,7 @@ func (r *sessionRegistry) removeAll() {
 	r.sessions = map[string]*session{}
 	r.mu.Unlock()
 	for _, s := range old {
-		s.client.CloseIdleConnections()
+		s.close()
 	}
 }
 
@@ -118,61 +137,23 @@ func (r *sessionRegistry) count() int {
 	return len(r.sessions)
 }
 
-// applyMutableOptions re-applies what upstream lets a later request change
-// on an existing session: the proxy and the redirect policy.
-func applyMutableOptions(client tls_client.HttpClient, in *RequestInput) error {
-	if in.ProxyURL != nil && (client.GetProxy() != *in.ProxyURL || in.IsRotatingProxy) {
-		if err := client.SetProxy(*in.ProxyURL); err != nil {
+// applyState re-applies what upstream lets a later request change on an
+// existing session: the proxy URL and the redirect policy.
+func applyState(client tls_client.HttpClient, state clientState) error {
+	if state.ProxyURL != "" && (client.GetProxy() != state.ProxyURL || state.RotatingProxy) {
+		if err := client.SetProxy(state.ProxyURL); err != nil {
 			return newError(CodeProxy, "failed to change proxy url of client: "+err.Error())
 		}
 	}
-	if client.GetFollowRedirect() != in.FollowRedirects {
-		client.SetFollowRedirect(in.FollowRedirects)
+	if client.GetFollowRedirect() != state.FollowRedirects {
+		client.SetFollowRedirect(state.FollowRedirects)
 	}
 	return nil
 }
 
-// clientOptionsKey is a canonical text of every option a native client
-// fixes at creation.
-func clientOptionsKey(in *RequestInput) (string, error) {
-	fixed := struct {
-		Profile        string
-		Custom         *CustomTLSClient
-		Transport      *TransportOptions
-		LocalAddress   *string
-		ServerName     *string
-		Pins           map[string][]string
-		ConnectHeaders map[string][]string
-		Flags          [11]bool
-		ProxyTimeout   time.Duration
-	}{
-		Profile: in.TLSClientIdentifier, Custom: in.CustomTLSClient, Transport: in.TransportOptions,
-		LocalAddress: in.LocalAddress, ServerName: in.ServerNameOverwrite, Pins: in.CertificatePinningHosts,
-		ConnectHeaders: in.ConnectHeaders,
-		Flags: [11]bool{in.ForceHTTP1, in.DisableHTTP3, in.WithProtocolRacing, in.InsecureSkipVerify,
-			in.DisableIPV4, in.DisableIPV6, in.WithoutCookieJar, in.WithCustomCookieJar,
-			in.CatchPanics, in.WithRandomTLSExtensionOrder, isHTTPProxy(in.ProxyURL)},
-	}
-	if isHTTPProxy(in.ProxyURL) {
-		t, err := clientTimeout(in)
-		if err != nil {
-			return "", err
-		}
-		fixed.ProxyTimeout = t
-	}
-	key, err := json.Marshal(fixed)
-	if err != nil {
-		return "", newError(CodeInvalidInput, "cannot encode client options: "+err.Error())
-	}
-	return string(key), nil
-}
-
 func isHTTPProxy(proxyURL *string) bool {
-	if proxyURL == nil {
-		return false
-	}
-	p := strings.ToLower(*proxyURL)
-	return strings.HasPrefix(p, "http://") || strings.HasPrefix(p, "https://")
+	kind := proxyKind(deref(proxyURL))
+	return kind == "http" || kind == "https"
 }
 
 // noDeadlineProxyCeiling bounds "no deadline" calls through HTTP(S)
@@ -214,19 +195,19 @@ func requestDeadline(in *RequestInput) (d time.Duration, none bool, err error) {
 	}
 }
 
-func resolveProfile(in *RequestInput) (profiles.ClientProfile, error) {
-	if in.CustomTLSClient != nil {
-		if in.TLSClientIdentifier != "" {
+func resolveProfile(name string, custom *CustomTLSClient) (profiles.ClientProfile, error) {
+	if custom != nil {
+		if name != "" {
 			return profiles.ClientProfile{}, newError(CodeInvalidInput, "cannot build client out of client identifier and custom tls client information. Please provide only one of them")
 		}
-		return customProfile(in.CustomTLSClient)
+		return customProfile(custom)
 	}
-	if in.TLSClientIdentifier == "" {
+	if name == "" {
 		return profiles.DefaultClientProfile, nil
 	}
-	profile, ok := lookupProfile(in.TLSClientIdentifier)
+	profile, ok := lookupProfile(name)
 	if !ok {
-		return profiles.ClientProfile{}, newError(CodeUnknownProfile, unknownProfileMessage(in.TLSClientIdentifier))
+		return profiles.ClientProfile{}, newError(CodeUnknownProfile, unknownProfileMessage(name))
 	}
 	return profile, nil
 }
@@ -444,48 +425,43 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
-func buildClient(in *RequestInput, logger tls_client.Logger) (tls_client.HttpClient, error) {
-	profile, err := resolveProfile(in)
-	if err != nil {
-		return nil, err
-	}
-	timeout, err := clientTimeout(in)
+// buildClient builds the native client spec fixes, in state.
+func buildClient(spec clientSpec, state clientState, logger tls_client.Logger) (tls_client.HttpClient, error) {
+	profile, err := resolveProfile(spec.Profile, spec.Custom)
 	if err != nil {
 		return nil, err
 	}
 	options := []tls_client.HttpClientOption{
 		tls_client.WithClientProfile(profile),
-		tls_client.WithTimeoutMilliseconds(int(timeout / time.Millisecond)),
-		tls_client.WithTransportOptions(withKeyLog(transportOptions(in.TransportOptions), in.SSLKeyLogFile)),
+		tls_client.WithTimeoutMilliseconds(int(spec.Timeout / time.Millisecond)),
+		tls_client.WithTransportOptions(withKeyLog(transportOptions(spec.Transport), spec.KeyLogFile)),
 	}
 	add := func(cond bool, opt tls_client.HttpClientOption) {
 		if cond {
 			options = append(options, opt)
 		}
 	}
-	add(in.WithRandomTLSExtensionOrder, tls_client.WithRandomTLSExtensionOrder())
-	add(in.ForceHTTP1, tls_client.WithForceHttp1())
-	add(in.DisableHTTP3, tls_client.WithDisableHttp3())
-	add(in.WithProtocolRacing, tls_client.WithProtocolRacing())
-	add(in.DisableIPV6, tls_client.WithDisableIPV6())
-	add(in.DisableIPV4, tls_client.WithDisableIPV4())
-	add(in.CatchPanics, tls_client.WithCatchPanics())
-	add(len(in.CertificatePinningHosts) > 0, tls_client.WithCertificatePinning(in.CertificatePinningHosts, nil))
-	add(!in.FollowRedirects, tls_client.WithNotFollowRedirects())
-	add(in.InsecureSkipVerify, tls_client.WithInsecureSkipVerify())
-	add(len(in.DefaultHeaders) > 0, tls_client.WithDefaultHeaders(in.DefaultHeaders))
-	add(len(in.ConnectHeaders) > 0, tls_client.WithConnectHeaders(in.ConnectHeaders))
-	add(in.ServerNameOverwrite != nil && *in.ServerNameOverwrite != "", tls_client.WithServerNameOverwrite(deref(in.ServerNameOverwrite)))
-	add(in.ProxyURL != nil && *in.ProxyURL != "", proxyOption(in))
-	if in.LocalAddress != nil {
-		addr, err := net.ResolveTCPAddr("tcp", *in.LocalAddress)
-		if err != nil {
-			return nil, newError(CodeInvalidInput, fmt.Sprintf("failed to build client out of request input: failed to resolve tcp address from local %s address: %v", *in.LocalAddress, err))
-		}
-		options = append(options, tls_client.WithLocalAddr(*addr))
+	add(spec.RandomExtensionOrder, tls_client.WithRandomTLSExtensionOrder())
+	add(spec.ForceHTTP1, tls_client.WithForceHttp1())
+	add(spec.DisableHTTP3, tls_client.WithDisableHttp3())
+	add(spec.ProtocolRacing, tls_client.WithProtocolRacing())
+	add(spec.DisableIPV6, tls_client.WithDisableIPV6())
+	add(spec.DisableIPV4, tls_client.WithDisableIPV4())
+	add(spec.CatchPanics, tls_client.WithCatchPanics())
+	add(len(spec.Pins) > 0, tls_client.WithCertificatePinning(spec.Pins, nil))
+	add(!state.FollowRedirects, tls_client.WithNotFollowRedirects())
+	add(spec.InsecureSkipVerify, tls_client.WithInsecureSkipVerify())
+	add(len(spec.DefaultHeaders) > 0, tls_client.WithDefaultHeaders(spec.DefaultHeaders))
+	add(len(spec.ConnectHeaders) > 0, tls_client.WithConnectHeaders(spec.ConnectHeaders))
+	add(deref(spec.ServerName) != "", tls_client.WithServerNameOverwrite(deref(spec.ServerName)))
+	add(state.ProxyURL != "", proxyOption(spec, state.ProxyURL))
+	localAddr, err := spec.localAddr()
+	if err != nil {
+		return nil, err
 	}
-	if !in.WithoutCookieJar {
-		if in.WithCustomCookieJar {
+	add(localAddr != nil, tls_client.WithLocalAddr(derefAddr(localAddr)))
+	if !spec.WithoutCookieJar {
+		if spec.CustomCookieJar {
 			options = append(options, tls_client.WithCookieJar(tls_client.NewCookieJar()))
 		} else {
 			jar, _ := cookiejar.New(nil)
@@ -496,7 +472,26 @@ func buildClient(in *RequestInput, logger tls_client.Logger) (tls_client.HttpCli
 	if err != nil {
 		return nil, newError(CodeInvalidInput, "failed to build client out of request input: "+err.Error())
 	}
-	return withForwardProxy(client, in)
+	return withForwardProxy(client, spec, localAddr, state.ProxyURL), nil
+}
+
+// localAddr resolves the address to dial from; nil for any.
+func (s clientSpec) localAddr() (*net.TCPAddr, error) {
+	if s.LocalAddress == nil {
+		return nil, nil
+	}
+	addr, err := net.ResolveTCPAddr("tcp", *s.LocalAddress)
+	if err != nil {
+		return nil, newError(CodeInvalidInput, fmt.Sprintf("failed to build client out of request input: failed to resolve tcp address from local %s address: %v", *s.LocalAddress, err))
+	}
+	return addr, nil
+}
+
+func derefAddr(a *net.TCPAddr) net.TCPAddr {
+	if a == nil {
+		return net.TCPAddr{}
+	}
+	return *a
 }
 
 // transportOptions always disables the transport's own decompression: the

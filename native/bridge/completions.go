@@ -1,19 +1,16 @@
 package bridge
 
 import (
-	"bytes"
 	"encoding/json"
 	"sync"
-	"time"
-
-	"golang.org/x/sys/unix"
 )
 
-// The completion ABI lets a caller run many calls with one waiting thread:
-// submit() starts a call in a goroutine and returns at once, and
-// pollCompletions() hands back finished calls in batches. A Python caller
-// then needs one thread for any number of requests in flight instead of one
-// blocked thread per request (docs/abi.rst, "Completion queue").
+// Completions: a caller runs many calls over one socket pair with no
+// thread waiting. It attaches one end of the pair to a named queue
+// (attachCompletionSocket), writes submissions to its end, and reads each
+// finished call back as a frame (sockets.go; docs/abi.rst, "Completion
+// socket"). A Python caller then needs no thread for any number of
+// requests in flight, and its event-loop thread makes no call into Go.
 
 type submitInput struct {
 	// Queue names the completion queue (one per consumer, so that two
@@ -25,68 +22,42 @@ type submitInput struct {
 }
 
 // Completion is one finished submission: the envelope its synchronous
-// export would have returned, unparsed.
+// export would have returned, unparsed. Frames carry it as
+// {"ticket","op","result"}.
 type Completion struct {
 	Ticket string          `json:"ticket"`
 	Op     string          `json:"op"`
 	Result json.RawMessage `json:"result"`
 	// buffer is the body buffer Result names, released if the queue is
-	// dropped before the completion is polled.
+	// dropped before the completion is written.
 	buffer string
 }
 
-type pollInput struct {
-	Queue     string `json:"queue"`
-	TimeoutMs int    `json:"timeoutMs"`
-	Max       int    `json:"max"`
-	// Drop forgets the queue (after its consumer stopped); results that
-	// arrive later for it are discarded.
-	Drop bool `json:"drop"`
-	// NotifyFd (when > 0) makes the library write a byte to this
-	// non-blocking descriptor (the write end of the caller's pipe) whenever
-	// the queue goes from empty to not empty, so that an event loop can
-	// watch the read end and poll with timeoutMs 0 on its own thread, with
-	// no thread waiting in pollCompletions. Until the queue is dropped.
-	NotifyFd int `json:"notifyFd"`
-	// SocketFd (when > 0) names one end of a connected stream socket pair
-	// whose other end the caller keeps: the library takes a duplicate of
-	// it, reads submission frames from it and writes each completion of
-	// the queue to it as a frame, instead of keeping it for
-	// pollCompletions (sockets.go). The poll that attaches it takes
-	// nothing.
+// completionSocketInput is attachCompletionSocket's input.
+type completionSocketInput struct {
+	Queue string `json:"queue"`
+	// SocketFd names one end of a connected stream socket pair whose other
+	// end the caller keeps: the library takes a duplicate of it.
 	SocketFd int `json:"socketFd"`
-	// FrameBodyMax (with SocketFd): bodies longer than this many bytes are
-	// not written into frames but left as buffers to take (0: 64 KiB).
+	// FrameBodyMax: bodies longer than this many bytes are not written
+	// into frames but left as buffers to take (0: 64 KiB).
 	FrameBodyMax int `json:"frameBodyMax"`
 }
 
-type pollOutput struct {
-	ID          string       `json:"id"`
-	Completions []Completion `json:"completions"`
+// queueInput names a queue (dropCompletionQueue).
+type queueInput struct {
+	Queue string `json:"queue"`
 }
 
+// completionQueue holds a queue's completions until its socket's writer
+// takes them.
 type completionQueue struct {
 	mu      sync.Mutex
 	items   []Completion
-	notify  chan struct{}
 	pending int               // submitted, not yet completed
-	dropped bool              // nobody polls any more: results are discarded
-	wakeFd  int               // the caller's pipe (NotifyFd), -1 if none
-	sock    *completionSocket // set by SocketFd: completions are written there
+	dropped bool              // the caller is gone: results are discarded
+	sock    *completionSocket // where completions are written
 	writing bool              // a goroutine is writing the items to sock
-}
-
-func newCompletionQueue() *completionQueue {
-	return &completionQueue{notify: make(chan struct{}, 1), wakeFd: -1}
-}
-
-// wake tells a caller watching wakeFd that completions wait. Called with
-// q.mu held, so that no byte is written after drop gave the descriptor
-// back. A full pipe (EAGAIN) already holds a wake-up.
-func (q *completionQueue) wake() {
-	if q.wakeFd >= 0 {
-		_, _ = unix.Write(q.wakeFd, []byte{1})
-	}
 }
 
 // completionQueues holds the named queues.
@@ -96,7 +67,7 @@ type completionQueues struct {
 	// dropped remembers the names of dropped queues, so that a submission
 	// arriving after its consumer stopped is discarded instead of
 	// recreating the queue, where its result (and body buffer) would wait
-	// for a poll that never comes. One short name per stopped consumer.
+	// for a reader that never comes. One short name per stopped consumer.
 	dropped map[string]struct{}
 }
 
@@ -108,19 +79,17 @@ func (qs *completionQueues) get(name string) *completionQueue {
 	qs.mu.Lock()
 	defer qs.mu.Unlock()
 	if _, gone := qs.dropped[name]; gone {
-		q := newCompletionQueue()
-		q.dropped = true
-		return q
+		return &completionQueue{dropped: true}
 	}
 	q, ok := qs.queues[name]
 	if !ok {
-		q = newCompletionQueue()
+		q = &completionQueue{}
 		qs.queues[name] = q
 	}
 	return q
 }
 
-// drop forgets a queue and returns the body buffers of its unpolled
+// drop forgets a queue and returns the body buffers of its unwritten
 // completions, which nobody will take now.
 func (qs *completionQueues) drop(name string) []string {
 	qs.mu.Lock()
@@ -134,7 +103,6 @@ func (qs *completionQueues) drop(name string) []string {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.dropped = true
-	q.wakeFd = -1
 	var orphans []string
 	if q.sock != nil {
 		q.sock.close() // the caller reads the end of the stream
@@ -149,7 +117,7 @@ func (qs *completionQueues) drop(name string) []string {
 	return orphans
 }
 
-// pending counts submissions not completed plus completions not polled.
+// pending counts submissions not completed plus completions not written.
 func (qs *completionQueues) pending() int {
 	qs.mu.Lock()
 	defer qs.mu.Unlock()
@@ -162,8 +130,9 @@ func (qs *completionQueues) pending() int {
 	return n
 }
 
-// push queues a completion; false if the queue was dropped meanwhile, in
-// which case the completion (and any buffer it names) has no taker.
+// push queues a completion for the socket; false if the queue was
+// dropped meanwhile, in which case the completion (and any buffer it
+// names) has no taker.
 func (q *completionQueue) push(c Completion) bool {
 	q.mu.Lock()
 	q.pending--
@@ -172,62 +141,14 @@ func (q *completionQueue) push(c Completion) bool {
 		return false
 	}
 	q.items = append(q.items, c)
-	if q.sock != nil {
-		if q.writing {
-			q.mu.Unlock() // the writer takes it with the others
-			return true
-		}
-		q.writing = true
-		q.mu.Unlock()
-		q.sock.writeQueued(q)
+	if q.sock == nil || q.writing {
+		q.mu.Unlock() // the writer takes it with the others
 		return true
 	}
-	if len(q.items) == 1 {
-		q.wake()
-	}
+	q.writing = true
 	q.mu.Unlock()
-	select {
-	case q.notify <- struct{}{}:
-	default:
-	}
+	q.sock.writeQueued(q)
 	return true
-}
-
-// take waits up to timeout for at least one completion and returns at most
-// max of them.
-func (q *completionQueue) take(timeout time.Duration, limit int) []Completion {
-	deadline := time.Now().Add(timeout)
-	for {
-		q.mu.Lock()
-		if len(q.items) > 0 {
-			n := min(len(q.items), limit)
-			out := append([]Completion(nil), q.items[:n]...)
-			q.items = append(q.items[:0], q.items[n:]...)
-			more := len(q.items) > 0
-			if more {
-				q.wake() // the caller took max: it is told to come back
-			}
-			q.mu.Unlock()
-			if more {
-				select {
-				case q.notify <- struct{}{}:
-				default:
-				}
-			}
-			return out
-		}
-		q.mu.Unlock()
-		wait := time.Until(deadline)
-		if wait <= 0 {
-			return nil
-		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-q.notify:
-		case <-timer.C:
-		}
-		timer.Stop()
-	}
 }
 
 var submitOps = map[string]func(b *Bridge, payload []byte) answer{
@@ -238,26 +159,10 @@ var submitOps = map[string]func(b *Bridge, payload []byte) answer{
 	"cancelStream":  func(b *Bridge, payload []byte) answer { return plainAnswer(b.CancelStream(payload)) },
 }
 
-// Submit starts an operation in the background; its result arrives
-// through PollCompletions under the caller's ticket. Every submission
-// completes exactly once, errors included. A JSON array submits each of
-// its elements: one call from the caller's event loop for all the reads it
-// started in one pass, where each call into Go has a fixed cost.
-func (b *Bridge) Submit(payload []byte) {
-	if trimmed := bytes.TrimLeft(payload, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
-		var batch []json.RawMessage
-		if err := json.Unmarshal(trimmed, &batch); err == nil {
-			for _, one := range batch {
-				b.submitOne(one)
-			}
-			return
-		}
-		// Not a valid array: reported as one invalid submission below.
-	}
-	b.submitOne(payload)
-}
-
-func (b *Bridge) submitOne(payload []byte) {
+// submit starts the operation a submission document names, in the
+// background; its result goes to the document's queue under its ticket.
+// Every submission completes exactly once, errors included.
+func (b *Bridge) submit(payload []byte) {
 	var in submitInput
 	err := json.Unmarshal(payload, &in)
 	queue := b.completions.get(in.Queue)
@@ -292,67 +197,36 @@ func (b *Bridge) submitOne(payload []byte) {
 	}()
 }
 
-// PollCompletions returns finished submissions: it waits up to timeoutMs
-// (capped at 60 s; 0 polls) for the first one and returns at most max
-// (default 256).
-func (b *Bridge) PollCompletions(payload []byte) (string, []byte) {
-	var in pollInput
+// AttachCompletionSocket starts exchanging a queue's frames on a
+// duplicate of the caller's socket (sockets.go).
+func (b *Bridge) AttachCompletionSocket(payload []byte) (string, []byte) {
+	var in completionSocketInput
+	err := json.Unmarshal(payload, &in)
+	if err == nil {
+		err = b.attachSocket(in.Queue, b.completions.get(in.Queue), in.SocketFd, in.FrameBodyMax)
+	} else {
+		err = newError(CodeInvalidInput, err.Error())
+	}
+	if err != nil {
+		out := b.errorResponse(nil, err)
+		return out.ID, marshal(out)
+	}
+	out := successOutput{ID: b.newID(), Success: true}
+	return out.ID, marshal(out)
+}
+
+// DropCompletionQueue forgets a queue after its caller stopped: its socket
+// is closed, results that arrive later are discarded, and the body
+// buffers nobody will take are released.
+func (b *Bridge) DropCompletionQueue(payload []byte) (string, []byte) {
+	var in queueInput
 	if err := json.Unmarshal(payload, &in); err != nil {
 		out := b.errorResponse(nil, newError(CodeInvalidInput, err.Error()))
 		return out.ID, marshal(out)
 	}
-	limit := in.Max
-	if limit <= 0 {
-		limit = 256
-	}
-	if in.Drop {
-		b.buffers.discard(b.completions.drop(in.Queue)...)
-		out := pollOutput{ID: b.newID(), Completions: []Completion{}}
-		return out.ID, marshal(out)
-	}
-	queue := b.completions.get(in.Queue)
-	if in.SocketFd > 0 {
-		out := pollOutput{ID: b.newID(), Completions: []Completion{}}
-		if err := b.attachSocket(in.Queue, queue, in.SocketFd, in.FrameBodyMax); err != nil {
-			failed := b.errorResponse(nil, err)
-			return failed.ID, marshal(failed)
-		}
-		return out.ID, marshal(out)
-	}
-	if in.NotifyFd > 0 {
-		queue.mu.Lock()
-		if !queue.dropped {
-			queue.wakeFd = in.NotifyFd
-			if len(queue.items) > 0 {
-				queue.wake()
-			}
-		}
-		queue.mu.Unlock()
-	}
-	timeout := time.Duration(min(max(in.TimeoutMs, 0), 60000)) * time.Millisecond
-	out := pollOutput{ID: b.newID(), Completions: queue.take(timeout, limit)}
-	size := 64
-	for _, c := range out.Completions {
-		size += len(c.Ticket) + len(c.Op) + len(c.Result) + 40
-	}
-	return out.ID, out.appendJSON(make([]byte, 0, size))
-}
-
-// appendJSON appends what json.Marshal gives for o, without re-validating
-// and compacting every result (encoding/json does that for a RawMessage,
-// and a poll carries up to hundreds of envelopes, each already compact
-// JSON made by marshal). It runs on the caller's event-loop thread.
-func (o pollOutput) appendJSON(dst []byte) []byte {
-	dst = append(dst, `{"id":`...)
-	dst = appendJSONString(dst, o.ID)
-	dst = append(dst, `,"completions":[`...)
-	for i, c := range o.Completions {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		dst = c.appendJSON(dst)
-	}
-	return append(dst, "]}"...)
+	b.buffers.discard(b.completions.drop(in.Queue)...)
+	out := successOutput{ID: b.newID(), Success: true}
+	return out.ID, marshal(out)
 }
 
 // appendJSON appends what json.Marshal gives for c.

@@ -52,22 +52,15 @@ type forwardOptions struct {
 
 // withForwardProxy wraps client so that it forwards plain-HTTP requests
 // through HTTP(S) proxies instead of tunnelling them.
-func withForwardProxy(client tls_client.HttpClient, in *RequestInput) (tls_client.HttpClient, error) {
-	opts := forwardOptions{network: "tcp", insecureSkipVerify: in.InsecureSkipVerify, transport: in.TransportOptions}
+func withForwardProxy(client tls_client.HttpClient, spec clientSpec, localAddr *net.TCPAddr, proxyURL string) tls_client.HttpClient {
+	opts := forwardOptions{network: "tcp", insecureSkipVerify: spec.InsecureSkipVerify, transport: spec.Transport, localAddr: localAddr}
 	switch {
-	case in.DisableIPV6 && !in.DisableIPV4:
+	case spec.DisableIPV6 && !spec.DisableIPV4:
 		opts.network = "tcp4"
-	case in.DisableIPV4 && !in.DisableIPV6:
+	case spec.DisableIPV4 && !spec.DisableIPV6:
 		opts.network = "tcp6"
 	}
-	if in.LocalAddress != nil {
-		addr, err := net.ResolveTCPAddr("tcp", *in.LocalAddress)
-		if err != nil {
-			return nil, newError(CodeInvalidInput, fmt.Sprintf("failed to resolve local address %s: %v", *in.LocalAddress, err))
-		}
-		opts.localAddr = addr
-	}
-	for name, values := range in.ConnectHeaders {
+	for name, values := range spec.ConnectHeaders {
 		if strings.HasPrefix(strings.ToLower(name), "proxy-") {
 			if opts.proxyHeaders == nil {
 				opts.proxyHeaders = http.Header{}
@@ -75,7 +68,7 @@ func withForwardProxy(client tls_client.HttpClient, in *RequestInput) (tls_clien
 			opts.proxyHeaders[http.CanonicalHeaderKey(name)] = values
 		}
 	}
-	return &forwardingClient{HttpClient: client, opts: opts, builtProxy: deref(in.ProxyURL)}, nil
+	return &forwardingClient{HttpClient: client, opts: opts, builtProxy: proxyURL}
 }
 
 // GetProxy reports the proxy calls go through.

@@ -44,10 +44,12 @@ func FuzzRequestInput(f *testing.F) {
 		}
 		_ = checkProfileName(in)
 		if in.TLSClientIdentifier != "" || in.CustomTLSClient != nil {
-			_, _ = resolveProfile(in)
+			_, _ = resolveProfile(in.TLSClientIdentifier, in.CustomTLSClient)
 		}
 		_, _, _ = requestDeadline(in)
 		_, _ = clientTimeout(in)
-		_, _ = clientOptionsKey(in)
+		if spec, _, err := specFor(in); err == nil {
+			_, _ = spec.key()
+		}
 	})
 }

@@ -29,12 +29,11 @@ import (
 
 // proxyOption is the client option for in's proxy: tls-client's own for
 // every scheme but https, this package's CONNECT dialer for https.
-func proxyOption(in *RequestInput) tls_client.HttpClientOption {
-	raw := deref(in.ProxyURL)
-	if !strings.HasPrefix(strings.ToLower(raw), "https://") {
+func proxyOption(spec clientSpec, raw string) tls_client.HttpClientOption {
+	if spec.ProxyKind != "https" {
 		return tls_client.WithProxyUrl(raw)
 	}
-	insecure := in.InsecureSkipVerify
+	insecure := spec.InsecureSkipVerify
 	return tls_client.WithProxyDialerFactory(func(proxyURL string, timeout time.Duration, localAddr *net.TCPAddr,
 		connectHeaders http.Header, _ tls_client.Logger) (proxy.ContextDialer, error) {
 		if proxyURL == "" {

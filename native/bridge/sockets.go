@@ -21,19 +21,18 @@ import (
 // Side by side in the crawl benchmark, the socket cut the CPU per page by
 // 5-8 % (docs/benchmarks.rst).
 //
-// Frames from the caller: a 4-byte little-endian length, then one submit
-// document (what the submit export takes).
+// Frames from the caller: a 4-byte little-endian length, then one
+// submission document, {"queue","op","ticket","input"}.
 //
 // Frames to the caller: an 8-byte header, two little-endian uint32s (the
-// length of the completion's JSON, {"ticket","op","result"} as
-// pollCompletions gives it, and the length of its body), the JSON, then
+// length of the completion's JSON, {"ticket","op","result"}, and the
+// length of its body), the JSON, then
 // the body: the bytes of the buffer the result names (bodyBuffer,
 // chunkBuffer), which the library takes itself, so the caller neither
 // takes nor frees it. A body length of bodyReleased means the buffer was
 // released before it could be written (destroyAll). A buffer longer than
 // the socket's frameBodyMax is not written: its body length is
-// bodyByHandle, and the caller takes the buffer (takeBuffer) as from a
-// poll. For a 512 KiB read that one call costs nothing next to the bytes,
+// bodyByHandle, and the caller takes the buffer (takeBuffer). For a 512 KiB read that one call costs nothing next to the bytes,
 // and the bytes are copied once instead of through the socket (loopback
 // 1 GiB reads: 518 MB/s taken, 399 MB/s through the socket).
 
@@ -228,8 +227,8 @@ func (s *completionSocket) frames(batch []Completion) net.Buffers {
 }
 
 // readSubmissions submits each document the caller writes. The caller
-// closing its end drops the queue, as a drop poll would: nobody is left
-// to take its results.
+// closing its end drops the queue, as dropCompletionQueue would: nobody is
+// left to take its results.
 func (b *Bridge) readSubmissions(s *completionSocket) {
 	defer func() { b.buffers.discard(b.completions.drop(s.queue)...) }() // idempotent
 	reader := bufio.NewReaderSize(s.conn, 64<<10)
@@ -242,6 +241,6 @@ func (b *Bridge) readSubmissions(s *completionSocket) {
 		if _, err := io.ReadFull(reader, document); err != nil {
 			return
 		}
-		b.Submit(document)
+		b.submit(document)
 	}
 }

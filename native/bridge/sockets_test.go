@@ -22,7 +22,7 @@ func socketPair(t *testing.T, b *Bridge, queue string) net.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, out := b.PollCompletions(mustJSON(t, map[string]any{"queue": queue, "socketFd": fds[1]}))
+	_, out := b.AttachCompletionSocket(mustJSON(t, map[string]any{"queue": queue, "socketFd": fds[1]}))
 	unix.Close(fds[1]) // the library holds a duplicate
 	if r := decode[Response](t, out); r.ErrorCode != "" {
 		t.Fatalf("attach: %+v", r)
@@ -39,11 +39,20 @@ func socketPair(t *testing.T, b *Bridge, queue string) net.Conn {
 
 func writeSubmissions(t *testing.T, w io.Writer, documents ...any) {
 	t.Helper()
+	encoded := make([][]byte, len(documents))
+	for i, d := range documents {
+		encoded[i] = mustJSON(t, d)
+	}
+	writeRaw(t, w, encoded...)
+}
+
+// writeRaw writes each document as a submission frame, as it is.
+func writeRaw(t *testing.T, w io.Writer, documents ...[]byte) {
+	t.Helper()
 	var frames []byte
 	for _, d := range documents {
-		encoded := mustJSON(t, d)
-		frames = binary.LittleEndian.AppendUint32(frames, uint32(len(encoded)))
-		frames = append(frames, encoded...)
+		frames = binary.LittleEndian.AppendUint32(frames, uint32(len(d)))
+		frames = append(frames, d...)
 	}
 	if _, err := w.Write(frames); err != nil {
 		t.Fatal(err)
@@ -156,16 +165,12 @@ func TestACompletionSocketCarriesSubmissionsResultsAndBodies(t *testing.T) {
 	if n := b.completions.pending(); n != 0 {
 		t.Fatalf("%d completions pending", n)
 	}
-	_, out := b.PollCompletions([]byte(`{"queue": "sock", "timeoutMs": 0}`))
-	if c := decode[pollOutput](t, out).Completions; len(c) != 0 {
-		t.Fatalf("a socket's completions also reached a poll: %+v", c)
-	}
 }
 
 func TestDroppingAQueueClosesItsSocket(t *testing.T) {
 	b := New()
 	ours := socketPair(t, b, "dropped")
-	b.PollCompletions([]byte(`{"queue": "dropped", "drop": true}`))
+	b.DropCompletionQueue([]byte(`{"queue": "dropped"}`))
 	if err := ours.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +194,7 @@ func TestClosingTheCallersEndDropsTheQueue(t *testing.T) {
 	})
 	// Nothing submitted to it from now on starts.
 	started := b.callsStarted.Load()
-	b.Submit(mustJSON(t, map[string]any{"queue": "orphan", "op": "request", "ticket": "late", "input": req(s.H2+"/bytes?n=10", nil)}))
+	b.submit(mustJSON(t, map[string]any{"queue": "orphan", "op": "request", "ticket": "late", "input": req(s.H2+"/bytes?n=10", nil)}))
 	time.Sleep(50 * time.Millisecond)
 	if n := b.callsStarted.Load() - started; n != 0 || b.completions.pending() != 0 {
 		t.Fatalf("%d calls started for a dropped queue, %d pending", n, b.completions.pending())
@@ -267,7 +272,7 @@ func TestDroppingAQueueReleasesTheBuffersItsCallerDidNotTake(t *testing.T) {
 	if c := readFrames(t, ours, 1, 10*time.Second)["big"]; !c.byHandle || b.UntakenBuffers() != 1 {
 		t.Fatalf("by handle %v, %d buffers held", c.byHandle, b.UntakenBuffers())
 	}
-	b.PollCompletions([]byte(`{"queue": "untaken", "drop": true}`))
+	b.DropCompletionQueue([]byte(`{"queue": "untaken"}`))
 	if n := b.UntakenBuffers(); n != 0 {
 		t.Fatalf("%d buffers held after the drop", n)
 	}
@@ -288,14 +293,14 @@ func TestAttachingASocketRefusesBadDescriptors(t *testing.T) {
 	}
 	defer unix.Close(fds[0])
 	defer unix.Close(fds[1])
-	b.PollCompletions([]byte(`{"queue": "gone", "drop": true}`))
+	b.DropCompletionQueue([]byte(`{"queue": "gone"}`))
 	for name, in := range map[string]map[string]any{
 		"not open":     {"queue": "x", "socketFd": 1 << 20},
 		"not a socket": {"queue": "y", "socketFd": pipe[0]},
 		"second":       {"queue": "taken", "socketFd": fds[1]},
 		"dropped":      {"queue": "gone", "socketFd": fds[1]},
 	} {
-		_, out := b.PollCompletions(mustJSON(t, in))
+		_, out := b.AttachCompletionSocket(mustJSON(t, in))
 		if r := decode[Response](t, out); r.ErrorCode != CodeInvalidInput {
 			t.Errorf("%s: %+v", name, r)
 		}

@@ -86,6 +86,11 @@ import (
 //	                               and the connection closed
 //	/reset-mid-body?declared=100000&send=5000
 //	                               the same, then the TCP connection reset
+//	/goaway-unanswered?last=below  GOAWAY(NO_ERROR) with last stream id 0
+//	                               (the request refused unprocessed), or
+//	                               with last=at, s (it may still be
+//	                               answered); no answer, the connection
+//	                               left open
 //	/truncate?declared=100000&send=5000
 //	                               content-length declared, send bytes, END_STREAM
 //	/stall-body?declared=100000&send=5000
@@ -550,6 +555,12 @@ func h2Fault(ctx context.Context, c *tls.Conn, fr *http2.Framer, encode func(...
 		}
 		faultClose(c)
 		return false
+	case "/goaway-unanswered":
+		last := id
+		if q.query.Get("last") == "below" {
+			last = 0
+		}
+		return fr.WriteGoAway(last, http2.ErrCodeNo, nil) == nil
 	case "/reset-mid-body":
 		if partial(false) {
 			faultPause(ctx, faultResetDelay)

@@ -177,6 +177,25 @@ H2_FAULTS = [
         dataloss=True,
     ),
     Fault(
+        "h2/goaway-refused",
+        "h2",
+        "/goaway-unanswered?last=below",
+        FAILED,
+        NA,
+        note="refused unprocessed on the first connection and on the retry's new one: the call "
+        "fails as Chrome's does, not after fhttp's minute of retries",
+    ),
+    Fault(
+        "h2/goaway-unanswered",
+        "h2",
+        "/goaway-unanswered?last=at",
+        TIMEOUT,
+        NA,
+        note="the GOAWAY keeps the request's stream, which RFC 9113 lets the server still answer; "
+        "the transport waits for it as Chrome does, and fhttp does not tell the library about "
+        "the GOAWAY",
+    ),
+    Fault(
         "h2/reset-mid-body",
         "h2",
         "/reset-mid-body",

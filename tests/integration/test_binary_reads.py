@@ -3,12 +3,24 @@ bytes, and every buffer freed once whether it was taken or not."""
 
 from __future__ import annotations
 
+import ctypes
+import json
+import socket
 import threading
 import time
+from typing import Any
 
 import pytest
 
 from scrapy_tlsclient import NativeCancelledError, NativeInputError, NativeLibrary, RequestInput
+from scrapy_tlsclient._completion_frames import (
+    TAKE_BUFFER,
+    CompletionFrame,
+    CompletionFrameReader,
+    FrameBody,
+    submission_frames,
+)
+from scrapy_tlsclient._native import FRAME_BODY_MAX
 
 from conftest import Servers, pattern
 
@@ -107,29 +119,57 @@ def test_whole_responses_with_binary_body(library: NativeLibrary, servers: Serve
     assert_all_freed(library)
 
 
+class _Socket:
+    """The caller's end of a completion socket, driven by hand: what
+    CompletionDispatcher does on the event loop, in a test's own thread."""
+
+    def __init__(self, library: NativeLibrary, queue: str, frame_body_max: int = FRAME_BODY_MAX) -> None:
+        self.library, self.queue = library, queue
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            library.attach_socket(queue, theirs.fileno(), frame_body_max)
+        finally:
+            theirs.close()
+        self.sock.settimeout(10)
+        self.frames = CompletionFrameReader()
+        self.ready: list[CompletionFrame] = []
+
+    def submit(self, op: str, ticket: str, payload: object) -> None:
+        self.sock.sendall(submission_frames([self.library.submit_document(self.queue, op, ticket, payload)]))
+
+    def next(self) -> tuple[dict[str, Any], FrameBody]:
+        while not self.ready:
+            data = self.sock.recv(1 << 20)
+            assert data, "the library closed the socket"
+            self.ready.extend(self.frames.feed(data))
+        encoded, body = self.ready.pop(0)
+        completion: dict[str, Any] = json.loads(encoded)
+        return completion["result"], body
+
+    def close(self) -> None:
+        self.library.drop_queue(self.queue)
+        self.sock.close()
+
+
 def test_completion_path_takes_every_buffer(library: NativeLibrary, servers: Servers) -> None:
-    # What CompletionDispatcher does: submit with the binary flags, poll,
-    # decode (which takes the buffer).
-    queue = "binary-reads"
+    # What CompletionDispatcher does: submit with the binary flags, read the
+    # frames, decode (which takes a buffer the frame did not carry).
+    end = _Socket(library, "binary-reads")
     start = request_input(
         f"{servers.h2}/bytes?n={SIZE}", binaryBody=True, prefetchBytes=65536, prefetchTimeoutMs=2000
     )
-    library.submit(queue, "requestStream", "start", start)
-    (done,) = library.poll_completions(queue, 10_000)
-    head = library.decode_response(done["result"])
+    end.submit("requestStream", "start", start)
+    head = library.decode_response(*end.next())
     assert head.stream_id is not None
     body = [head.body]
     while True:
-        library.submit(
-            queue, "readStream", "read", library.read_stream_input(head.stream_id, 1000, 512 * 1024)
-        )
-        (done,) = library.poll_completions(queue, 10_000)
-        read = library.decode_stream_read(done["result"])
+        end.submit("readStream", "read", library.read_stream_input(head.stream_id, 1000, 512 * 1024, True))
+        read = library.decode_stream_read(*end.next())
         if read.eof:
             break
         body.append(read.chunk)
     assert b"".join(body) == pattern(SIZE)
-    library.drop_queue(queue)
+    end.close()
     assert_all_freed(library)
 
 
@@ -180,20 +220,35 @@ def test_free_memory_releases_an_untaken_buffer(library: NativeLibrary, servers:
     assert_all_freed(library)
 
 
-def test_dropped_queue_releases_unpolled_buffers(library: NativeLibrary, servers: Servers) -> None:
+def test_dropped_queue_releases_untaken_buffers(library: NativeLibrary, servers: Servers) -> None:
+    # Reads longer than the frame's body limit (1 byte here) leave their
+    # buffers to take; a caller that stops without taking them drops its queue.
     stream = library.request_stream(request_input(f"{servers.h2}/bytes?n={SIZE}"))
     assert stream.stream_id is not None
+    end = _Socket(library, "abandoned", frame_body_max=1)
     for ticket in range(3):
-        library.submit(
-            "abandoned", "readStream", str(ticket), library.read_stream_input(stream.stream_id, 5000, 0)
-        )
-    deadline = time.monotonic() + 10
-    while library.stats()["untakenBuffers"] < 3:
-        assert time.monotonic() < deadline, library.stats()
-        time.sleep(0.01)
-    library.drop_queue("abandoned")
+        end.submit("readStream", str(ticket), library.read_stream_input(stream.stream_id, 5000, 0, True))
+    for _ in range(3):
+        _, body = end.next()
+        assert body is TAKE_BUFFER
+    assert library.stats()["untakenBuffers"] == 3
+    end.close()
     library.cancel_stream(stream.stream_id)
     assert_all_freed(library)
+
+
+def test_the_old_transports_are_gone(library: NativeLibrary) -> None:
+    """One transport, the completion socket: the blocking poll, the
+    notification pipe and the JSON-array submissions have no export."""
+    exported = ctypes.CDLL(library.info.path)
+    for gone in ("submit", "pollCompletions"):
+        assert not hasattr(exported, gone), gone
+    for present in ("attachCompletionSocket", "dropCompletionQueue"):
+        assert hasattr(exported, present), present
+    assert (
+        not {"submit", "pollCompletions", "completionNotifyFd", "completionSocket"}
+        & library.info.capabilities
+    )
 
 
 def test_a_framed_body_stands_for_its_buffer(library: NativeLibrary) -> None:

@@ -59,6 +59,9 @@ def test_stock_library_degrades_clearly(
 
     with pytest.raises(NativeFeatureUnavailable, match="requestStream"):
         library.request_stream({"requestUrl": servers.h2, "requestMethod": "GET"})
+    # The handler's transport: refused by the export's name.
+    with pytest.raises(NativeFeatureUnavailable, match="no attachCompletionSocket export"):
+        library.attach_socket("stock", 0)
     # Without errorCode, upstream's message text still maps to the class.
     with pytest.raises(NativeDataLossError):
         library.request(

@@ -9,7 +9,14 @@ from scrapy import Request
 from scrapy.settings import Settings
 
 from scrapy_tlsclient._config import DEFAULT_PROFILE, HandlerConfig
-from scrapy_tlsclient._request_input import check_serialisable_meta, header_pairs, request_input_from
+from scrapy_tlsclient._request_input import (
+    CLIENT_META_KEYS,
+    META_KEYS,
+    check_serialisable_meta,
+    client_options,
+    header_pairs,
+    request_input_from,
+)
 
 CONFIG = HandlerConfig.from_settings(Settings({"DOWNLOAD_TIMEOUT": 30}))
 
@@ -213,3 +220,38 @@ def test_plain_meta_passes_and_other_keys_are_not_ours() -> None:
     nested.append(nested)
     with pytest.raises(ValueError, match="nested more than 16 deep"):
         check_serialisable_meta({"tls_client_header_order": nested})
+
+
+class _ReadMeta(dict[str, object]):
+    """A meta dict that records which keys are read."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> object:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            self.read.add(key)
+        return super().__contains__(key)
+
+
+def test_client_options_reads_exactly_the_declared_client_meta_keys() -> None:
+    """CLIENT_META_KEYS is what ClientOptionsCache keys its shapes on: a key
+    client_options reads but the table leaves out would let two requests
+    that differ in it share one cached client (and session)."""
+    read: set[str] = set()
+    for meta in ({}, {"tls_client_custom_tls": {"ja3String": "771,4865,0,29,0"}}):
+        request = Request("https://example.com/")
+        request._meta = recording = _ReadMeta(meta)  # stands in for Scrapy's dict
+        client_options(request, CONFIG, (), stream=False, timeout_ms=1000)
+        read |= recording.read
+    assert read - {"proxy"} == set(CLIENT_META_KEYS)
+    assert set(CLIENT_META_KEYS) - {"bindaddress"} < META_KEYS

@@ -136,11 +136,13 @@ func addCookiesToSession(params *C.char) *C.char {
 	return hand(core.AddCookiesToSession(input(params)))
 }
 
-//export submit
-func submit(params *C.char) { core.Submit(input(params)) }
+//export attachCompletionSocket
+func attachCompletionSocket(params *C.char) *C.char {
+	return hand(core.AttachCompletionSocket(input(params)))
+}
 
-//export pollCompletions
-func pollCompletions(params *C.char) *C.char { return hand(core.PollCompletions(input(params))) }
+//export dropCompletionQueue
+func dropCompletionQueue(params *C.char) *C.char { return hand(core.DropCompletionQueue(input(params))) }
 
 //export registerProfiles
 func registerProfiles(params *C.char) *C.char { return hand(core.RegisterProfiles(input(params))) }
