@@ -142,7 +142,9 @@ func attachCompletionSocket(params *C.char) *C.char {
 }
 
 //export dropCompletionQueue
-func dropCompletionQueue(params *C.char) *C.char { return hand(core.DropCompletionQueue(input(params))) }
+func dropCompletionQueue(params *C.char) *C.char {
+	return hand(core.DropCompletionQueue(input(params)))
+}
 
 //export registerProfiles
 func registerProfiles(params *C.char) *C.char { return hand(core.RegisterProfiles(input(params))) }
