@@ -1,21 +1,23 @@
 """A local demo site for the example spiders: HTTPS on 127.0.0.1 with a
-self-signed certificate, no internet needed.
+self-signed certificate, HTTP/2 (TLS ALPN ``h2``) for clients that offer it
+and HTTP/1.1 for the others, no internet needed.
 
-    python demo_site.py            # serves until Ctrl-C, prints its URL
+    python demo_site.py            # serves on https://localhost:8443 until Ctrl-C
+    python demo_site.py 9443       # another port
 
-Pages: ``/`` (HTML with links), ``/sse`` (Server-Sent Events: ``events``,
-``interval_ms``; ``events=0`` is endless), ``/ndjson`` (``lines``,
-``interval_ms``). Honours ``Last-Event-ID`` like a real SSE server.
-``/shop/`` is a small crawlable catalogue for the distributed example
-(run_distributed.py): category and product pages that echo the TLS
-fingerprint and User-Agent they were fetched with, a file per product and
-an NDJSON stock feed per category; the server counts what it served.
+docs/demo_site.rst lists its pages and the fields of ``/fingerprint``:
+``/`` (links), ``/fingerprint`` (the TLS and HTTP/2 fingerprints the site
+saw, as JSON), ``/files/`` (files to download, one of 256 MiB with its
+SHA-256), ``/sse`` and ``/ndjson`` (live feeds), ``/shop/`` (a crawlable
+catalogue for run_distributed.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
+import hashlib
 import html
 import ipaddress
 import json
@@ -26,11 +28,13 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+import demo_h2
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -38,8 +42,15 @@ from cryptography.x509.oid import NameOID
 from fingerprint import ClientHello, ja3, ja4, parse_client_hello
 
 MAX_EVENTS = 1_000_000
-#: The binaries under /files/: name -> size in bytes.
-BINARIES = {"firmware-1.0.bin": 3 * 1024 * 1024, "dataset.csv.bin": 512 * 1024, "logo.bin": 4096}
+MIB = 1 << 20
+#: The small binaries under /files/, which TLSFilesPipeline stores: name -> size in bytes.
+BINARIES = {"firmware-1.0.bin": 3 * MIB, "dataset.csv.bin": 512 * 1024, "logo.bin": 4096}
+#: The large file under /files/, which the binaries spider downloads with
+#: body_file: big enough that the handler logs its progress (the demo sets
+#: TLS_CLIENT_PROGRESS_INTERVAL low) while it goes to disk without passing
+#: through memory. Generated as it is sent; never stored.
+LARGE_FILE = "dataset-256MiB.bin"
+LARGE_SIZE = 256 * MIB
 
 
 def binary_block(name: str) -> bytes:
@@ -48,159 +59,230 @@ def binary_block(name: str) -> bytes:
     return bytes((seed + i) % 256 for i in range(256)) * 4096
 
 
+def large_pieces() -> Iterator[bytes]:
+    """The large file, 1 MiB at a time: each MiB starts with its number, so
+    a piece lost, repeated or reordered changes the checksum."""
+    block = binary_block(LARGE_FILE)
+    for n in range(LARGE_SIZE // MIB):
+        yield n.to_bytes(8, "big") + block[8:]
+
+
+def paced(pieces: Iterable[bytes], every: int, pause: float) -> Iterator[bytes | float]:
+    """``pieces`` with a pause after each ``every`` bytes."""
+    since = 0
+    for piece in pieces:
+        yield piece
+        since += len(piece)
+        if since >= every:
+            yield pause
+            since = 0
+
+
+@functools.cache
+def large_sha256() -> str:
+    """The large file's SHA-256, published on /files/ and /files/SHA256SUMS."""
+    digest = hashlib.sha256()
+    for piece in large_pieces():
+        digest.update(piece)
+    return digest.hexdigest()
+
+
+@dataclass
+class Visit:
+    """One request, as the pages see it over HTTP/1.1 or HTTP/2."""
+
+    path: str
+    query: dict[str, str]
+    #: Header names lower-cased, in the order the client sent them (no pseudo headers).
+    headers: list[tuple[str, str]]
+    #: What the connection's client looked like (see DemoServer.seen).
+    seen: dict[str, object]
+
+    def header(self, name: str) -> str:
+        return next((value for key, value in self.headers if key == name), "")
+
+
+#: A reply body: pieces of bytes, and pauses (seconds, a float) between them.
+Body = Iterable[bytes | float]
+
+
+@dataclass
+class Reply:
+    status: int
+    content_type: str = "text/plain; charset=utf-8"
+    body: Body = ()
+    #: Content-Length, or None for a streamed body (chunked over HTTP/1.1).
+    length: int | None = 0
+    #: Seconds before the headers are sent (a slow page).
+    delay: float = 0.0
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+
+def fixed(content_type: str, body: bytes) -> Reply:
+    return Reply(200, content_type, [body], len(body))
+
+
+def reply_for(site: DemoServer, visit: Visit) -> Reply:
+    """The reply to a GET of any page of the site."""
+    path = visit.path
+    pages: dict[str, Callable[[Visit], Reply]] = {
+        "/": index,
+        "/sse": sse,
+        "/ndjson": ndjson,
+        "/files/": files,
+        "/files/SHA256SUMS": sha256sums,
+        "/fingerprint": fingerprint,
+    }
+    if path in pages:
+        return pages[path](visit)
+    if path.startswith("/files/"):
+        return binary(path.removeprefix("/files/"))
+    if path.startswith("/shop/"):
+        return shop_page(site.shop, visit)
+    return Reply(404, body=[b"not found\n"], length=10)
+
+
+def index(visit: Visit) -> Reply:
+    return fixed(
+        "text/html; charset=utf-8",
+        b"<html><head><title>scrapy-tlsclient demo</title></head><body>"
+        b'<a href="/files/">Downloads</a> <a href="/sse?events=10">SSE feed</a> '
+        b'<a href="/ndjson?lines=10">NDJSON feed</a> <a href="/fingerprint">Your fingerprint</a> '
+        b'<a href="/shop/">Shop</a></body></html>',
+    )
+
+
+def files(visit: Visit) -> Reply:
+    links = "".join(f'<li><a class="file" href="/files/{name}">{name}</a></li>' for name in BINARIES)
+    large = (
+        f'<li><a class="large" href="/files/{LARGE_FILE}" data-size="{LARGE_SIZE}" '
+        f'data-sha256="{large_sha256()}">{LARGE_FILE}</a> (<a href="/files/SHA256SUMS">SHA256SUMS</a>)</li>'
+    )
+    page = f"<html><head><title>Downloads</title></head><body><ul>{links}{large}</ul></body></html>"
+    return fixed("text/html; charset=utf-8", page.encode())
+
+
+def sha256sums(visit: Visit) -> Reply:
+    return fixed("text/plain; charset=utf-8", f"{large_sha256()}  {LARGE_FILE}\n".encode())
+
+
+def binary(name: str) -> Reply:
+    if name == LARGE_FILE:
+        # At most 160 MiB/s (a pause of 50 ms per 8 MiB): the download lasts
+        # over a second however fast the machine, so the handler's progress
+        # lines, which come with its reads (one a second), show.
+        return Reply(200, "application/octet-stream", paced(large_pieces(), 8 * MIB, 0.05), LARGE_SIZE)
+    size = BINARIES.get(name)
+    if size is None:
+        return Reply(404, body=[b"not found\n"], length=10)
+    block = binary_block(name)
+    pieces = (block[: min(len(block), size - sent)] for sent in range(0, size, len(block)))
+    return Reply(200, "application/octet-stream", pieces, size)
+
+
+def fingerprint(visit: Visit) -> Reply:
+    """What this connection's ClientHello, HTTP/2 preamble and this request looked like."""
+    return fixed("application/json", json.dumps(visit.seen).encode())
+
+
+def shop_page(shop: Shop, visit: Visit) -> Reply:
+    path = visit.path
+    if (body := shop.file(path)) is not None:
+        shop.record(path)
+        return fixed("application/octet-stream", body)
+    if (products := shop.feed(path)) is not None:
+        shop.record(path)
+        lines = stream_body(len(products), 0.005, 0, lambda k: shop.stock_line(products[k]))
+        return Reply(200, "application/x-ndjson", lines, None, headers=[("cache-control", "no-cache")])
+    if (links := shop.links(path)) is not None:
+        shop.record(path)
+        page = shop.render(path, links, visit.seen).encode()
+        # A slower site, so that the crawler processes overlap.
+        return Reply(200, "text/html; charset=utf-8", [page], len(page), delay=shop.page_delay_s)
+    return Reply(404, body=[b"not found\n"], length=10)
+
+
+def sse(visit: Visit) -> Reply:
+    """Server-Sent Events (``events``, ``interval_ms``; ``events=0`` is
+    endless), resumed after ``Last-Event-ID`` like a real SSE server."""
+    last = visit.header("last-event-id")
+    first = int(last) + 1 if last.isdigit() else 0
+    count, interval = feed_size(visit.query, "events")
+    # Ask clients to reconnect after half a second when the feed ends.
+    events = stream_body(count, interval, first, sse_event, preamble=b"retry: 500\n\n")
+    return Reply(200, "text/event-stream", events, None, headers=[("cache-control", "no-cache")])
+
+
+def ndjson(visit: Visit) -> Reply:
+    count, interval = feed_size(visit.query, "lines")
+    lines = stream_body(count, interval, 0, ndjson_line)
+    return Reply(200, "application/x-ndjson", lines, None, headers=[("cache-control", "no-cache")])
+
+
+def feed_size(query: dict[str, str], count_key: str) -> tuple[int, float]:
+    count = min(int(query.get(count_key, "10")), MAX_EVENTS)
+    return count, min(int(query.get("interval_ms", "100")), 60_000) / 1000
+
+
+def sse_event(n: int) -> bytes:
+    data = json.dumps({"n": n, "price": round(100 + (n * 7919 % 1000) / 100, 2)})
+    return f"id: {n}\nevent: quote\ndata: {data}\n\n".encode()
+
+
+def ndjson_line(n: int) -> bytes:
+    return (json.dumps({"n": n, "sku": f"SKU-{n:05d}", "stock": n * 37 % 101}) + "\n").encode()
+
+
+def stream_body(
+    count: int, interval: float, first: int, render: Callable[[int], bytes], preamble: bytes = b""
+) -> Iterator[bytes | float]:
+    """``count`` pieces (0: endless), ``interval`` seconds apart."""
+    if preamble:
+        yield preamble
+    n = first
+    while count == 0 or n < first + count:
+        yield render(n)
+        n += 1
+        yield interval
+
+
 class DemoHandler(BaseHTTPRequestHandler):
+    """The HTTP/1.1 side: clients that do not offer h2 in their ALPN."""
+
     protocol_version = "HTTP/1.1"
+    server: DemoServer
 
     def do_GET(self) -> None:
         parts = urlsplit(self.path)
+        headers = [(name.lower(), value) for name, value in self.headers.items()]
+        seen = self.server.seen(self.client_address, headers, "HTTP/1.1", None)
         query = {key: values[0] for key, values in parse_qs(parts.query).items()}
-        routes = {
-            "/": self.index,
-            "/sse": self.sse,
-            "/ndjson": self.ndjson,
-            "/files/": self.files,
-            "/fingerprint": self.fingerprint,
-        }
-        route = routes.get(parts.path) or (self.binary if parts.path.startswith("/files/") else None)
-        if route is None and parts.path.startswith("/shop/"):
-            route = self.shop_page
-        if route is None:
-            self.send_error(404)
-            return
+        reply = reply_for(self.server, Visit(parts.path, query, headers, seen))
         # The client going away is how a stopped stream looks here.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError, ssl.SSLError):
-            route(query)
+            self.send(reply)
 
-    def index(self, query: dict[str, str]) -> None:
-        self.html(
-            "<html><head><title>scrapy-tlsclient demo</title></head><body>"
-            '<a href="/files/">Downloads</a> <a href="/sse?events=10">SSE feed</a> '
-            '<a href="/ndjson?lines=10">NDJSON feed</a> <a href="/fingerprint">Your fingerprint</a>'
-            "</body></html>"
+    def send(self, reply: Reply) -> None:
+        time.sleep(reply.delay)
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        for name, value in reply.headers:
+            self.send_header(name, value)
+        chunked = reply.length is None
+        self.send_header(
+            *(("Transfer-Encoding", "chunked") if chunked else ("Content-Length", str(reply.length)))
         )
-
-    def files(self, query: dict[str, str]) -> None:
-        links = "".join(f'<li><a href="/files/{name}">{name}</a></li>' for name in BINARIES)
-        self.html(f"<html><head><title>Downloads</title></head><body><ul>{links}</ul></body></html>")
-
-    def binary(self, query: dict[str, str]) -> None:
-        name = urlsplit(self.path).path.removeprefix("/files/")
-        size = BINARIES.get(name)
-        if size is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(size))
         self.end_headers()
-        block = binary_block(name)
-        sent = 0
-        while sent < size:
-            piece = block[: size - sent]
-            self.wfile.write(piece)
-            sent += len(piece)
-
-    def fingerprint(self, query: dict[str, str]) -> None:
-        """What this connection's ClientHello and this request looked like."""
-        body = json.dumps(self.client_fingerprint()).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def client_fingerprint(self) -> dict[str, object]:
-        hello = getattr(self.server, "hellos", {}).get(self.client_address)
-        seen: dict[str, object] = {"error": "no ClientHello recorded"}
-        if hello is not None:
-            ja3_text, ja3_hash = ja3(hello)
-            seen = {
-                "ja4": ja4(hello),
-                "ja3": ja3_text,
-                "ja3_hash": ja3_hash,
-                "alpn": hello.alpn,
-                "sni": hello.server_name,
-            }
-        seen["user_agent"] = self.headers.get("User-Agent", "")
-        seen["header_order"] = [name.lower() for name in self.headers]
-        return seen
-
-    def shop_page(self, query: dict[str, str]) -> None:
-        shop: Shop = self.server.shop  # type: ignore[attr-defined]
-        path = urlsplit(self.path).path
-        if (body := shop.file(path)) is not None:
-            shop.record(path)
-            self.octets(body)
-        elif (products := shop.feed(path)) is not None:
-            shop.record(path)
-            lines = {"lines": str(len(products)), "interval_ms": "5"}
-            self.stream("application/x-ndjson", lines, "lines", 0, lambda k: shop.stock_line(products[k]))
-        elif (links := shop.links(path)) is not None:
-            shop.record(path)
-            time.sleep(shop.page_delay_s)  # a slower site, so that the crawler processes overlap
-            self.html(shop.render(path, links, self.client_fingerprint()))
-        else:
-            self.send_error(404)
-
-    def octets(self, body: bytes) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/octet-stream")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def html(self, page: str) -> None:
-        body = page.encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def sse(self, query: dict[str, str]) -> None:
-        last = self.headers.get("Last-Event-ID", "")
-        first = int(last) + 1 if last.isdigit() else 0
-        # Ask clients to reconnect after half a second when the feed ends.
-        self.stream("text/event-stream", query, "events", first, self.sse_event, preamble=b"retry: 500\n\n")
-
-    def ndjson(self, query: dict[str, str]) -> None:
-        self.stream("application/x-ndjson", query, "lines", 0, self.ndjson_line)
-
-    @staticmethod
-    def sse_event(n: int) -> bytes:
-        data = json.dumps({"n": n, "price": round(100 + (n * 7919 % 1000) / 100, 2)})
-        return f"id: {n}\nevent: quote\ndata: {data}\n\n".encode()
-
-    @staticmethod
-    def ndjson_line(n: int) -> bytes:
-        return (json.dumps({"n": n, "sku": f"SKU-{n:05d}", "stock": n * 37 % 101}) + "\n").encode()
-
-    def stream(
-        self,
-        content_type: str,
-        query: dict[str, str],
-        count_key: str,
-        first: int,
-        render: object,
-        preamble: bytes = b"",
-    ) -> None:
-        count = min(int(query.get(count_key, "10")), MAX_EVENTS)
-        interval = min(int(query.get("interval_ms", "100")), 60_000) / 1000
-        self.send_response(200)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        if preamble:
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(preamble), preamble))
-        n = first
-        while count == 0 or n < first + count:
-            payload = render(n)  # type: ignore[operator]
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(payload), payload))
-            self.wfile.flush()
-            n += 1
-            time.sleep(interval)
-        self.wfile.write(b"0\r\n\r\n")
+        for piece in reply.body:
+            if isinstance(piece, float):
+                time.sleep(piece)
+            elif chunked:
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                self.wfile.flush()
+            else:
+                self.wfile.write(piece)
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -353,7 +435,9 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
 
 class DemoServer(ThreadingHTTPServer):
     """Reads each connection's ClientHello before the TLS handshake, so the
-    /fingerprint page can show the JA3 and JA4 the client presented."""
+    /fingerprint page can show the JA3 and JA4 the client presented; then
+    serves the connection over HTTP/2 if the client offered h2 (demo_h2),
+    else over HTTP/1.1 (DemoHandler)."""
 
     daemon_threads = True
 
@@ -371,6 +455,47 @@ class DemoServer(ThreadingHTTPServer):
                 self.hellos.clear()
             self.hellos[address] = parse_client_hello(peek_record(raw))
         return self.context.wrap_socket(raw, server_side=True), address
+
+    def finish_request(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: object
+    ) -> None:
+        assert isinstance(request, ssl.SSLSocket)
+        if request.selected_alpn_protocol() == "h2":
+            demo_h2.serve(request, lambda visit: reply_for(self, visit), self.visit_of(client_address))
+        else:
+            super().finish_request(request, client_address)
+
+    def visit_of(self, client_address: object) -> Callable[[str, list[tuple[str, str]], str], Visit]:
+        """How an HTTP/2 request of this connection becomes a Visit."""
+
+        def visit(target: str, headers: list[tuple[str, str]], akamai: str | None) -> Visit:
+            parts = urlsplit(target)
+            query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+            seen = self.seen(client_address, headers, "HTTP/2", akamai)
+            return Visit(parts.path, query, headers, seen)
+
+        return visit
+
+    def seen(
+        self, address: object, headers: list[tuple[str, str]], http_version: str, akamai: str | None
+    ) -> dict[str, object]:
+        """The /fingerprint page's fields (docs/demo_site.rst)."""
+        hello = self.hellos.get(address)  # type: ignore[call-overload]
+        seen: dict[str, object] = {"error": "no ClientHello recorded"}
+        if hello is not None:
+            ja3_text, ja3_hash = ja3(hello)
+            seen = {
+                "ja4": ja4(hello),
+                "ja3": ja3_text,
+                "ja3_hash": ja3_hash,
+                "alpn": hello.alpn,
+                "sni": hello.server_name,
+            }
+        seen["http_version"] = http_version
+        seen["akamai"] = akamai
+        seen["user_agent"] = next((value for name, value in headers if name == "user-agent"), "")
+        seen["header_order"] = [name for name, _ in headers]
+        return seen
 
 
 def peek_record(sock: socket.socket) -> bytes:
@@ -390,6 +515,8 @@ def start(port: int = 0) -> tuple[DemoServer, str]:
     cert, key = self_signed(directory)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
+    # The server's order wins: HTTP/2 whenever the client offers it, as on most sites.
+    context.set_alpn_protocols(["h2", "http/1.1"])
     server = DemoServer(("127.0.0.1", port), context)
     threading.Thread(target=server.serve_forever, name="demo-site", daemon=True).start()
     return server, f"https://localhost:{server.server_address[1]}"
@@ -397,7 +524,7 @@ def start(port: int = 0) -> tuple[DemoServer, str]:
 
 if __name__ == "__main__":
     site, url = start(int(sys.argv[1]) if len(sys.argv) > 1 else 8443)
-    print(f"demo site at {url}", flush=True)
+    print(f"demo site at {url} (HTTP/2 and HTTP/1.1; pages: docs/demo_site.rst)", flush=True)
     try:
         threading.Event().wait()
     except KeyboardInterrupt:

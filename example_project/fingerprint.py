@@ -1,11 +1,14 @@
-"""JA3 and JA4 of a raw TLS ClientHello, for the demo site's /fingerprint
-page (the FoxIO JA4 spec; GREASE values ignored, as both specs say)."""
+"""JA3 and JA4 of a raw TLS ClientHello (the FoxIO JA4 spec; GREASE values
+ignored, as both specs say) and the Akamai fingerprint of an HTTP/2
+connection's preamble, for the demo site's /fingerprint page."""
 
 from __future__ import annotations
 
 import hashlib
 import struct
 from dataclasses import dataclass, field
+
+from hpack import Decoder
 
 
 @dataclass
@@ -101,3 +104,90 @@ def ja4(hello: ClientHello) -> str:
 
 def _hash12(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12] if text else "000000000000"
+
+
+#: The request pseudo headers Akamai's fingerprint names, as its letters.
+PSEUDO_HEADER_LETTERS = {":method": "m", ":authority": "a", ":scheme": "s", ":path": "p"}
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#: A client whose first header block has not come in this many bytes is not fingerprinted.
+MAX_H2_PREAMBLE = 1 << 20
+
+
+class H2Preamble:
+    """Akamai's HTTP/2 fingerprint (Shuster and Segal, "Passive
+    Fingerprinting of HTTP/2 Clients", Black Hat EU 2017) of what a client
+    sends before its first request::
+
+        SETTINGS|WINDOW_UPDATE|PRIORITY|PSEUDO_HEADER_ORDER
+
+    Feed it the connection's plaintext as it arrives; :attr:`akamai` is set
+    once the first header block is complete. Written as the project's Go
+    fingerprint code computes it (native/fingerprint/h2.go), which the
+    handler's tests check against the real browsers' published values."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._settings: list[tuple[int, int]] | None = None
+        self._window: int | None = None
+        self._priorities: list[str] = []
+        self._block = b""
+        self._block_stream = 0
+        self.akamai: str | None = None
+        self.failed = False
+
+    def feed(self, data: bytes) -> None:
+        if self.akamai is not None or self.failed:
+            return
+        self._buffer += data
+        if len(self._buffer) > MAX_H2_PREAMBLE:
+            self.failed = True
+            return
+        if not self._buffer.startswith(H2_PREFACE):
+            self.failed = len(self._buffer) >= len(H2_PREFACE) or not H2_PREFACE.startswith(self._buffer)
+            return
+        at = len(H2_PREFACE)
+        while at + 9 <= len(self._buffer) and self.akamai is None and not self.failed:
+            length = int.from_bytes(self._buffer[at : at + 3], "big")
+            if at + 9 + length > len(self._buffer):
+                break
+            kind, flags = self._buffer[at + 3], self._buffer[at + 4]
+            stream = int.from_bytes(self._buffer[at + 5 : at + 9], "big") & 0x7FFFFFFF
+            self._frame(kind, flags, stream, self._buffer[at + 9 : at + 9 + length])
+            at += 9 + length
+        self._buffer = H2_PREFACE + self._buffer[at:]
+
+    def _frame(self, kind: int, flags: int, stream: int, payload: bytes) -> None:
+        if self._block_stream:
+            # RFC 9113 6.10: only CONTINUATION frames may follow until the block ends.
+            self.failed = kind != 0x9 or stream != self._block_stream
+            if not self.failed:
+                self._fragment(flags, payload)
+        elif kind == 0x4 and not flags & 0x1 and self._settings is None:  # SETTINGS, not an ACK
+            self._settings = [
+                (int.from_bytes(payload[i : i + 2], "big"), int.from_bytes(payload[i + 2 : i + 6], "big"))
+                for i in range(0, len(payload) - 5, 6)
+            ]
+        elif kind == 0x8 and stream == 0 and self._window is None and len(payload) == 4:  # WINDOW_UPDATE
+            self._window = int.from_bytes(payload, "big") & 0x7FFFFFFF
+        elif kind == 0x2 and len(payload) == 5:  # PRIORITY
+            dependency = int.from_bytes(payload[:4], "big")
+            exclusive = 1 if dependency & 0x80000000 else 0
+            self._priorities.append(f"{stream}:{exclusive}:{dependency & 0x7FFFFFFF}:{payload[4] + 1}")
+        elif kind == 0x1 and stream:  # HEADERS: padding and priority fields stripped (RFC 9113 6.2)
+            padding = 0
+            if flags & 0x8:
+                padding, payload = payload[0], payload[1:]
+            if flags & 0x20:
+                payload = payload[5:]
+            self._block_stream = stream
+            self._fragment(flags, payload[: len(payload) - padding])
+
+    def _fragment(self, flags: int, fragment: bytes) -> None:
+        self._block += fragment
+        if not flags & 0x4:  # END_HEADERS
+            return
+        names = [name for name, _ in Decoder().decode(self._block)]
+        settings = ";".join(f"{key}:{value}" for key, value in self._settings or [])
+        window = "00" if self._window is None else str(self._window)
+        pseudo = ",".join(PSEUDO_HEADER_LETTERS[name] for name in names if name in PSEUDO_HEADER_LETTERS)
+        self.akamai = "|".join([settings, window, ",".join(self._priorities) or "0", pseudo])

@@ -49,9 +49,10 @@ class TLSClientSettingsError(ValueError):
 
 #: What the TLSClientSettingsError raised past Scrapy says: the reactor
 #: prints its traceback once (asyncio) or twice (Twisted), after the one
-#: error line that names the setting.
+#: error line that names the setting or the library that is missing.
 STOPPED_MESSAGE = (
-    "scrapy_tlsclient cannot start with these settings (the error logged above names the setting)"
+    "scrapy_tlsclient cannot start with these settings or this installation "
+    "(the error logged above names the setting, or the library that cannot be loaded)"
 )
 
 

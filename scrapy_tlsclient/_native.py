@@ -31,6 +31,7 @@ from ._envelopes import (
 )
 from ._errors import NativeFeatureUnavailable, NativeLibraryError, native_error_from
 from ._measurement import Measurement, measurement_from_envelope
+from ._missing_library import missing_library_message
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -143,9 +144,7 @@ class NativeLibrary:
         resolved = _resolve_path(path)
         if not resolved.is_file():
             raise NativeLibraryError(
-                f"tls-client library not found at {resolved}. Install scrapy-tlsclient from a "
-                f"wheel, build it from source (needs Go >= 1.24.1), or point the "
-                f"{LIBRARY_ENV_VAR} environment variable at a libtlsclient.so."
+                missing_library_message(resolved, bundled_library_path(), LIBRARY_ENV_VAR)
             )
         self._ffi = cffi.FFI()
         self._ffi.cdef(_BASE_CDEF)

@@ -52,7 +52,7 @@ from ._config import (
 )
 from ._decoding import decoder_for
 from ._envelopes import StreamRead
-from ._errors import NativeError
+from ._errors import NativeError, NativeLibraryError
 from ._identities import IdentityFileError
 from ._identity_registry import identities_for
 from ._live import LiveBody
@@ -139,7 +139,10 @@ class TLSClientDownloadHandler:
         except TLSClientSettingsError as exc:
             raise _stop_at_start(crawler, exc) from None
         warn_ignored_tls_settings(crawler.settings)
-        self._library = load_library(config.library_path)
+        try:
+            self._library = load_library(config.library_path)
+        except NativeLibraryError as exc:  # not found or not loadable: nothing can be downloaded
+            raise _stop_at_start(crawler, TLSClientSettingsError(str(exc))) from None
         if not self._library.supports("attachCompletionSocket"):
             raise NotConfigured(
                 f"TLSClientDownloadHandler needs this project's tls-client library (raw bodies, ordered "

@@ -26,6 +26,7 @@ from ._browsers import (
     wants_browser_headers,
 )
 from ._config import STOPPED_MESSAGE, HandlerConfig, TLSClientSettingsError
+from ._errors import NativeLibraryError
 from ._identities import IdentityFileError
 from ._identity_registry import identities_for
 from ._native import load_library
@@ -90,7 +91,7 @@ class TLSClientMiddleware:
                 raise TLSClientSettingsError(f"TLS_CLIENT_IDENTITY_FILES: {exc}") from None
             profiles = library.info.profiles | identities.keys()
             config = config.with_profile_of(profiles, library.info.default_profile)
-        except TLSClientSettingsError as exc:
+        except (TLSClientSettingsError, NativeLibraryError) as exc:
             logger.error("%s", exc)
             raise TLSClientSettingsError(STOPPED_MESSAGE) from None
         return cls(config, profiles)

@@ -19,6 +19,5 @@ TLS_CLIENT_PROFILE = "chrome_150"
 ROBOTSTXT_OBEY = False
 TELNETCONSOLE_ENABLED = False
 
-# Files stream to disk: never held in memory, complete or absent.
-ITEM_PIPELINES = {"scrapy_tlsclient.TLSFilesPipeline": 1}
-FILES_STORE = "downloads"
+# TLSFilesPipeline (files streamed to disk) is enabled by the spiders that
+# download files, in their custom_settings: example_project/files.py.

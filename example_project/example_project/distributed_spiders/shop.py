@@ -32,6 +32,7 @@ from scrapy.exceptions import DontCloseSpider
 from scrapy_redis.spiders import RedisSpider
 from scrapy_redis.utils import bytes_to_str
 
+from example_project.files import FILES_SETTINGS
 from scrapy_tlsclient import stream_of
 
 PROFILES = ("chrome_150", "firefox_135", "safari_ios_18_5")
@@ -45,6 +46,7 @@ def profile_for(url: str) -> str:
 
 class ShopSpider(RedisSpider):
     name = "shop"
+    custom_settings = FILES_SETTINGS
     # One start URL per process at a time: with a start URL each, all the
     # processes of the fleet begin at once instead of the first taking all.
     redis_batch_size = 1

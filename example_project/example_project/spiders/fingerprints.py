@@ -1,7 +1,12 @@
 """An ordinary crawl with per-request browser profiles: each request asks
-the site which TLS fingerprint it saw, and the spider logs it.
+the site which fingerprints it saw, and the spider logs them: the JA4 of
+the TLS ClientHello and the Akamai fingerprint of the HTTP/2 preamble.
 
-    scrapy crawl fingerprints -a url=https://127.0.0.1:8443/fingerprint
+    scrapy crawl fingerprints -a url=https://localhost:8443/fingerprint
+
+https://localhost:8443 is the example project's demo site: start it first
+with ``python demo_site.py`` in example_project/ (docs/demo_site.rst), or
+let ``python run_demo.py`` start it and run the spider. Any other site: ``-a url=...``.
 """
 
 from __future__ import annotations
@@ -29,6 +34,11 @@ class FingerprintsSpider(scrapy.Spider):
         seen = json.loads(response.text)
         profile = response.meta["tls_client_profile"]
         self.logger.info(
-            "%s: the site saw JA4 %s, User-Agent %s", profile, seen.get("ja4"), seen.get("user_agent")
+            "%s: the site saw JA4 %s, Akamai HTTP/2 %s over %s, User-Agent %s",
+            profile,
+            seen.get("ja4"),
+            seen.get("akamai"),
+            seen.get("http_version"),
+            seen.get("user_agent"),
         )
         yield {"profile": profile, **seen}
