@@ -25,7 +25,7 @@ async def test_profile_setting_and_meta_reach_the_client_hello(servers: Servers)
         firefox = await hello(handler)
         chrome = await hello(handler, tls_client_profile="chrome_150")
         again = await hello(handler, tls_client_profile="firefox_147")
-    # Measured fingerprints (shared/research/fingerprints.md): JA4 t13d1717 for
+    # Measured on this project's fingerprint server: JA4 t13d1717 for
     # firefox_147, t13d1516 for chrome_150 (the count includes GREASE here).
     assert firefox["cipher_suites"] == again["cipher_suites"]
     assert firefox["cipher_suites"] != chrome["cipher_suites"]

@@ -38,8 +38,9 @@ def test_chrome_brand_list(major: int, sec_ch_ua: str) -> None:
 @pytest.mark.parametrize(
     ("profile", "first_six"),
     [
-        # Header order measured from browser-imitating clients
-        # (shared/research/fingerprints.md).
+        # Chrome's header order, as curl_cffi's chrome impersonation and
+        # tls-client send it (measured on this project's fingerprint server;
+        # Chrome's own capture: native/captures/).
         (
             "chrome_150",
             "sec-ch-ua,sec-ch-ua-mobile,sec-ch-ua-platform,upgrade-insecure-requests,user-agent,accept",

@@ -4,7 +4,8 @@ import pytest
 
 from scrapy_tlsclient import _errors as errors
 
-# Exact strings measured from tls-client v1.16 (shared/research, section 8).
+# Exact strings measured from tls-client v1.16.0's shared library against
+# loopback servers (Go's net and fhttp errors, as its cffi ABI returns them).
 UPSTREAM_MESSAGES = [
     (
         'failed to do request: Get "http://127.0.0.1:1/": dial tcp 127.0.0.1:1: connect: connection refused',
