@@ -23,10 +23,10 @@ from scrapy.downloadermiddlewares.httpcompression import ACCEPTED_ENCODINGS
 from scrapy.downloadermiddlewares.useragent import UserAgentMiddleware
 from scrapy.settings import Settings, default_settings
 
-from scrapy_tlsclient import get_library
 from scrapy_tlsclient._config import HandlerConfig
 from scrapy_tlsclient._profiles import KNOWN_BAD_PROFILES
 from scrapy_tlsclient._request_input import request_input_from
+from scrapy_tlsclient.binding import get_library
 from scrapy_tlsclient.middleware import TLSClientMiddleware
 
 from _testserver import test_server

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scrapy_tlsclient import get_library
+from scrapy_tlsclient.binding import get_library
 
 from _process import rss_mib
 from _testserver import test_server

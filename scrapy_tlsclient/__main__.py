@@ -11,7 +11,6 @@ from pathlib import Path
 from ._browsers import FAMILY_ORDERS
 from ._captures import identity_from_capture
 from ._config import DEFAULT_PROFILE
-from ._errors import NativeError, NativeLibraryError
 from ._identities import (
     FAMILIES,
     PLATFORMS,
@@ -22,6 +21,7 @@ from ._identities import (
     packaged_identity_files,
 )
 from ._profile_check import comparison, measure_identity
+from .binding.errors import NativeError, NativeLibraryError
 
 
 def main(argv: list[str] | None = None) -> int:

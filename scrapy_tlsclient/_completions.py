@@ -29,18 +29,14 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
-from twisted.internet.defer import Deferred
-from twisted.internet.interfaces import IReadDescriptor
-from zope.interface import implementer  # type: ignore[import-untyped]
-
-from ._completion_frames import CompletionFrameReader, FrameBody, submission_frames
-from ._errors import NativeCancelledError, NativeLibraryError
-from ._native import FRAME_BODY_MAX, PREFETCH_INLINE_MAX
-from ._threads import call_later
+from ._event_loop import Waiter, call_later, call_soon, watch_readable
+from .binding.errors import NativeCancelledError, NativeLibraryError
+from .binding.library import FRAME_BODY_MAX, PREFETCH_INLINE_MAX
+from .binding.socket_frames import CompletionFrameReader, FrameBody, submission_frames
 
 if TYPE_CHECKING:
-    from ._envelopes import NativeResponse, RequestInput, StreamRead
-    from ._native import NativeLibrary
+    from .binding.envelopes import NativeResponse, RequestInput, StreamRead
+    from .binding.library import NativeLibrary
 
 logger = logging.getLogger("scrapy_tlsclient")
 
@@ -60,46 +56,6 @@ PUSH_GRANT_STEP: Final = PUSH_WINDOW // 4
 PUSH_PIECE_MAX: Final = FRAME_BODY_MAX
 
 
-class _Waiter:
-    """A result slot the event loop can await: an asyncio future when an
-    asyncio loop drives Scrapy (asyncio reactor or reactorless), else a
-    Deferred for the classic reactor."""
-
-    __slots__ = ("_deferred", "_future")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop | None) -> None:
-        if loop is not None:
-            self._future: asyncio.Future[Any] | None = loop.create_future()
-            self._deferred: Deferred[Any] | None = None
-        else:
-            self._future = None
-            self._deferred = Deferred()
-
-    def settle(self, value: Any, error: BaseException | None) -> None:
-        if self._future is not None:
-            if self._future.done():  # cancelled meanwhile
-                return
-            if error is not None:
-                self._future.set_exception(error)
-            else:
-                self._future.set_result(value)
-            return
-        assert self._deferred is not None
-        if self._deferred.called:  # cancelled meanwhile
-            return
-        if error is not None:
-            self._deferred.errback(error)
-        else:
-            self._deferred.callback(value)
-
-    @property
-    def awaitable(self) -> Awaitable[Any]:
-        if self._future is not None:
-            return self._future
-        assert self._deferred is not None
-        return self._deferred
-
-
 class CompletionDispatcher:
     """Runs native calls without a thread per call, or any waiting thread."""
 
@@ -114,7 +70,7 @@ class CompletionDispatcher:
         }
         loop = asyncio.get_event_loop() if is_asyncio_available() else None
         self._loop = loop
-        self._waiters: dict[str, _Waiter] = {}
+        self._waiters: dict[str, Waiter] = {}
         self._tickets = (f"c{n}" for n in itertools.count())
         self._queue = f"scrapy-{secrets.token_hex(6)}"
         self._stopped = False
@@ -123,7 +79,7 @@ class CompletionDispatcher:
         #: Pushed streams by ticket, until their last piece.
         self._pushed: dict[str, PushedStream] = {}
         self._heartbeat_armed = False
-        self._call_soon = _soon(loop)
+        self._call_soon = call_soon(loop)
         # Ours stays blocking for sendall (the library's reader drains it
         # as fast as it submits); reads pass MSG_DONTWAIT.
         self._socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -137,7 +93,7 @@ class CompletionDispatcher:
             theirs.close()
         self._frames = CompletionFrameReader()
         self._read_buffer = bytearray(READ_SIZE)
-        self._unwatch = _watch(self._socket.fileno(), self._on_readable, loop)
+        self._unwatch = watch_readable(self._socket.fileno(), self._on_readable, loop)
 
     async def request_stream(self, request_input: RequestInput) -> NativeResponse:
         """Start a request and wait for its headers. ``request_input`` is the
@@ -192,7 +148,7 @@ class CompletionDispatcher:
             self._arm_heartbeat(delay_s)
 
     def _submit(self, op: str, payload: Mapping[str, Any] | str) -> Awaitable[Any]:
-        waiter = _Waiter(self._loop)
+        waiter = Waiter(self._loop)
         if self._stopped:
             # The queue is dropped: nobody would take the result.
             message = f"native {op} not started: the download handler is closed"
@@ -314,7 +270,7 @@ class PushedStream:
         self._stream_id = stream_id
         self._heartbeat_s = heartbeat_s
         self._pieces: deque[tuple[StreamRead | None, BaseException | None]] = deque()
-        self._waiter: _Waiter | None = None
+        self._waiter: Waiter | None = None
         self._unacked = 0
 
     def next_ready(self) -> StreamRead | None:
@@ -328,7 +284,7 @@ class PushedStream:
 
     def wait(self) -> Awaitable[StreamRead | None]:
         """The next piece, or None after a heartbeat with nothing pushed."""
-        waiter = self._waiter = _Waiter(self._dispatcher._loop)
+        waiter = self._waiter = Waiter(self._dispatcher._loop)
         self._dispatcher._arm_heartbeat(self._heartbeat_s)
         return waiter.awaitable
 
@@ -359,51 +315,3 @@ class PushedStream:
             return False
         waiter.settle(None, None)
         return True
-
-
-def _soon(loop: asyncio.AbstractEventLoop | None) -> Callable[[Callable[[], None]], object]:
-    """Run a function on the event-loop thread, after the current pass."""
-    if loop is not None:
-        return loop.call_soon
-    from twisted.internet import reactor
-
-    later: Any = reactor
-    return lambda function: later.callLater(0, function)
-
-
-def _watch(
-    fd: int, on_readable: Callable[[], None], loop: asyncio.AbstractEventLoop | None
-) -> Callable[[], object]:
-    """Call ``on_readable`` on the event-loop thread while ``fd`` is
-    readable; returns the function that stops watching."""
-    if loop is not None:
-        loop.add_reader(fd, on_readable)
-        return lambda: loop.remove_reader(fd)
-    from twisted.internet import reactor
-
-    fd_set: Any = reactor  # IReactorFDSet, which zope's interfaces do not type
-    reader = _ReadableDescriptor(fd, on_readable)
-    fd_set.addReader(reader)
-    return lambda: fd_set.removeReader(reader)
-
-
-@implementer(IReadDescriptor)
-class _ReadableDescriptor:
-    """The wake-up pipe for the classic reactor (IReadDescriptor; the
-    method names are Twisted's)."""
-
-    def __init__(self, fd: int, on_readable: Callable[[], None]) -> None:
-        self._fd = fd
-        self._on_readable = on_readable
-
-    def fileno(self) -> int:
-        return self._fd
-
-    def doRead(self) -> None:
-        self._on_readable()
-
-    def connectionLost(self, reason: object) -> None:
-        pass
-
-    def logPrefix(self) -> str:
-        return "scrapy_tlsclient-completions"

@@ -11,7 +11,7 @@ from ._browsers import use_identities
 from ._identities import Identity, IdentityFileError, load_identities, packaged_identity_files
 
 if TYPE_CHECKING:
-    from ._native import NativeLibrary
+    from .binding.library import NativeLibrary
 
 __all__ = ["identities_for"]
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from scrapy.exceptions import DownloadCancelledError, ResponseDataLossError, StopDownload
 
-from ._errors import NativeError
 from ._scrapy_errors import cuts_body_short, scrapy_error_for
+from .binding.errors import NativeError
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable

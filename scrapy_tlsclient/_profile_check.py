@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._identity_registry import identities_for
-from ._native import get_library
+from .binding.library import get_library
 
 if TYPE_CHECKING:
     from ._identities import Identity
-    from ._measurement import Measurement
+    from .binding.measurement import Measurement
 
 __all__ = ["comparison", "measure_identity"]
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from scrapy import Request
 
     from ._browsers import Browser
-    from ._envelopes import RequestInput
+    from .binding.envelopes import RequestInput
 
 __all__ = [
     "CLIENT_META_KEYS",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.http.headers import Headers
 
 if TYPE_CHECKING:
-    from ._envelopes import NativeResponse
+    from .binding.envelopes import NativeResponse
 
 __all__ = ["ip_address_from", "protocol_name", "scrapy_headers", "tls_certificate"]
 

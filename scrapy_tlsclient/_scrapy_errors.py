@@ -21,7 +21,7 @@ from scrapy.exceptions import (
     UnsupportedURLSchemeError,
 )
 
-from ._errors import (
+from .binding.errors import (
     NativeCancelledError,
     NativeConnectionLostError,
     NativeConnectionRefusedError,

@@ -16,13 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Coroutine
+    from collections.abc import Callable
 
     from twisted.python.threadpool import ThreadPool
 
 _T = TypeVar("_T")
 
-__all__ = ["BlockingRunner", "call_later", "make_runner", "sleep", "start"]
+__all__ = ["BlockingRunner", "make_runner"]
 
 
 class BlockingRunner(Protocol):
@@ -109,58 +109,3 @@ def make_runner(threads: int) -> BlockingRunner:
     if is_reactor_installed():
         return TwistedPoolRunner(threads)
     return AsyncioExecutorRunner(threads)
-
-
-def call_later(seconds: float, function: Callable[[], object]) -> Callable[[], None]:
-    """Call ``function`` on the event loop after ``seconds``; returns a
-    function that cancels the call if it has not run yet."""
-    from scrapy.utils.reactor import is_reactor_installed
-
-    if is_reactor_installed():
-        from twisted.internet import reactor
-
-        clock: Any = reactor  # zope interfaces confuse mypy about callLater's self
-        delayed = clock.callLater(seconds, function)
-
-        def cancel() -> None:
-            if delayed.active():
-                delayed.cancel()
-
-        return cancel
-    handle = asyncio.get_running_loop().call_later(seconds, function)
-    return handle.cancel
-
-
-async def sleep(seconds: float) -> None:
-    """Sleep on whichever loop drives Scrapy (asyncio or a Twisted reactor)."""
-    from scrapy.utils.asyncio import is_asyncio_available
-
-    if is_asyncio_available():
-        await asyncio.sleep(seconds)
-        return
-    from scrapy.utils.defer import maybe_deferred_to_future
-    from twisted.internet import reactor
-    from twisted.internet.task import deferLater
-
-    await maybe_deferred_to_future(deferLater(reactor, seconds))
-
-
-def start(coroutine: Coroutine[Any, Any, _T]) -> Awaitable[_T]:
-    """Run ``coroutine`` from now on, on whichever loop drives Scrapy, so
-    that its result can be awaited later: an asyncio task, or a Deferred
-    under a classic Twisted reactor."""
-    from scrapy.utils.asyncio import is_asyncio_available
-
-    if is_asyncio_available():
-        task = asyncio.ensure_future(coroutine)
-        # The loop holds tasks weakly: one whose awaiter went away (a body
-        # collected with its read ahead pending) must still run to its end.
-        _RUNNING.add(task)
-        task.add_done_callback(_RUNNING.discard)
-        return task
-    from twisted.internet.defer import Deferred
-
-    return Deferred.fromCoroutine(coroutine)
-
-
-_RUNNING: set[asyncio.Future[Any]] = set()

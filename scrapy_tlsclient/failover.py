@@ -41,9 +41,9 @@ from ._failover_settings import FailoverSettings
 from ._failover_state import FailoverState
 from ._identities import IdentityFileError
 from ._identity_registry import identities_for
-from ._native import load_library
 from ._profiles import check_profile
 from ._sites import site_of
+from .binding.library import load_library
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Coroutine, Sequence

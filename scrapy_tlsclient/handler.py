@@ -51,12 +51,10 @@ from ._config import (
     warn_ignored_tls_settings,
 )
 from ._decoding import decoder_for
-from ._envelopes import StreamRead
-from ._errors import NativeError, NativeLibraryError
+from ._event_loop import call_later, sleep, start
 from ._identities import IdentityFileError
 from ._identity_registry import identities_for
 from ._live import LiveBody
-from ._native import load_library
 from ._progress import DownloadProgress
 from ._request_input import (
     LONGEST_DEADLINE,
@@ -68,9 +66,12 @@ from ._request_input import (
 from ._response_args import ip_address_from, protocol_name, scrapy_headers, tls_certificate
 from ._scrapy_errors import cuts_body_short, scrapy_error_for
 from ._sessions import SessionPool
-from ._threads import call_later, make_runner, sleep, start
+from ._threads import make_runner
 from ._tls_options import PROCESS_PINS
 from ._version import __version__
+from .binding.envelopes import StreamRead
+from .binding.errors import NativeError, NativeLibraryError
+from .binding.library import load_library
 from .streaming import STREAM_META_KEY, attach, live_body_of
 
 if TYPE_CHECKING:
@@ -82,7 +83,7 @@ if TYPE_CHECKING:
     from scrapy.http import Response
 
     from ._decoding import Decoder
-    from ._envelopes import NativeResponse, RequestInput
+    from .binding.envelopes import NativeResponse, RequestInput
 
 logger = logging.getLogger("scrapy_tlsclient")
 

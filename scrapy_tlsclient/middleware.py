@@ -26,11 +26,11 @@ from ._browsers import (
     wants_browser_headers,
 )
 from ._config import STOPPED_MESSAGE, HandlerConfig, TLSClientSettingsError
-from ._errors import NativeLibraryError
 from ._identities import IdentityFileError
 from ._identity_registry import identities_for
-from ._native import load_library
 from ._profiles import check_profile, profile_problem
+from .binding.errors import NativeLibraryError
+from .binding.library import load_library
 
 if TYPE_CHECKING:
     from typing import Self

@@ -26,8 +26,8 @@ from scrapy.exceptions import (
     ResponseDataLossError,
 )
 
-from ._framing import LineDecoder, NDJSONDecoder, ServerSentEvent, SSEDecoder
-from ._threads import sleep
+from ._event_formats import LineParser, NDJSONParser, ServerSentEvent, SSEParser
+from ._event_loop import sleep
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Iterator
@@ -156,14 +156,14 @@ class ResponseStream:
 
     async def lines(self, *, max_line_bytes: int = MAX_LINE_BYTES) -> AsyncIterator[str]:
         """The body as text lines (UTF-8; CRLF, LF or CR ends a line)."""
-        decoder = LineDecoder(max_line_bytes=max_line_bytes, limit_name="max_line_bytes")
-        async for chunk in self._framed(decoder):
+        parser = LineParser(max_line_bytes=max_line_bytes, limit_name="max_line_bytes")
+        async for chunk in self._parsed(parser):
             yield chunk
 
     async def ndjson(self, *, max_line_bytes: int = MAX_LINE_BYTES) -> AsyncIterator[Any]:
         """The body as newline-delimited JSON values, one per line."""
-        decoder = NDJSONDecoder(max_line_bytes=max_line_bytes, limit_name="max_line_bytes")
-        async for value in self._framed(decoder):
+        parser = NDJSONParser(max_line_bytes=max_line_bytes, limit_name="max_line_bytes")
+        async for value in self._parsed(parser):
             yield value
 
     async def sse(
@@ -190,19 +190,19 @@ class ResponseStream:
         reconnects = 0
         last_event_id, retry = "", None
         while True:
-            decoder = SSEDecoder(
+            parser = SSEParser(
                 max_line_bytes=max_line_bytes,
                 limit_name="max_line_bytes",
                 dispatch_incomplete_at_eof=dispatch_incomplete_at_eof,
             )
-            decoder.resume(last_event_id, retry)
+            parser.resume(last_event_id, retry)
             failure: Exception | None = None
             try:
-                async for event in self._framed(decoder):
+                async for event in self._parsed(parser):
                     yield event
             except (ResponseDataLossError, DownloadFailedError) as exc:
                 failure = exc
-            last_event_id, retry = decoder.last_event_id, decoder.retry
+            last_event_id, retry = parser.last_event_id, parser.retry
             done = self._cancelled or self._body.stopped == "closing"
             if not reconnect or done or (max_reconnects is not None and reconnects >= max_reconnects):
                 if failure is not None:
@@ -236,12 +236,12 @@ class ResponseStream:
                 f"{body.content_type!r}, not 200 text/event-stream: the event stream ends"
             )
 
-    async def _framed(self, decoder: Any) -> AsyncIterator[Any]:
+    async def _parsed(self, parser: Any) -> AsyncIterator[Any]:
         try:
             while chunk := await self._body.read():
-                for item in decoder.feed(chunk):
+                for item in parser.feed(chunk):
                     yield item
-            for item in decoder.close():
+            for item in parser.close():
                 yield item
         finally:
             self._body.cancel("cancelled")

@@ -21,7 +21,7 @@ from urllib.request import urlopen
 
 import pytest
 
-from scrapy_tlsclient import NativeLibrary, get_library
+from scrapy_tlsclient.binding import NativeLibrary, get_library
 
 ROOT = Path(__file__).resolve().parent.parent
 NATIVE_DIR = ROOT / "native"

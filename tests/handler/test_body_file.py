@@ -15,7 +15,7 @@ from scrapy.exceptions import DownloadCancelledError, ResponseDataLossError, Sto
 from scrapy.utils.defer import deferred_f_from_coro_f
 
 from scrapy_tlsclient import TLSClientDownloadHandler
-from scrapy_tlsclient._threads import sleep
+from scrapy_tlsclient._event_loop import sleep
 
 from conftest import Servers, pattern, run_python
 from handler_utils import gather, open_handler

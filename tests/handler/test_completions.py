@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from scrapy.utils.defer import deferred_f_from_coro_f, deferred_from_coro, maybe_deferred_to_future
 
-from scrapy_tlsclient import NativeCancelledError, get_library
 from scrapy_tlsclient._completions import CompletionDispatcher
-from scrapy_tlsclient._native import FRAME_BODY_MAX, NativeLibrary
-from scrapy_tlsclient._threads import sleep
+from scrapy_tlsclient._event_loop import sleep
+from scrapy_tlsclient.binding import NativeCancelledError, get_library
+from scrapy_tlsclient.binding.library import FRAME_BODY_MAX, NativeLibrary
 
 from conftest import Servers
 from handler_utils import gather

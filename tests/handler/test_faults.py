@@ -41,8 +41,8 @@ from scrapy.exceptions import (
 from scrapy.http import Response
 from scrapy.utils.defer import deferred_f_from_coro_f
 
-from scrapy_tlsclient import get_library
-from scrapy_tlsclient._threads import sleep
+from scrapy_tlsclient._event_loop import sleep
+from scrapy_tlsclient.binding import get_library
 
 from conftest import ROOT, FaultServers, pattern
 from handler_utils import open_handler, open_http11

@@ -28,7 +28,7 @@ def files_in(directory: Path) -> list[str]:
 async def test_each_handler_writes_keys_where_sslkeylogfile_named_at_its_creation(
     servers: Servers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from scrapy_tlsclient import get_library
+    from scrapy_tlsclient.binding import get_library
 
     get_library()  # loaded before the variable is set
     first, second, http11_keys = tmp_path / "first.log", tmp_path / "second.log", tmp_path / "http11.log"

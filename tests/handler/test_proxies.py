@@ -14,7 +14,7 @@ from scrapy.exceptions import DownloadConnectionRefusedError, DownloadFailedErro
 from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy.utils.test import get_crawler
 
-from scrapy_tlsclient import NativeTLSError
+from scrapy_tlsclient.binding import NativeTLSError
 
 from conftest import Servers
 from handler_utils import open_handler, open_http11

@@ -38,10 +38,10 @@ from scrapy.http import Response
 from scrapy.settings import Settings
 from scrapy.utils.defer import deferred_f_from_coro_f
 
-from scrapy_tlsclient import NativeTLSError, get_library
 from scrapy_tlsclient._config import HandlerConfig
+from scrapy_tlsclient._event_loop import sleep
 from scrapy_tlsclient._request_input import request_input_from
-from scrapy_tlsclient._threads import sleep
+from scrapy_tlsclient.binding import NativeTLSError, get_library
 
 from conftest import Servers, run_python
 from handler_utils import open_handler, open_http11

@@ -20,9 +20,10 @@ from scrapy.exceptions import (
 from scrapy.http import Response
 from scrapy.utils.defer import deferred_f_from_coro_f
 
-from scrapy_tlsclient import SSEConnectionFailed, get_library, stream_of
+from scrapy_tlsclient import SSEConnectionFailed, stream_of
 from scrapy_tlsclient._completions import PUSH_PIECE_MAX, PUSH_WINDOW
-from scrapy_tlsclient._threads import sleep
+from scrapy_tlsclient._event_loop import sleep
+from scrapy_tlsclient.binding import get_library
 from scrapy_tlsclient.streaming import ResponseStream
 
 from conftest import Servers, pattern

@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 
-from scrapy_tlsclient import NativeCancelledError, NativeInputError, NativeLibrary, RequestInput
-from scrapy_tlsclient._completion_frames import (
+from scrapy_tlsclient.binding import NativeCancelledError, NativeInputError, NativeLibrary, RequestInput
+from scrapy_tlsclient.binding.library import FRAME_BODY_MAX
+from scrapy_tlsclient.binding.socket_frames import (
     TAKE_BUFFER,
     CompletionFrame,
     CompletionFrameReader,
     FrameBody,
     submission_frames,
 )
-from scrapy_tlsclient._native import FRAME_BODY_MAX
 
 from conftest import Servers, pattern
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from scrapy_tlsclient import (
+from scrapy_tlsclient.binding import (
     NativeCancelledError,
     NativeConnectionRefusedError,
     NativeDataLossError,
@@ -195,7 +195,7 @@ def test_negative_timeout_outlives_a_deadline_the_response_exceeds(
 def test_sslkeylogfile_gets_key_lines(servers: Servers, tmp_path: Path) -> None:
     keylog = tmp_path / "keys.log"
     script = f"""
-from scrapy_tlsclient import get_library
+from scrapy_tlsclient.binding import get_library
 lib = get_library()
 r = lib.request({{"requestUrl": "{servers.h2}/bytes?n=1", "requestMethod": "GET", "insecureSkipVerify": True,
                  "sessionId": "k"}})
@@ -285,7 +285,7 @@ def test_destroy_all_releases_everything(library: NativeLibrary, servers: Server
 
 FORK_AFTER_USE = """
 import os, sys
-from scrapy_tlsclient._native import NativeLibraryError, load_library
+from scrapy_tlsclient.binding.library import NativeLibraryError, load_library
 
 library = load_library()
 library.stats()  # the Go runtime runs in this process now

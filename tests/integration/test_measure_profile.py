@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from scrapy_tlsclient import NativeLibrary, UnknownProfileError
 from scrapy_tlsclient.__main__ import main
 from scrapy_tlsclient._config import DEFAULT_PROFILE
 from scrapy_tlsclient._identities import load_identities, packaged_identity_files
+from scrapy_tlsclient.binding import NativeLibrary, UnknownProfileError
 
 CHROME_152_JA4 = "t13d1517h2_8daaf6152771_cb7bf5808d99"
 CHROME_152_AKAMAI = "1:65536;2:0;4:6291456;6:262144|15663105|0|m,a,s,p"

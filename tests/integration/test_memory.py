@@ -10,7 +10,7 @@ from conftest import Servers, pattern_digest, run_python
 
 STREAM_200_MIB = """
 import hashlib, json, sys
-from scrapy_tlsclient import get_library
+from scrapy_tlsclient.binding import get_library
 
 def rss_bytes():
     with open("/proc/self/status") as status:

@@ -111,7 +111,7 @@ def test_crawl_from_a_checkout_without_library_stops_with_one_short_message(
 def test_library_call_from_a_checkout_without_library_names_cause_and_way_out(tmp_path: Path) -> None:
     package = checkout(tmp_path)
     result = subprocess.run(
-        [sys.executable, "-c", "import scrapy_tlsclient; scrapy_tlsclient.get_library()"],
+        [sys.executable, "-c", "import scrapy_tlsclient; scrapy_tlsclient.binding.get_library()"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from scrapy_tlsclient import NativeDataLossError, NativeFeatureUnavailable, NativeLibrary
+from scrapy_tlsclient.binding import NativeDataLossError, NativeFeatureUnavailable, NativeLibrary
 
 from conftest import Servers
 

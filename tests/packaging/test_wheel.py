@@ -17,7 +17,7 @@ from conftest import ROOT, Servers
 CHECK = """
 import sys
 import scrapy_tlsclient
-from scrapy_tlsclient import get_library
+from scrapy_tlsclient.binding import get_library
 lib = get_library()
 assert "site-packages" in lib.info.path, lib.info.path
 r = lib.request({"requestUrl": sys.argv[1] + "/bytes?n=300", "requestMethod": "GET", "isByteResponse": True,

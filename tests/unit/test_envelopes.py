@@ -4,8 +4,8 @@ import base64
 
 import pytest
 
-from scrapy_tlsclient import _envelopes as env
-from scrapy_tlsclient import _errors as errors
+from scrapy_tlsclient.binding import envelopes as env
+from scrapy_tlsclient.binding import errors
 
 
 def data_url(payload: bytes, mime: str = "application/octet-stream") -> str:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from scrapy_tlsclient import _errors as errors
+from scrapy_tlsclient.binding import errors
 
 # Exact strings measured from tls-client v1.16.0's shared library against
 # loopback servers (Go's net and fhttp errors, as its cffi ABI returns them).

@@ -1,6 +1,6 @@
 """Property tests of the pure parts: request headers and meta -> native
 input, native envelope -> response arguments, native error text or code ->
-exception class (SSE/NDJSON framing under arbitrary chunking: test_framing)."""
+exception class (SSE/NDJSON parsing under arbitrary chunking: test_event_formats)."""
 
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ from scrapy.http.headers import Headers
 from scrapy.settings import Settings
 
 from scrapy_tlsclient._config import HandlerConfig
-from scrapy_tlsclient._envelopes import response_from_envelope
-from scrapy_tlsclient._errors import _CLASS_BY_CODE, _CODE_BY_FRAGMENT, NativeError, native_error_from
 from scrapy_tlsclient._request_input import ClientOptionsCache, header_pairs, request_input_from
 from scrapy_tlsclient._response_args import scrapy_headers
 from scrapy_tlsclient._scrapy_errors import SCRAPY_EXCEPTION_FOR, scrapy_error_for
+from scrapy_tlsclient.binding.envelopes import response_from_envelope
+from scrapy_tlsclient.binding.errors import _CLASS_BY_CODE, _CODE_BY_FRAGMENT, NativeError, native_error_from
 
 TOKEN = st.text(alphabet=string.ascii_letters + string.digits + "-_.!#$%&'*+^`|~", min_size=1, max_size=20)
 #: RFC 9110 field values: no control characters but tab.

@@ -8,8 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import scrapy_tlsclient
-from scrapy_tlsclient._missing_library import missing_library_message
-from scrapy_tlsclient._native import LIBRARY_ENV_VAR
+from scrapy_tlsclient.binding.library import LIBRARY_ENV_VAR
+from scrapy_tlsclient.binding.missing import missing_library_message
 
 INSTALLED = Path(scrapy_tlsclient.__file__).resolve().parent
 

@@ -14,8 +14,8 @@ from scrapy.exceptions import (
     UnsupportedURLSchemeError,
 )
 
-from scrapy_tlsclient import _errors as native
 from scrapy_tlsclient._scrapy_errors import SCRAPY_EXCEPTION_FOR, scrapy_error_for
+from scrapy_tlsclient.binding import errors as native
 
 REQUEST = Request("https://example.com/page")
 

@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import cffi
 
-from ._completion_frames import TAKE_BUFFER, FrameBody
-from ._envelopes import (
+from .envelopes import (
     NativeResponse,
     RequestInput,
     StreamRead,
@@ -29,9 +28,10 @@ from ._envelopes import (
     response_from_envelope,
     stream_read_from_envelope,
 )
-from ._errors import NativeFeatureUnavailable, NativeLibraryError, native_error_from
-from ._measurement import Measurement, measurement_from_envelope
-from ._missing_library import missing_library_message
+from .errors import NativeFeatureUnavailable, NativeLibraryError, native_error_from
+from .measurement import Measurement, measurement_from_envelope
+from .missing import missing_library_message
+from .socket_frames import TAKE_BUFFER, FrameBody
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -125,7 +125,7 @@ class LibraryInfo:
 
 def bundled_library_path() -> Path:
     """Where the package keeps the library it was built with."""
-    return Path(__file__).resolve().parent / "_lib" / LIBRARY_FILENAME
+    return Path(__file__).resolve().parents[1] / "_lib" / LIBRARY_FILENAME
 
 
 def _resolve_path(path: str | os.PathLike[str] | None) -> Path:

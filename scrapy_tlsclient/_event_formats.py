@@ -1,25 +1,26 @@
-"""Incremental framing parsers for streamed response bodies.
+"""Incremental parsers of the event formats a streamed body carries (lines,
+NDJSON, Server-Sent Events).
 
 A streamed body reaches the spider as ``bytes`` pieces cut wherever the
 network cut them: a line, a JSON document, a UTF-8 character or a CRLF pair
-can be split across two pieces. The decoders here turn those pieces into
-frames, keeping only the unfinished part between calls:
+can be split across two pieces. The parsers here turn those pieces into
+events, keeping only the unfinished part between calls:
 
-* :class:`LineDecoder`: text lines (UTF-8; CRLF, LF or a lone CR ends a line),
-* :class:`NDJSONDecoder`: one JSON value per non-blank line,
-* :class:`SSEDecoder`: Server-Sent Events, as the WHATWG HTML standard
+* :class:`LineParser`: text lines (UTF-8; CRLF, LF or a lone CR ends a line),
+* :class:`NDJSONParser`: one JSON value per non-blank line,
+* :class:`SSEParser`: Server-Sent Events, as the WHATWG HTML standard
   ("9.2 Server-sent events": "Parsing an event stream" and "Interpreting an
   event stream") has a browser's ``EventSource`` read them.
 
-Each has ``feed(data)`` returning the frames completed by ``data`` and
+Each has ``feed(data)`` returning the events completed by ``data`` and
 ``close()`` returning what the end of the stream completes. They are pure
 (no I/O, standard library only) so that the streaming API stays a thin loop
 and the parsing can be tested on its own. The cost of a ``feed`` is linear
 in the size of the piece fed: only the new bytes are searched for line ends.
 
-Every decoder bounds the memory a server can make it hold: a line longer
-than ``max_line_bytes`` raises :class:`FrameTooLarge` (for SSE, so does an
-event whose data grows past ``max_event_bytes``). Frames completed before
+Every parser bounds the memory a server can make it hold: a line longer
+than ``max_line_bytes`` raises :class:`EventTooLarge` (for SSE, so does an
+event whose data grows past ``max_event_bytes``). Events completed before
 the failure in the same piece are returned first; the error is then raised
 by the next call (``feed`` or ``close``), and again by any later call.
 """
@@ -31,11 +32,11 @@ from dataclasses import dataclass
 
 __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
-    "FrameTooLarge",
-    "LineDecoder",
-    "NDJSONDecoder",
+    "EventTooLarge",
+    "LineParser",
     "NDJSONError",
-    "SSEDecoder",
+    "NDJSONParser",
+    "SSEParser",
     "ServerSentEvent",
 ]
 
@@ -46,7 +47,7 @@ _BOM = b"\xef\xbb\xbf"
 _EXCERPT_CHARS = 80
 
 
-class FrameTooLarge(ValueError):
+class EventTooLarge(ValueError):
     """A line (or SSE event) is longer than the configured limit.
 
     ``limit`` is the limit in bytes and ``limit_name`` the setting or
@@ -79,7 +80,7 @@ def _check_limit(value: int, name: str) -> int:
     return value
 
 
-class LineDecoder:
+class LineParser:
     """Bytes pieces in, text lines out.
 
     A line ends at CRLF, LF or a lone CR. A CR that ends a piece ends its
@@ -96,7 +97,7 @@ class LineDecoder:
     the stream is dropped, as the WHATWG "UTF-8 decode" does.
 
     A line (without its terminator) longer than ``max_line_bytes`` bytes
-    raises :class:`FrameTooLarge`, as soon as its buffered start passes the
+    raises :class:`EventTooLarge`, as soon as its buffered start passes the
     limit; ``limit_name`` names the setting that configures the limit.
     """
 
@@ -113,7 +114,7 @@ class LineDecoder:
         self._bom_pending = strip_bom  # the stream's first bytes are not known yet
         self._skip_lf = False  # the previous piece ended with CR
         self._closed = False
-        self._error: FrameTooLarge | None = None
+        self._error: EventTooLarge | None = None
 
     def feed(self, data: bytes) -> list[str]:
         """The lines that ``data`` completes, in order."""
@@ -186,7 +187,7 @@ class LineDecoder:
         return head[len(_BOM) :] if head.startswith(_BOM) else head
 
     def _fail(self, lines: list[str]) -> list[str]:
-        self._error = FrameTooLarge("a line", self.max_line_bytes, self.limit_name)
+        self._error = EventTooLarge("a line", self.max_line_bytes, self.limit_name)
         self._buffer.clear()
         if lines:
             return lines  # raised by the next call
@@ -197,15 +198,15 @@ class LineDecoder:
             raise self._error
 
 
-class NDJSONDecoder:
+class NDJSONParser:
     """Bytes pieces in, JSON values out: one ``json.loads`` per line.
 
-    Lines are cut as by :class:`LineDecoder` (whose ``max_line_bytes``,
+    Lines are cut as by :class:`LineParser` (whose ``max_line_bytes``,
     ``limit_name`` and ``strip_bom`` this takes); blank or whitespace-only
     lines are skipped. A line that is not valid JSON (or nests too deeply
     for the parser) raises :class:`NDJSONError` with its 1-based line
     number; the values before it are returned first, as for
-    :class:`FrameTooLarge`.
+    :class:`EventTooLarge`.
     """
 
     def __init__(
@@ -215,7 +216,7 @@ class NDJSONDecoder:
         limit_name: str = "max_line_bytes",
         strip_bom: bool = True,
     ) -> None:
-        self._lines = LineDecoder(max_line_bytes=max_line_bytes, limit_name=limit_name, strip_bom=strip_bom)
+        self._lines = LineParser(max_line_bytes=max_line_bytes, limit_name=limit_name, strip_bom=strip_bom)
         self._line_number = 0
         self._error: NDJSONError | None = None
 
@@ -276,10 +277,10 @@ class ServerSentEvent:
     retry: int | None = None
 
 
-class SSEDecoder:
+class SSEParser:
     """Bytes pieces in, :class:`ServerSentEvent` out, per the WHATWG spec.
 
-    Lines are cut as by :class:`LineDecoder` (UTF-8 with replacement, BOM
+    Lines are cut as by :class:`LineParser` (UTF-8 with replacement, BOM
     dropped, CRLF/LF/CR, ``max_line_bytes``) and interpreted as the spec's
     "Interpreting an event stream" says:
 
@@ -313,7 +314,7 @@ class SSEDecoder:
     ``max_event_bytes`` (default: ``max_line_bytes``) bounds an event's
     data (UTF-8 bytes, the ``"\\n"`` joining lines included), so that a
     server cannot grow the data buffer without end with many short
-    ``data`` lines; past it, :class:`FrameTooLarge` is raised.
+    ``data`` lines; past it, :class:`EventTooLarge` is raised.
     """
 
     def __init__(
@@ -325,7 +326,7 @@ class SSEDecoder:
         dispatch_incomplete_at_eof: bool = False,
         comments: bool = False,
     ) -> None:
-        self._lines = LineDecoder(max_line_bytes=max_line_bytes, limit_name=limit_name)
+        self._lines = LineParser(max_line_bytes=max_line_bytes, limit_name=limit_name)
         self.max_event_bytes = _check_limit(
             max_line_bytes if max_event_bytes is None else max_event_bytes, "max_event_bytes"
         )
@@ -341,7 +342,7 @@ class SSEDecoder:
         self._last_event_id = ""
         self._retry: int | None = None
         self._block_retry: int | None = None  # set by the current block
-        self._error: FrameTooLarge | None = None
+        self._error: EventTooLarge | None = None
 
     @property
     def last_event_id(self) -> str:
@@ -394,7 +395,7 @@ class SSEDecoder:
                     if colon and value[:1] == " ":
                         value = value[1:]
                 if not self._field(name, value):
-                    self._error = FrameTooLarge("an event's data", self.max_event_bytes, self.limit_name)
+                    self._error = EventTooLarge("an event's data", self.max_event_bytes, self.limit_name)
                     self._reset_block()
                     if events:
                         return events  # raised by the next call

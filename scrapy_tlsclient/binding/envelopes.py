@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, TypedDict
 
-from ._errors import NativeError, native_error_from
+from .errors import NativeError, native_error_from
 
 __all__ = [
     "NativeResponse",

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scrapy_tlsclient._completion_frames import (
+from scrapy_tlsclient.binding.socket_frames import (
     BODY_BY_HANDLE,
     BODY_RELEASED,
     TAKE_BUFFER,
@@ -103,7 +103,7 @@ def test_any_cutting_gives_the_frames_that_made_the_stream(
 
 
 def test_a_submission_over_the_frame_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    import scrapy_tlsclient._completion_frames as frames
+    import scrapy_tlsclient.binding.socket_frames as frames
 
     monkeypatch.setattr(frames, "MAX_SUBMISSION_BYTES", 10)
     with pytest.raises(ValueError, match="exceeds the frame limit"):

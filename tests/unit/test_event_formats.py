@@ -18,14 +18,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scrapy_tlsclient._framing import (
+from scrapy_tlsclient._event_formats import (
     DEFAULT_MAX_LINE_BYTES,
-    FrameTooLarge,
-    LineDecoder,
-    NDJSONDecoder,
+    EventTooLarge,
+    LineParser,
     NDJSONError,
+    NDJSONParser,
     ServerSentEvent,
-    SSEDecoder,
+    SSEParser,
 )
 
 T_co = TypeVar("T_co", covariant=True)
@@ -60,21 +60,21 @@ def sse(
 
 def sse_events(stream: bytes | str, **kwargs: Any) -> list[ServerSentEvent]:
     raw = stream.encode() if isinstance(stream, str) else stream
-    return run(SSEDecoder(**kwargs), [raw])
+    return run(SSEParser(**kwargs), [raw])
 
 
 # --------------------------------------------------------------------------- lines
 
 
 def test_lines_all_terminators() -> None:
-    assert run(LineDecoder(), [b"a\nb\r\nc\rd"]) == ["a", "b", "c", "d"]
-    assert run(LineDecoder(), [b"a\r\r\nb\n\n"]) == ["a", "", "b", ""]
-    assert run(LineDecoder(), [b"\n\r\n\r"]) == ["", "", ""]
-    assert run(LineDecoder(), [b""]) == []
+    assert run(LineParser(), [b"a\nb\r\nc\rd"]) == ["a", "b", "c", "d"]
+    assert run(LineParser(), [b"a\r\r\nb\n\n"]) == ["a", "", "b", ""]
+    assert run(LineParser(), [b"\n\r\n\r"]) == ["", "", ""]
+    assert run(LineParser(), [b""]) == []
 
 
 def test_lone_cr_at_chunk_end_ends_the_line_at_once() -> None:
-    decoder = LineDecoder()
+    decoder = LineParser()
     assert decoder.feed(b"one\r") == ["one"]  # not held back for the next piece
     assert decoder.feed(b"\ntwo\r") == ["two"]  # the LF completes the CRLF: no empty line
     assert decoder.feed(b"\r") == [""]  # CR CR: an empty line
@@ -84,13 +84,13 @@ def test_lone_cr_at_chunk_end_ends_the_line_at_once() -> None:
 
 
 def test_cr_at_end_of_stream_is_a_terminator() -> None:
-    decoder = LineDecoder()
+    decoder = LineParser()
     assert decoder.feed(b"last\r") == ["last"]
     assert decoder.close() == []
 
 
 def test_empty_chunks_change_nothing() -> None:
-    decoder = LineDecoder()
+    decoder = LineParser()
     assert decoder.feed(b"a\r") == ["a"]
     assert decoder.feed(b"") == []
     assert decoder.feed(b"\nb\n") == ["b"]
@@ -100,90 +100,90 @@ def test_utf8_character_split_across_chunks() -> None:
     text = "é€😀"
     raw = text.encode() + b"\n"
     for i in range(len(raw) + 1):
-        assert run(LineDecoder(), [raw[:i], raw[i:]]) == [text]
-    assert run(LineDecoder(), [bytes([b]) for b in raw]) == [text]
+        assert run(LineParser(), [raw[:i], raw[i:]]) == [text]
+    assert run(LineParser(), [bytes([b]) for b in raw]) == [text]
 
 
 def test_invalid_utf8_is_replaced() -> None:
-    assert run(LineDecoder(), [b"a\xffb\n"]) == ["a\ufffdb"]
+    assert run(LineParser(), [b"a\xffb\n"]) == ["a\ufffdb"]
     # A truncated sequence ends at the line end, whichever piece holds it.
-    assert run(LineDecoder(), [b"x\xe2\x82", b"\ny"]) == ["x\ufffd", "y"]
-    assert run(LineDecoder(), [b"x\xe2", b"\x82"]) == ["x\ufffd"]
+    assert run(LineParser(), [b"x\xe2\x82", b"\ny"]) == ["x\ufffd", "y"]
+    assert run(LineParser(), [b"x\xe2", b"\x82"]) == ["x\ufffd"]
 
 
 def test_bom_dropped_at_start_only() -> None:
-    assert run(LineDecoder(), [BOM + b"a\n" + BOM + b"b"]) == ["a", "\ufeffb"]
-    assert run(LineDecoder(), [BOM[:1], BOM[1:2], BOM[2:] + b"a"]) == ["a"]
-    assert run(LineDecoder(), [BOM]) == []
-    assert run(LineDecoder(), [BOM + b"\n"]) == [""]
-    assert run(LineDecoder(strip_bom=False), [BOM + b"a\n"]) == ["\ufeffa"]
+    assert run(LineParser(), [BOM + b"a\n" + BOM + b"b"]) == ["a", "\ufeffb"]
+    assert run(LineParser(), [BOM[:1], BOM[1:2], BOM[2:] + b"a"]) == ["a"]
+    assert run(LineParser(), [BOM]) == []
+    assert run(LineParser(), [BOM + b"\n"]) == [""]
+    assert run(LineParser(strip_bom=False), [BOM + b"a\n"]) == ["\ufeffa"]
 
 
 def test_partial_bom_is_text() -> None:
-    assert run(LineDecoder(), [BOM[:2]]) == ["\ufffd"]
-    assert run(LineDecoder(), [BOM[:2], b"x\n"]) == ["\ufffdx"]
-    assert run(LineDecoder(), [b"\xef", b"\n"]) == ["\ufffd"]
+    assert run(LineParser(), [BOM[:2]]) == ["\ufffd"]
+    assert run(LineParser(), [BOM[:2], b"x\n"]) == ["\ufffdx"]
+    assert run(LineParser(), [b"\xef", b"\n"]) == ["\ufffd"]
 
 
 def test_max_line_bytes_is_inclusive() -> None:
-    assert run(LineDecoder(max_line_bytes=3), [b"abc\nab", b"c"]) == ["abc", "abc"]
-    assert run(LineDecoder(max_line_bytes=2), ["é\n".encode()]) == ["é"]
+    assert run(LineParser(max_line_bytes=3), [b"abc\nab", b"c"]) == ["abc", "abc"]
+    assert run(LineParser(max_line_bytes=2), ["é\n".encode()]) == ["é"]
 
 
 def test_max_line_bytes_counts_bytes_not_characters() -> None:
-    with pytest.raises(FrameTooLarge):
-        run(LineDecoder(max_line_bytes=3), ["éé\n".encode()])
+    with pytest.raises(EventTooLarge):
+        run(LineParser(max_line_bytes=3), ["éé\n".encode()])
 
 
 def test_line_too_long_in_one_piece() -> None:
-    with pytest.raises(FrameTooLarge, match=r"4-byte limit.*TLS_CLIENT_MAX_LINE") as info:
-        LineDecoder(max_line_bytes=4, limit_name="TLS_CLIENT_MAX_LINE").feed(b"abcde\n")
+    with pytest.raises(EventTooLarge, match=r"4-byte limit.*TLS_CLIENT_MAX_LINE") as info:
+        LineParser(max_line_bytes=4, limit_name="TLS_CLIENT_MAX_LINE").feed(b"abcde\n")
     assert isinstance(info.value, ValueError)
     assert info.value.limit == 4
     assert info.value.limit_name == "TLS_CLIENT_MAX_LINE"
 
 
 def test_unfinished_line_too_long_fails_before_its_end() -> None:
-    decoder = LineDecoder(max_line_bytes=4)
+    decoder = LineParser(max_line_bytes=4)
     assert decoder.feed(b"ab") == []
     assert decoder.feed(b"cd") == []
-    with pytest.raises(FrameTooLarge, match="max_line_bytes"):
+    with pytest.raises(EventTooLarge, match="max_line_bytes"):
         decoder.feed(b"e")  # no line end yet: the buffer is bounded anyway
 
 
 def test_unterminated_line_too_long_after_a_line() -> None:
-    decoder = LineDecoder(max_line_bytes=2)
+    decoder = LineParser(max_line_bytes=2)
     assert decoder.feed(b"ok\nabc") == ["ok"]
-    with pytest.raises(FrameTooLarge):
+    with pytest.raises(EventTooLarge):
         decoder.close()
 
 
 def test_lines_before_a_too_long_line_come_first() -> None:
-    decoder = LineDecoder(max_line_bytes=3)
+    decoder = LineParser(max_line_bytes=3)
     assert decoder.feed(b"one\ntwo\nthree\nfour\n") == ["one", "two"]
-    with pytest.raises(FrameTooLarge):
+    with pytest.raises(EventTooLarge):
         decoder.feed(b"more\n")
-    with pytest.raises(FrameTooLarge):  # stays failed
+    with pytest.raises(EventTooLarge):  # stays failed
         decoder.close()
 
 
 def test_default_limit_is_one_mib() -> None:
     assert DEFAULT_MAX_LINE_BYTES == 1024 * 1024
-    assert LineDecoder().max_line_bytes == DEFAULT_MAX_LINE_BYTES
+    assert LineParser().max_line_bytes == DEFAULT_MAX_LINE_BYTES
     line = b"x" * DEFAULT_MAX_LINE_BYTES
-    assert run(LineDecoder(), [line[:1000], line[1000:], b"\n"]) == [line.decode()]
-    with pytest.raises(FrameTooLarge):
-        run(LineDecoder(), [line, b"x"])
+    assert run(LineParser(), [line[:1000], line[1000:], b"\n"]) == [line.decode()]
+    with pytest.raises(EventTooLarge):
+        run(LineParser(), [line, b"x"])
 
 
 @pytest.mark.parametrize("limit", [0, -1, True, 1.5])
 def test_limit_must_be_a_positive_integer(limit: Any) -> None:
     with pytest.raises(ValueError, match="max_line_bytes"):
-        LineDecoder(max_line_bytes=limit)
+        LineParser(max_line_bytes=limit)
 
 
 def test_feed_after_close() -> None:
-    decoder = LineDecoder()
+    decoder = LineParser()
     decoder.close()
     with pytest.raises(RuntimeError):
         decoder.feed(b"a\n")
@@ -193,7 +193,7 @@ def test_long_stream_in_many_pieces() -> None:
     lines = [f"line {i} " + "é" * (i % 7) for i in range(2000)]
     raw = "\r\n".join(lines).encode()
     chunks = [raw[i : i + 13] for i in range(0, len(raw), 13)]
-    assert run(LineDecoder(), chunks) == lines
+    assert run(LineParser(), chunks) == lines
 
 
 # --------------------------------------------------------------------------- NDJSON
@@ -201,20 +201,20 @@ def test_long_stream_in_many_pieces() -> None:
 
 def test_ndjson_values_and_blank_lines() -> None:
     raw = b'{"a": 1}\n\n  \t\n[1, 2]\r\n"s"\r3\nnull\ntrue'
-    assert run(NDJSONDecoder(), [raw]) == [{"a": 1}, [1, 2], "s", 3, None, True]
+    assert run(NDJSONParser(), [raw]) == [{"a": 1}, [1, 2], "s", 3, None, True]
 
 
 def test_ndjson_object_split_across_chunks() -> None:
     raw = '{"name": "café", "items": [1, 2, {"x": null}]}\n{"b": 2}\n'.encode()
     for i in range(len(raw) + 1):
-        assert run(NDJSONDecoder(), [raw[:i], raw[i:]]) == [
+        assert run(NDJSONParser(), [raw[:i], raw[i:]]) == [
             {"name": "café", "items": [1, 2, {"x": None}]},
             {"b": 2},
         ]
 
 
 def test_ndjson_invalid_line_reports_its_number() -> None:
-    decoder = NDJSONDecoder()
+    decoder = NDJSONParser()
     assert decoder.feed(b'{"ok": 1}\n\n') == [{"ok": 1}]
     with pytest.raises(NDJSONError, match=r"line 3 .*'\{oops'") as info:
         decoder.feed(b"{oops\n")
@@ -225,7 +225,7 @@ def test_ndjson_invalid_line_reports_its_number() -> None:
 
 
 def test_ndjson_values_before_a_bad_line_come_first() -> None:
-    decoder = NDJSONDecoder()
+    decoder = NDJSONParser()
     assert decoder.feed(b"1\n2\nnope\n4\n") == [1, 2]
     with pytest.raises(NDJSONError, match="line 3"):
         decoder.feed(b"5\n")
@@ -234,7 +234,7 @@ def test_ndjson_values_before_a_bad_line_come_first() -> None:
 
 
 def test_ndjson_bad_last_line_at_close() -> None:
-    decoder = NDJSONDecoder()
+    decoder = NDJSONParser()
     assert decoder.feed(b"1\n[1,") == [1]
     with pytest.raises(NDJSONError, match="line 2"):
         decoder.close()
@@ -242,23 +242,23 @@ def test_ndjson_bad_last_line_at_close() -> None:
 
 def test_ndjson_excerpt_is_short() -> None:
     with pytest.raises(NDJSONError) as info:
-        run(NDJSONDecoder(), [b"x" * 10_000 + b"\n"])
+        run(NDJSONParser(), [b"x" * 10_000 + b"\n"])
     assert len(info.value.excerpt) < 100
     assert len(str(info.value)) < 300
 
 
 def test_ndjson_too_deep_is_an_ndjson_error() -> None:
     with pytest.raises(NDJSONError, match="line 1"):
-        run(NDJSONDecoder(), [b"[" * 200_000 + b"]" * 200_000 + b"\n"])
+        run(NDJSONParser(), [b"[" * 200_000 + b"]" * 200_000 + b"\n"])
 
 
 def test_ndjson_line_limit() -> None:
-    with pytest.raises(FrameTooLarge, match="TLS_CLIENT_STREAM_MAX_LINE"):
-        run(NDJSONDecoder(max_line_bytes=8, limit_name="TLS_CLIENT_STREAM_MAX_LINE"), [b'"123456789"\n'])
+    with pytest.raises(EventTooLarge, match="TLS_CLIENT_STREAM_MAX_LINE"):
+        run(NDJSONParser(max_line_bytes=8, limit_name="TLS_CLIENT_STREAM_MAX_LINE"), [b'"123456789"\n'])
 
 
 def test_ndjson_bom() -> None:
-    assert run(NDJSONDecoder(), [BOM + b"1\n"]) == [1]
+    assert run(NDJSONParser(), [BOM + b"1\n"]) == [1]
 
 
 # --------------------------------------------------------------------------- SSE
@@ -294,7 +294,7 @@ KNOWN_EVENTS = [
 
 
 def test_known_stream_whole() -> None:
-    decoder = SSEDecoder()
+    decoder = SSEParser()
     assert run(decoder, [KNOWN_STREAM]) == KNOWN_EVENTS
     assert decoder.last_event_id == ""
     assert decoder.retry == 1500
@@ -302,7 +302,7 @@ def test_known_stream_whole() -> None:
 
 def test_known_stream_split_at_every_position() -> None:
     for i in range(len(KNOWN_STREAM) + 1):
-        assert run(SSEDecoder(), [KNOWN_STREAM[:i], KNOWN_STREAM[i:]]) == KNOWN_EVENTS, i
+        assert run(SSEParser(), [KNOWN_STREAM[:i], KNOWN_STREAM[i:]]) == KNOWN_EVENTS, i
 
 
 def test_known_stream_split_at_every_pair_of_positions() -> None:
@@ -310,11 +310,11 @@ def test_known_stream_split_at_every_pair_of_positions() -> None:
     for i in range(n + 1):
         for j in range(i, n + 1, 3):
             chunks = [KNOWN_STREAM[:i], KNOWN_STREAM[i:j], KNOWN_STREAM[j:]]
-            assert run(SSEDecoder(), chunks) == KNOWN_EVENTS, (i, j)
+            assert run(SSEParser(), chunks) == KNOWN_EVENTS, (i, j)
 
 
 def test_known_stream_byte_by_byte() -> None:
-    assert run(SSEDecoder(), [bytes([b]) for b in KNOWN_STREAM]) == KNOWN_EVENTS
+    assert run(SSEParser(), [bytes([b]) for b in KNOWN_STREAM]) == KNOWN_EVENTS
 
 
 @pytest.mark.parametrize("eol", ["\n", "\r\n", "\r"])
@@ -325,8 +325,8 @@ def test_line_ends(eol: str) -> None:
 
 def test_crlf_split_across_chunks_is_one_line_end() -> None:
     # Were "\r" + "\n" two line ends, the empty line between would dispatch "a" alone.
-    assert run(SSEDecoder(), [b"data: a\r", b"\ndata: b\r", b"\n\r", b"\n"]) == [sse(data="a\nb")]
-    decoder = SSEDecoder()
+    assert run(SSEParser(), [b"data: a\r", b"\ndata: b\r", b"\n\r", b"\n"]) == [sse(data="a\nb")]
+    decoder = SSEParser()
     assert decoder.feed(b"data: x\r\r") == [sse(data="x")]  # dispatched without waiting
     assert decoder.feed(b"\n") == []  # the LF after the last CR: not another empty line
     assert decoder.close() == []
@@ -357,13 +357,13 @@ def test_field_names_are_case_sensitive_and_unknown_ignored() -> None:
 
 
 def test_comments_are_ignored_by_default() -> None:
-    decoder = SSEDecoder()
+    decoder = SSEParser()
     assert run(decoder, [b": one\ndata: a\n:two\n\n:\n\n"]) == [sse(data="a")]
     assert decoder.comments == []
 
 
 def test_comments_can_be_collected() -> None:
-    decoder = SSEDecoder(comments=True)
+    decoder = SSEParser(comments=True)
     assert decoder.feed(b": keep-alive\r\n") == []
     assert decoder.comments == [" keep-alive"]
     decoder.comments.clear()
@@ -381,7 +381,7 @@ def test_event_type_reset_after_dispatch() -> None:
 
 
 def test_last_event_id_persists() -> None:
-    decoder = SSEDecoder()
+    decoder = SSEParser()
     events = decoder.feed(b"id: 1\ndata: a\n\ndata: b\n\nid: 2\n\ndata: c\n\n")
     assert events == [sse(data="a", id="1"), sse(data="b", id="1"), sse(data="c", id="2")]
     assert decoder.last_event_id == "2"
@@ -397,7 +397,7 @@ def test_last_event_id_persists() -> None:
 
 
 def test_id_containing_null_is_ignored() -> None:
-    decoder = SSEDecoder()
+    decoder = SSEParser()
     assert run(decoder, [b"id: ok\ndata: a\n\nid: b\x00d\ndata: b\n\n"]) == [
         sse(data="a", id="ok"),
         sse(data="b", id="ok"),
@@ -408,13 +408,13 @@ def test_id_containing_null_is_ignored() -> None:
 
 @pytest.mark.parametrize("value", ["", "1.5", "-1", "+1", " 100", "1e3", "abc", "10ms", "١٢", "\uff11"])
 def test_invalid_retry_is_ignored(value: str) -> None:
-    decoder = SSEDecoder()
+    decoder = SSEParser()
     assert run(decoder, [f"retry: 7\n\nretry: {value}\ndata: a\n\n".encode()]) == [sse(data="a")]
     assert decoder.retry == 7
 
 
 def test_retry() -> None:
-    decoder = SSEDecoder()
+    decoder = SSEParser()
     assert decoder.retry is None
     assert decoder.feed(b"retry: 3000\n") == []
     assert decoder.retry == 3000  # applied at once, not at dispatch
@@ -429,7 +429,7 @@ def test_retry() -> None:
 
 
 def test_final_event_without_blank_line_is_discarded_by_default() -> None:
-    decoder = SSEDecoder()
+    decoder = SSEParser()
     assert run(decoder, [b"data: a\n\nid: 9\ndata: b\n"]) == [sse(data="a")]
     assert decoder.last_event_id == ""
     assert sse_events("data: a\n\ndata: b") == [sse(data="a")]
@@ -437,7 +437,7 @@ def test_final_event_without_blank_line_is_discarded_by_default() -> None:
 
 
 def test_final_event_without_blank_line_with_dispatch_incomplete_at_eof() -> None:
-    decoder = SSEDecoder(dispatch_incomplete_at_eof=True)
+    decoder = SSEParser(dispatch_incomplete_at_eof=True)
     assert run(decoder, [b"data: a\n\nid: 9\nevent: e\ndata: b\n"]) == [
         sse(data="a"),
         sse("e", data="b", id="9"),
@@ -455,7 +455,7 @@ def test_final_event_without_blank_line_with_dispatch_incomplete_at_eof() -> Non
 
 
 def test_close_twice() -> None:
-    decoder = SSEDecoder(dispatch_incomplete_at_eof=True)
+    decoder = SSEParser(dispatch_incomplete_at_eof=True)
     decoder.feed(b"data: a")
     assert decoder.close() == [sse(data="a")]
     assert decoder.close() == []
@@ -468,21 +468,21 @@ def test_sse_bom_and_invalid_utf8() -> None:
 
 
 def test_sse_line_limit() -> None:
-    decoder = SSEDecoder(max_line_bytes=10, limit_name="TLS_CLIENT_SSE_MAX")
+    decoder = SSEParser(max_line_bytes=10, limit_name="TLS_CLIENT_SSE_MAX")
     assert decoder.feed(b"data: a\n\ndata: 0123456789\n") == [sse(data="a")]
-    with pytest.raises(FrameTooLarge, match="TLS_CLIENT_SSE_MAX"):
+    with pytest.raises(EventTooLarge, match="TLS_CLIENT_SSE_MAX"):
         decoder.feed(b"\n")
 
 
 def test_sse_event_data_limit() -> None:
-    decoder = SSEDecoder(max_line_bytes=16)  # the event bound defaults to the line bound
+    decoder = SSEParser(max_line_bytes=16)  # the event bound defaults to the line bound
     assert decoder.max_event_bytes == 16
     assert decoder.feed(b"data: 12345678\ndata: 1234567\n\n") == [sse(data="12345678\n1234567")]
     assert decoder.feed(b"data: 1\n\ndata: 12345678\ndata: 12345678\n\n") == [sse(data="1")]
-    with pytest.raises(FrameTooLarge, match=r"event's data.*16-byte.*max_line_bytes"):
+    with pytest.raises(EventTooLarge, match=r"event's data.*16-byte.*max_line_bytes"):
         decoder.feed(b"")
-    many = SSEDecoder(max_event_bytes=100)
-    with pytest.raises(FrameTooLarge):
+    many = SSEParser(max_event_bytes=100)
+    with pytest.raises(EventTooLarge):
         many.feed(b"data: x\n" * 100)
 
 
@@ -554,7 +554,7 @@ byte_soup = st.lists(
 @given(st.data(), byte_soup)
 def test_lines_any_bytes_any_chunking(data: st.DataObject, raw: bytes) -> None:
     chunks = data.draw(chunked(raw))
-    assert run(LineDecoder(), chunks) == run(LineDecoder(), [raw]) == reference_lines(raw)
+    assert run(LineParser(), chunks) == run(LineParser(), [raw]) == reference_lines(raw)
 
 
 @PROPERTY
@@ -570,7 +570,7 @@ def test_lines_roundtrip(data: st.DataObject, lines: list[str], terminate_last: 
         text = text[: -len(eols[-1])]
     raw = text.encode()
     chunks = data.draw(chunked(raw))
-    assert run(LineDecoder(), chunks) == lines
+    assert run(LineParser(), chunks) == lines
 
 
 json_values = st.recursive(
@@ -602,7 +602,7 @@ def test_ndjson_roundtrip(
         text = text[: -len(eols[-1])]
     raw = text.encode()
     chunks = data.draw(chunked(raw))
-    assert run(NDJSONDecoder(), chunks) == run(NDJSONDecoder(), [raw]) == values
+    assert run(NDJSONParser(), chunks) == run(NDJSONParser(), [raw]) == values
 
 
 event_specs = st.lists(
@@ -658,9 +658,9 @@ def test_sse_roundtrip(data: st.DataObject, specs: list[dict[str, Any]], bom: bo
     eols = data.draw(st.lists(st.sampled_from(EOLS), min_size=len(lines), max_size=len(lines)))
     raw = (BOM if bom else b"") + join_lines(lines, eols).encode()
     chunks = data.draw(chunked(raw))
-    whole = SSEDecoder()
+    whole = SSEParser()
     assert run(whole, [raw]) == expected
-    decoder = SSEDecoder()
+    decoder = SSEParser()
     assert run(decoder, chunks) == expected
     assert decoder.last_event_id == whole.last_event_id == ((expected[-1].id or "") if expected else "")
     retries = [spec["retry"] for spec in specs if spec["retry"] is not None]
@@ -679,8 +679,8 @@ def test_sse_final_event_without_blank_line(
     text = text[: -len(eols[-1])] + last_eol
     raw = text.encode()
     chunks = data.draw(chunked(raw))
-    assert run(SSEDecoder(), chunks) == expected[:-1]
-    assert run(SSEDecoder(dispatch_incomplete_at_eof=True), chunks) == expected
+    assert run(SSEParser(), chunks) == expected[:-1]
+    assert run(SSEParser(dispatch_incomplete_at_eof=True), chunks) == expected
 
 
 sse_soup = st.lists(
@@ -698,8 +698,8 @@ sse_soup = st.lists(
 @given(st.data(), sse_soup | byte_soup, st.booleans())
 def test_sse_any_chunking_same_as_whole(data: st.DataObject, raw: bytes, at_eof: bool) -> None:
     chunks = data.draw(chunked(raw))
-    whole = SSEDecoder(comments=True, dispatch_incomplete_at_eof=at_eof)
-    split = SSEDecoder(comments=True, dispatch_incomplete_at_eof=at_eof)
+    whole = SSEParser(comments=True, dispatch_incomplete_at_eof=at_eof)
+    split = SSEParser(comments=True, dispatch_incomplete_at_eof=at_eof)
     assert run(split, chunks) == run(whole, [raw])
     assert (split.last_event_id, split.retry, split.comments) == (
         whole.last_event_id,
