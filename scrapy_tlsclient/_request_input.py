@@ -65,6 +65,10 @@ META_KEYS = frozenset(
         "tls_client_debug",
         "tls_client_stream",
         "tls_client_request_kind",
+        "tls_client_resume",
+        # Set by the handler when a body_file is stored (docs/meta.rst).
+        "tls_client_body_file_attempts",
+        "tls_client_body_file_resumed_bytes",
     }
 )
 
@@ -167,6 +171,14 @@ def request_input_from(
     _bool_meta(request, "tls_client_browser_headers", config.browser_headers)
     if "tls_client_request_kind" in meta:
         request_kind(request)
+    _bool_meta(request, "tls_client_resume", config.resume)  # read by the handler (_resuming)
+    for output in ("tls_client_body_file_attempts", "tls_client_body_file_resumed_bytes"):
+        value = meta.get(output)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ValueError(
+                f"The {output!r} request meta key is set by the handler when a body_file is stored: "
+                f"0 or a positive integer, got {value!r}"
+            )
     if _bool_meta(request, "tls_client_debug", config.debug):
         # A debug call gets a client of its own, so its log is this request's.
         request_input["withDebug"] = True

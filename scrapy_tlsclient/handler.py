@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import logging
 import secrets
+import sys
 import time
 import weakref
 from contextlib import aclosing, suppress
@@ -41,7 +42,6 @@ from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import load_object
 from twisted.python.failure import Failure
 
-from ._body_file import body_sink_for
 from ._completions import CompletionDispatcher
 from ._config import (
     STOPPED_MESSAGE,
@@ -66,6 +66,8 @@ from ._request_input import (
     request_input_from,
 )
 from ._response_args import ip_address_from, protocol_name, scrapy_headers, tls_certificate
+from ._resume_store import ResumeStore
+from ._resuming import Resumer, StartOver
 from ._scrapy_errors import cuts_body_short, scrapy_error_for
 from ._sessions import SessionPool
 from ._threads import call_later, make_runner, sleep, start
@@ -83,6 +85,7 @@ if TYPE_CHECKING:
 
     from ._decoding import Decoder
     from ._envelopes import NativeResponse, RequestInput
+    from ._resume_store import ResumeAttempt
 
 logger = logging.getLogger("scrapy_tlsclient")
 
@@ -161,6 +164,19 @@ class TLSClientDownloadHandler:
         self._config = replace(config, ssl_key_log_file=_key_log_file(crawler))
         self._calls = CompletionDispatcher(self._library)
         self._runner = make_runner(self._config.threads)
+        try:
+            store = ResumeStore(self._config.resume_dir, self._config.resume_max_age)
+        except OSError as exc:
+            raise _stop_at_start(
+                crawler,
+                TLSClientSettingsError(
+                    f"TLS_CLIENT_RESUME_DIR (or JOBDIR): cannot keep the records of partial downloads in "
+                    f"{self._config.resume_dir!r}: {exc}"
+                ),
+            ) from None
+        self._resumer = Resumer(
+            store, self._runner, self._count, lambda: self._closing, default=self._config.resume
+        )
         self._sessions = SessionPool(self._config.max_sessions)
         self._clients = ClientOptionsCache(self._config, self._profiles)
         self._stream_prefix = f"scrapy-{secrets.token_hex(4)}-"
@@ -216,13 +232,30 @@ class TLSClientDownloadHandler:
         scheme = urlparse_cached(request).scheme
         if scheme not in ("http", "https"):
             raise UnsupportedURLSchemeError(f"Unsupported URL scheme {scheme!r} in {request.url}")
+        attempt = await self._resumer.begin(request)
+        try:
+            try:
+                return await self._download(request, attempt)
+            except StartOver:
+                pass
+            # The kept bytes cannot be completed from this server's answer:
+            # the same request once more, without Range, from the start.
+            return await self._download(request, attempt)
+        finally:
+            await self._resumer.release(attempt)
+
+    async def _download(self, request: Request, attempt: ResumeAttempt | None) -> Response:
         stream_id = f"{self._stream_prefix}{next(self._stream_numbers)}"
         if request.meta.get("body_file") is not None or request.meta.get("tls_client_stream"):
             # The response's body is in a file or still streaming: the empty
             # body HttpCacheMiddleware would store is no response to replay.
             request.meta["dont_cache"] = True
         call = request_input_from(
-            request, self._config, stream_id=stream_id, profiles=self._profiles, clients=self._clients
+            self._resumer.wire_request(request, attempt),
+            self._config,
+            stream_id=stream_id,
+            profiles=self._profiles,
+            clients=self._clients,
         )
         request_input = call.request_input  # a fresh dict, completed here
         pins = request_input.get("certificatePinningHosts")
@@ -251,7 +284,7 @@ class TLSClientDownloadHandler:
             request.meta["download_latency"] = time.monotonic() - started
             _log_debug(request, native.debug_log)
             transfer.open_stream = native.stream_id
-            response = await self._read_response(native, request, call, transfer)
+            response = await self._read_response(native, request, call, transfer, attempt)
             self._count("response_bytes", len(response.body))
             return response
         except Exception as exc:
@@ -295,7 +328,12 @@ class TLSClientDownloadHandler:
                 disarm()
 
     async def _read_response(
-        self, native: NativeResponse, request: Request, call: NativeCall, transfer: _Transfer
+        self,
+        native: NativeResponse,
+        request: Request,
+        call: NativeCall,
+        transfer: _Transfer,
+        attempt: ResumeAttempt | None = None,
     ) -> Response:
         """Read the body, keeping ``transfer.open_stream`` up to date: None
         once the library has released the stream (end of body or error)."""
@@ -310,6 +348,8 @@ class TLSClientDownloadHandler:
             maxsize = request.meta.get("download_maxsize", self._config.maxsize)
             warnsize = request.meta.get("download_warnsize", self._config.warnsize)
         headers = scrapy_headers(native)
+        # An appended rest is given as the whole file it completes (200).
+        status = await self._resumer.on_headers(attempt, request, native.status, headers)
         content_length = headers.get(b"Content-Length")
         expected = int(content_length) if content_length and content_length.isdigit() else None
         if not _has_body(request, native.status):
@@ -323,6 +363,9 @@ class TLSClientDownloadHandler:
             logger.warning(_size_message("warn", expected or 0, warnsize, request, expected=True))
 
         base_args = self._response_args(native, request, headers)
+        base_args["status"] = status
+        if status != native.status:
+            base_args["flags"].append("resumed")
         if self._config.tls_verbose_logging:
             self._log_tls(native, request)
         stop = self._stop_download(signals.headers_received, request, headers=headers, body_length=expected)
@@ -333,7 +376,7 @@ class TLSClientDownloadHandler:
         if request.meta.get("body_file") is not None and not self._redirected(
             request, native.status, headers
         ):
-            return await self._read_into_file(native, request, call, transfer, headers, base_args)
+            return await self._read_into_file(native, request, call, transfer, headers, base_args, attempt)
 
         if native.stream_id is None and native.body_error is None:
             # The whole body came with the headers (most pages): no read
@@ -432,6 +475,7 @@ class TLSClientDownloadHandler:
         transfer: _Transfer,
         headers: Any,
         base_args: dict[str, Any],
+        attempt: ResumeAttempt | None,
     ) -> Response:
         """The ``body_file`` path: the body goes to the file as it arrives
         (decoded, as ``response.body`` would be after HttpCompressionMiddleware),
@@ -442,8 +486,10 @@ class TLSClientDownloadHandler:
         them to the file itself and reports counts: the body never crosses
         into Python (docs/files.rst, "How the bytes travel")."""
         maxsize: int = request.meta.get("download_maxsize", self._config.maxsize)
+        # Before the Content-Encoding goes: only identity bodies are kept
+        # for resuming (docs/files.rst, "Resuming").
+        sink = await self._resumer.open_sink(attempt, request, base_args["status"], headers)
         decoder = _take_decoding(headers)  # the file holds the decoded body
-        sink = await self._runner.run(body_sink_for, request.meta["body_file"])
         library_path = sink.library_path
         if (
             decoder is not None
@@ -452,14 +498,18 @@ class TLSClientDownloadHandler:
         ):
             library_path = None
         content_length = headers.get(b"Content-Length")
+        #: Bytes kept from earlier attempts, which this one completes.
+        offset = sink.offset
         progress = DownloadProgress(
             request.url,
             sink.target,
             int(content_length) if content_length and content_length.isdigit() else None,
             self._config.progress_interval,
+            start=offset,
         )
         committed = False
-        received = 0
+        # The file's size so far: DOWNLOAD_MAXSIZE bounds the whole file.
+        received = offset
         stop: StopDownload | None = None
         #: Body bytes after decoding, on their way to the file.
         decoded = 0
@@ -534,6 +584,7 @@ class TLSClientDownloadHandler:
             await self._runner.run(sink.commit)
             committed = True
             self._count("body_file/stored")
+            await self._resumer.committed(attempt, request)
             return _make_response(base_args, b"", stop_download=stop)
         except NativeError as error:
             if cuts_body_short(error):
@@ -542,14 +593,14 @@ class TLSClientDownloadHandler:
         except ValueError as exc:  # a malformed compressed body
             raise ResponseDataLossError(f"{exc} (while downloading {request.url})") from None
         finally:
+            failure = sys.exc_info()[1]
             if writing is not None:
-                # The file is discarded below: let the write in flight end
-                # first (its own failure no longer matters).
+                # The file is kept or discarded below: let the write in
+                # flight end first (its own failure no longer matters).
                 with suppress(Exception):
                     await writing
-            if not committed:
+            if not committed and not await self._resumer.end(attempt, sink, failure):
                 self._count("body_file/discarded")
-                await self._runner.run(sink.discard)
 
     def _redirected(self, request: Request, status: int, headers: Any) -> bool:
         """Whether RedirectMiddleware will follow this response: then its
@@ -710,6 +761,8 @@ class TLSClientDownloadHandler:
         deadline = time.monotonic() + CLOSE_GRACE_S
         while self._in_flight and time.monotonic() < deadline:
             await sleep(0.02)
+        # Without a resume directory, bytes kept for retries end with the crawl.
+        await self._resumer.close()
         self._calls.stop()
         await self._runner.close()
 
