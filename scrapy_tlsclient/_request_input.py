@@ -25,6 +25,7 @@ from ._body_file import check_body_file
 from ._browsers import browser_for, request_kind
 from ._config import HandlerConfig, bind_address_from_meta
 from ._profiles import check_profile
+from ._tail_hash import HASH_ALGORITHMS
 from ._tls_options import certificate_pins, custom_tls, header_order, server_name
 
 if TYPE_CHECKING:
@@ -69,6 +70,8 @@ META_KEYS = frozenset(
         # Set by the handler when a body_file is stored (docs/meta.rst).
         "tls_client_body_file_attempts",
         "tls_client_body_file_resumed_bytes",
+        "tls_client_body_file_hash",
+        "tls_client_body_file_digest",
     }
 )
 
@@ -179,6 +182,18 @@ def request_input_from(
                 f"The {output!r} request meta key is set by the handler when a body_file is stored: "
                 f"0 or a positive integer, got {value!r}"
             )
+    algorithm = meta.get("tls_client_body_file_hash")
+    if algorithm is not None and algorithm not in HASH_ALGORITHMS:
+        raise ValueError(
+            "The 'tls_client_body_file_hash' request meta key must be one of "
+            f"{', '.join(sorted(HASH_ALGORITHMS))}, got {algorithm!r}"
+        )
+    digest = meta.get("tls_client_body_file_digest")
+    if digest is not None and not isinstance(digest, str):
+        raise ValueError(
+            f"The 'tls_client_body_file_digest' request meta key is set by the handler when a body_file is "
+            f"stored: a hex digest string, got {digest!r}"
+        )
     if _bool_meta(request, "tls_client_debug", config.debug):
         # A debug call gets a client of its own, so its log is this request's.
         request_input["withDebug"] = True

@@ -70,6 +70,7 @@ from ._resume_store import ResumeStore
 from ._resuming import Resumer, StartOver
 from ._scrapy_errors import cuts_body_short, scrapy_error_for
 from ._sessions import SessionPool
+from ._tail_hash import TailHasher
 from ._threads import call_later, make_runner, sleep, start
 from ._tls_options import PROCESS_PINS
 from ._version import __version__
@@ -486,6 +487,7 @@ class TLSClientDownloadHandler:
         them to the file itself and reports counts: the body never crosses
         into Python (docs/files.rst, "How the bytes travel")."""
         maxsize: int = request.meta.get("download_maxsize", self._config.maxsize)
+        request.meta.pop("tls_client_body_file_digest", None)  # this attempt's, if any
         # Before the Content-Encoding goes: only identity bodies are kept
         # for resuming (docs/files.rst, "Resuming").
         sink = await self._resumer.open_sink(attempt, request, base_args["status"], headers)
@@ -497,6 +499,13 @@ class TLSClientDownloadHandler:
             or self._observed(signals.bytes_received)
         ):
             library_path = None
+        # A digest of the file, computed as it is written (_tail_hash).
+        algorithm: str | None = request.meta.get("tls_client_body_file_hash")
+        hasher: TailHasher | None = None
+        hashing: Awaitable[None] | None = None
+        if algorithm and sink.library_path is not None:
+            hasher = await self._runner.run(TailHasher, sink.library_path, algorithm)
+            hashing = start(self._runner.run(hasher.follow))
         content_length = headers.get(b"Content-Length")
         #: Bytes kept from earlier attempts, which this one completes.
         offset = sink.offset
@@ -581,9 +590,19 @@ class TLSClientDownloadHandler:
                 await written
             if decoder is not None and stop is None:
                 decoder.close()  # a body cut inside a compressed stream is data loss
+            digest = None
+            if hasher is not None and hashing is not None:
+                await self._runner.run(sink.hand_over)  # Python's writes, flushed
+                hasher.finish()
+                followed, hashing = hashing, None
+                await followed
+                if hasher.done == sink.offset + sink.written:
+                    digest = hasher.hexdigest()
             await self._runner.run(sink.commit)
             committed = True
             self._count("body_file/stored")
+            if digest is not None:
+                request.meta["tls_client_body_file_digest"] = digest
             await self._resumer.committed(attempt, request)
             return _make_response(base_args, b"", stop_download=stop)
         except NativeError as error:
@@ -594,6 +613,12 @@ class TLSClientDownloadHandler:
             raise ResponseDataLossError(f"{exc} (while downloading {request.url})") from None
         finally:
             failure = sys.exc_info()[1]
+            if hasher is not None:
+                hasher.abandon()
+                if hashing is not None:
+                    with suppress(Exception):
+                        await hashing
+                hasher.close()
             if writing is not None:
                 # The file is kept or discarded below: let the write in
                 # flight end first (its own failure no longer matters).

@@ -99,6 +99,9 @@ class TLSFilesPipeline(FilesPipeline):
                     # processes may share one store.
                     name = f"{process_tag()}-{uuid.uuid4().hex}"
                 request.meta["body_file"] = str(self._temp_dir / name)
+                # The handler hashes the file as it arrives: no second
+                # pass over it after the last byte.
+                request.meta["tls_client_body_file_hash"] = "md5"
             return result
 
         return checked.addCallback(stream_if_needed) if checked is not None else stream_if_needed(None)
@@ -148,7 +151,10 @@ class TLSFilesPipeline(FilesPipeline):
         self.inc_stats(status)
         try:
             path = self.file_path(request, response=response, info=info, item=item)
-            checksum = await self._io.run(_md5_of_file, source)
+            meta = response.meta if response.request is not None else request.meta
+            checksum = meta.get("tls_client_body_file_digest")
+            if meta.get("tls_client_body_file_hash") != "md5" or not checksum:
+                checksum = await self._io.run(_md5_of_file, source)
             await self._persist(source, path, info)
         except FileException as exc:
             logger.warning(
@@ -168,7 +174,6 @@ class TLSFilesPipeline(FilesPipeline):
         result: dict[str, Any] = {"url": request.url, "path": path, "checksum": checksum, "status": status}
         # What the download took (set by the handler on the request that
         # got the response: a retry's copy, whose meta the response has).
-        meta = response.meta if response.request is not None else request.meta
         if "tls_client_body_file_attempts" in meta:
             result["attempts"] = meta["tls_client_body_file_attempts"]
             result["resumed_bytes"] = meta.get("tls_client_body_file_resumed_bytes", 0)

@@ -230,8 +230,11 @@ func (c *versionedContent) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	p = p[:min(int64(len(p)), c.size-c.offset)]
-	for i := range p {
-		p[i] = byte(c.offset + c.shift + int64(i))
+	// The content is periodic (256 bytes): copy it from pattern, which
+	// starts at byte 0 of a period and is longer than any read's piece.
+	for done := 0; done < len(p); {
+		start := (c.offset + c.shift + int64(done)) % 256
+		done += copy(p[done:], pattern[start:])
 	}
 	c.offset += int64(len(p))
 	return len(p), nil

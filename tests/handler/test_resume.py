@@ -5,6 +5,7 @@ stored file is byte for byte the server's file, never a splice."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -319,3 +320,32 @@ async def test_tls_client_resume_false_starts_over(servers: Servers, tmp_path: P
         await download_with_retries(handler, request)
     assert target.read_bytes() == version_bytes(MIB)
     assert [r["range"] for r in ranges_log(servers, key)["requests"]] == ["", ""]
+
+
+@pytest.mark.parametrize(
+    ("route", "algorithm", "path"),
+    [
+        # The library writes the file; three cuts resumed.
+        ("http1", "md5", "ranges?key={key}&n=6291456&cuts=3"),
+        ("h2-proxy", "sha256", "ranges?key={key}&n=6291456&cuts=3"),
+        # Python writes the decoded body.
+        ("h2", "md5", "gzip?n=6291456"),
+    ],
+)
+@deferred_f_from_coro_f
+async def test_the_digest_is_of_the_stored_file(
+    servers: Servers, tmp_path: Path, route: str, algorithm: str, path: str
+) -> None:
+    server, proxied = ROUTES[route]
+    target = tmp_path / "data.bin"
+    meta: dict[str, Any] = {"body_file": str(target), "tls_client_body_file_hash": algorithm}
+    if proxied:
+        meta["proxy"] = servers.proxy
+    url = f"{getattr(servers, server)}/{path.format(key=unique_key('digest'))}"
+    async with open_handler() as handler:
+        response, failures = await download_with_retries(handler, Request(url, meta=meta))
+    assert failures == (3 if "cuts" in path else 0)
+    assert target.read_bytes() == pattern(6291456)
+    assert (
+        response.meta["tls_client_body_file_digest"] == hashlib.new(algorithm, pattern(6291456)).hexdigest()
+    )

@@ -1,0 +1,71 @@
+"""A digest of a ``body_file`` computed while it downloads.
+
+The library appends the body to the temporary file itself; a checksum
+computed after the last byte (``TLSFilesPipeline``'s MD5) read the whole
+file again: 1.7 to 2.4 s after the last byte of 1 GiB, against 2.6 to 4.3
+s for the download itself (measured on loopback, 2 CPUs). Here a worker
+thread reads the file back just behind the writer, from the page cache,
+and hashes it while the network keeps flowing; at the end only the last
+unread piece is left. A resumed download hashes its kept bytes first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from typing import IO
+
+__all__ = ["HASH_ALGORITHMS", "TailHasher"]
+
+#: hashlib's algorithms present on every platform; the
+#: ``tls_client_body_file_hash`` meta key takes one of these.
+HASH_ALGORITHMS = frozenset(hashlib.algorithms_guaranteed) - {"shake_128", "shake_256"}
+
+#: Read back in pieces of this size: large enough for hashlib to release
+#: the GIL for a long stretch, small enough to stay in the CPU caches.
+PIECE = 1 << 20
+#: How long the follower waits at the end of the file for more bytes: the
+#: writer appends 64 KiB blocks, several per millisecond at full speed.
+POLL_S = 0.002
+
+
+class TailHasher:
+    """:meth:`follow` (on a worker thread) hashes the file as it grows,
+    until :meth:`finish` is called and the end of the file is reached."""
+
+    def __init__(self, path: str, algorithm: str) -> None:
+        self._file: IO[bytes] = open(path, "rb")  # noqa: SIM115 (closed by close())
+        self._digest = hashlib.new(algorithm)
+        self._finish = threading.Event()
+        self._abandoned = False
+        #: Bytes hashed so far.
+        self.done = 0
+
+    def follow(self) -> None:
+        while not self._abandoned:
+            # Read the flag before the read: an end of file seen after
+            # finish() was called is the end of the body.
+            finishing = self._finish.is_set()
+            piece = self._file.read(PIECE)
+            if piece:
+                self._digest.update(piece)
+                self.done += len(piece)
+            elif finishing:
+                return
+            else:
+                self._finish.wait(POLL_S)
+
+    def finish(self) -> None:
+        """Every byte is in the file (flushed): hash to its end and return."""
+        self._finish.set()
+
+    def abandon(self) -> None:
+        """The download failed: stop without reading further."""
+        self._abandoned = True
+        self._finish.set()
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
+
+    def close(self) -> None:
+        self._file.close()
