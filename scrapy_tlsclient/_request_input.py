@@ -72,6 +72,7 @@ META_KEYS = frozenset(
         "tls_client_body_file_resumed_bytes",
         "tls_client_body_file_hash",
         "tls_client_body_file_digest",
+        "tls_client_body_file_label",
     }
 )
 
@@ -187,6 +188,12 @@ def request_input_from(
         raise ValueError(
             "The 'tls_client_body_file_hash' request meta key must be one of "
             f"{', '.join(sorted(HASH_ALGORITHMS))}, got {algorithm!r}"
+        )
+    label = meta.get("tls_client_body_file_label")
+    if label is not None and not isinstance(label, str):
+        raise ValueError(
+            f"The 'tls_client_body_file_label' request meta key must be a string (what progress lines call "
+            f"the file), got {label!r}"
         )
     digest = meta.get("tls_client_body_file_digest")
     if digest is not None and not isinstance(digest, str):

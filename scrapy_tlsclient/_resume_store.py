@@ -35,6 +35,7 @@ from ._resume import Answer, range_headers
 
 if TYPE_CHECKING:
     from ._resume import Resumability
+    from ._tail_hash import HashState
 
 logger = logging.getLogger("scrapy_tlsclient")
 
@@ -65,6 +66,10 @@ class PartialRecord:
     #: Answers appended to kept bytes, and the bytes they did not fetch again.
     resumes: int = 0
     resumed_bytes: int = 0
+    #: The digest of the kept bytes so far, in memory only (a hash object
+    #: cannot be saved): the retry hashes on from there instead of
+    #: reading the kept bytes again.
+    hash_state: HashState | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -96,6 +101,17 @@ class ResumeAttempt:
     @property
     def attempts(self) -> int:
         return self.writing.attempts if self.writing is not None else self.attempts_before + 1
+
+    def hash_state(self, algorithm: str) -> HashState | None:
+        """The hash of the kept bytes this attempt appends to, if kept."""
+        if self.answer is not Answer.APPEND or self.writing is None:
+            return None
+        state = self.writing.hash_state
+        return (
+            state
+            if state is not None and state.algorithm == algorithm and state.done <= self.offset
+            else None
+        )
 
     @property
     def resumed_bytes(self) -> int:
@@ -132,6 +148,8 @@ class ResumeStore:
     def __init__(self, directory: str | None, max_age: float) -> None:
         self._directory = Path(directory) if directory is not None else None
         self._max_age = max_age
+        #: The records (without a directory), or the records this process
+        #: saved (with one: their hash states, which are not saved).
         self._memory: dict[str, PartialRecord] = {}
         if self._directory is not None:
             self._directory.mkdir(parents=True, exist_ok=True)
@@ -277,7 +295,12 @@ class ResumeStore:
             return self._memory.get(key)
         try:
             data: Any = json.loads(self._record_path(key).read_text("utf-8"))
-            return PartialRecord(**data)
+            record = PartialRecord(**data)
+            known = self._memory.get(key)
+            if known is not None and known == record:
+                # This process wrote it: the hash state (not saved) too.
+                record.hash_state = known.hash_state
+            return record
         except FileNotFoundError:
             return None
         except (OSError, ValueError, TypeError) as exc:
@@ -286,12 +309,14 @@ class ResumeStore:
             return None
 
     def _save(self, key: str, record: PartialRecord) -> None:
+        self._memory[key] = record
         if self._directory is None:
-            self._memory[key] = record
             return
         path = self._record_path(key)
         temporary = path.with_name(f"{path.name}.{process_tag()}.tmp")
-        temporary.write_text(json.dumps(asdict(record)), "utf-8")
+        saved = asdict(record)
+        del saved["hash_state"]
+        temporary.write_text(json.dumps(saved), "utf-8")
         os.replace(temporary, path)
 
     def _forget(self, key: str, partial: Path | None, file: IO[bytes] | None = None) -> None:
@@ -302,9 +327,8 @@ class ResumeStore:
             forget_partial(partial)
         if file is not None:
             file.close()
-        if self._directory is None:
-            self._memory.pop(key, None)
-        else:
+        self._memory.pop(key, None)
+        if self._directory is not None:
             self._record_path(key).unlink(missing_ok=True)
 
     def _sweep_stale(self) -> None:

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from typing import IO
+from dataclasses import dataclass
+from typing import IO, Any
 
-__all__ = ["HASH_ALGORITHMS", "TailHasher"]
+__all__ = ["HASH_ALGORITHMS", "HashState", "TailHasher"]
 
 #: hashlib's algorithms present on every platform; the
 #: ``tls_client_body_file_hash`` meta key takes one of these.
@@ -29,17 +30,33 @@ PIECE = 1 << 20
 POLL_S = 0.002
 
 
+@dataclass(frozen=True)
+class HashState:
+    """A hash of a file's first ``done`` bytes, to go on from."""
+
+    algorithm: str
+    digest: Any  # a hashlib object (hashlib has no public type for it)
+    done: int
+
+
 class TailHasher:
     """:meth:`follow` (on a worker thread) hashes the file as it grows,
     until :meth:`finish` is called and the end of the file is reached."""
 
-    def __init__(self, path: str, algorithm: str) -> None:
+    def __init__(self, path: str, algorithm: str, state: HashState | None = None) -> None:
+        """``state``: the hash of the file's first bytes, from an earlier
+        attempt whose bytes are kept (:meth:`state`); hashing goes on after them."""
         self._file: IO[bytes] = open(path, "rb")  # noqa: SIM115 (closed by close())
+        self.algorithm = algorithm
         self._digest = hashlib.new(algorithm)
-        self._finish = threading.Event()
-        self._abandoned = False
         #: Bytes hashed so far.
         self.done = 0
+        if state is not None and state.algorithm == algorithm:
+            self._digest = state.digest.copy()
+            self.done = state.done
+            self._file.seek(state.done)
+        self._finish = threading.Event()
+        self._abandoned = False
 
     def follow(self) -> None:
         while not self._abandoned:
@@ -63,6 +80,10 @@ class TailHasher:
         """The download failed: stop without reading further."""
         self._abandoned = True
         self._finish.set()
+
+    def state(self) -> HashState:
+        """Where hashing got to (once :meth:`follow` has returned)."""
+        return HashState(self.algorithm, self._digest.copy(), self.done)
 
     def hexdigest(self) -> str:
         return self._digest.hexdigest()

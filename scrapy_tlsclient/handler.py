@@ -439,6 +439,7 @@ class TLSClientDownloadHandler:
         transfer: _Transfer,
         max_bytes: int | Callable[[], int],
         output_path: str | None = None,
+        after_read: Callable[[], None] | None = None,
     ) -> AsyncGenerator[StreamRead, None]:
         """The body as it arrives: the piece that came with the headers,
         then readStream answers until the end, each within one heartbeat so
@@ -448,7 +449,9 @@ class TLSClientDownloadHandler:
         With ``output_path`` the library appends the pieces it reads to that
         file and they come as counts (``StreamRead.written``): such a read
         goes on until ``max_bytes`` (0: no limit) or the heartbeat.
-        ``max_bytes`` may be a function, asked before each read."""
+        ``max_bytes`` may be a function, asked before each read;
+        ``after_read`` is called after each read, one that brought nothing
+        (a heartbeat of a stalled body) included."""
         if native.body:
             yield StreamRead(chunk=native.body)
         if native.body_error is not None:
@@ -465,6 +468,8 @@ class TLSClientDownloadHandler:
                 raise
             if read.eof:
                 stream_id = transfer.open_stream = None
+            if after_read is not None:
+                after_read()
             if read.chunk or read.written:
                 yield read
 
@@ -504,14 +509,16 @@ class TLSClientDownloadHandler:
         hasher: TailHasher | None = None
         hashing: Awaitable[None] | None = None
         if algorithm and sink.library_path is not None:
-            hasher = await self._runner.run(TailHasher, sink.library_path, algorithm)
+            # After a resume, on from the kept bytes' hash when this process has it.
+            state = attempt.hash_state(algorithm) if attempt is not None else None
+            hasher = await self._runner.run(TailHasher, sink.library_path, algorithm, state)
             hashing = start(self._runner.run(hasher.follow))
         content_length = headers.get(b"Content-Length")
         #: Bytes kept from earlier attempts, which this one completes.
         offset = sink.offset
         progress = DownloadProgress(
             request.url,
-            sink.target,
+            request.meta.get("tls_client_body_file_label") or sink.target,
             int(content_length) if content_length and content_length.isdigit() else None,
             self._config.progress_interval,
             start=offset,
@@ -556,7 +563,9 @@ class TLSClientDownloadHandler:
 
         try:
             async with aclosing(
-                self._body_pieces(native, request, transfer, read_limit, library_path)
+                self._body_pieces(
+                    native, request, transfer, read_limit, library_path, lambda: progress.update(received)
+                )
             ) as pieces:
                 async for piece in pieces:
                     received += len(piece.chunk) + piece.written
@@ -619,6 +628,8 @@ class TLSClientDownloadHandler:
                     with suppress(Exception):
                         await hashing
                 hasher.close()
+                if not committed and attempt is not None and attempt.writing is not None:
+                    attempt.writing.hash_state = hasher.state()  # for a resume
             if writing is not None:
                 # The file is kept or discarded below: let the write in
                 # flight end first (its own failure no longer matters).

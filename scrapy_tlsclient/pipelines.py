@@ -102,9 +102,23 @@ class TLSFilesPipeline(FilesPipeline):
                 # The handler hashes the file as it arrives: no second
                 # pass over it after the last byte.
                 request.meta["tls_client_body_file_hash"] = "md5"
+                # Progress lines name the file in the store, not the
+                # temporary file it downloads to.
+                request.meta["tls_client_body_file_label"] = self._label(request, info, item)
             return result
 
         return checked.addCallback(stream_if_needed) if checked is not None else stream_if_needed(None)
+
+    def _label(self, request: Request, info: MediaPipeline.SpiderInfo, item: Any) -> str:
+        """Where the file will be stored, as far as file_path() can tell
+        before the response (an override may need the response)."""
+        try:
+            path = self.file_path(request, info=info, item=item)
+        except Exception:
+            return request.url
+        if isinstance(self.store, FSFilesStore):
+            return str(Path(self.store.basedir, path))
+        return path  # relative to FILES_STORE (a bucket, an FTP directory)
 
     async def media_downloaded(
         self, response: Response, request: Request, info: MediaPipeline.SpiderInfo, *, item: Any = None

@@ -102,6 +102,7 @@ META_CASES: list[tuple[str, object, str]] = [
     ("tls_client_no_deadline", "true", "'tls_client_no_deadline' request meta key must be True or False"),
     ("tls_client_resume", "yes", "'tls_client_resume' request meta key must be True or False"),
     ("tls_client_body_file_hash", "md6", "'tls_client_body_file_hash' request meta key must be one of .*md5"),
+    ("tls_client_body_file_label", 12, "'tls_client_body_file_label' request meta key must be a string"),
     ("tls_client_body_file_digest", 12, "'tls_client_body_file_digest' request meta key is set by the"),
     ("tls_client_body_file_attempts", -1, "'tls_client_body_file_attempts' request meta key is set by the"),
     (

@@ -26,6 +26,8 @@ from scrapy.http import Response
 from scrapy.utils.defer import deferred_f_from_coro_f
 
 from scrapy_tlsclient import TLSClientDownloadHandler
+from scrapy_tlsclient import handler as handler_module
+from scrapy_tlsclient._tail_hash import HashState, TailHasher
 from scrapy_tlsclient._threads import sleep
 
 from conftest import Servers, pattern
@@ -334,8 +336,16 @@ async def test_tls_client_resume_false_starts_over(servers: Servers, tmp_path: P
 )
 @deferred_f_from_coro_f
 async def test_the_digest_is_of_the_stored_file(
-    servers: Servers, tmp_path: Path, route: str, algorithm: str, path: str
+    servers: Servers, tmp_path: Path, route: str, algorithm: str, path: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    given: list[bool] = []  # whether each attempt's hasher went on from a state
+
+    class Recording(TailHasher):
+        def __init__(self, path: str, algorithm: str, state: HashState | None = None) -> None:
+            super().__init__(path, algorithm, state)
+            given.append(state is not None)
+
+    monkeypatch.setattr(handler_module, "TailHasher", Recording)
     server, proxied = ROUTES[route]
     target = tmp_path / "data.bin"
     meta: dict[str, Any] = {"body_file": str(target), "tls_client_body_file_hash": algorithm}
@@ -346,6 +356,9 @@ async def test_the_digest_is_of_the_stored_file(
         response, failures = await download_with_retries(handler, Request(url, meta=meta))
     assert failures == (3 if "cuts" in path else 0)
     assert target.read_bytes() == pattern(6291456)
+    if "cuts" in path:
+        # Each resume hashed on from the kept bytes' hash, not from zero.
+        assert given == [False, True, True, True]
     assert (
         response.meta["tls_client_body_file_digest"] == hashlib.new(algorithm, pattern(6291456)).hexdigest()
     )

@@ -99,6 +99,7 @@ def crawl(config: dict[str, Any]) -> dict[str, Any]:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     out: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    out["log"] = result.stderr
     return out
 
 
@@ -108,8 +109,13 @@ def test_files_pipeline_resumes_through_retry_middleware(servers: Servers, tmp_p
     store = tmp_path / "store"
     out = crawl(
         {
-            "url": f"{servers.h2}/ranges?key={key}&n={n}&cuts=3&seed=11",
-            "settings": {"FILES_STORE": str(store)},
+            # 16 MiB/s: a second or more, for the progress lines.
+            "url": f"{servers.h2}/ranges?key={key}&n={n}&cuts=3&seed=11&rate={16 * MIB}",
+            "settings": {
+                "FILES_STORE": str(store),
+                "LOG_LEVEL": "INFO",
+                "TLS_CLIENT_PROGRESS_INTERVAL": 0.2,
+            },
         }
     )
     (item,) = out["items"]
@@ -127,6 +133,9 @@ def test_files_pipeline_resumes_through_retry_middleware(servers: Servers, tmp_p
     assert out["stats"]["tls_client/body_file/resumed"] == 3
     assert out["stats"]["tls_client/body_file/kept"] == 3
     assert out["stats"]["retry/count"] == 3
+    # Progress lines name the file in the store, not its temporary name.
+    progress = [line for line in out["log"].splitlines() if "Downloading https://" in line]
+    assert progress and all(f" to {stored}: " in line for line in progress)
     # Nothing left but the stored file.
     assert sorted(p.name for p in store.rglob("*") if p.is_file()) == [stored.name]
 
