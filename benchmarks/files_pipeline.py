@@ -80,7 +80,13 @@ class Done:
         out["files"] = item["files"]
         return item
 
-tls = config["mode"] == "tls"
+class HashAfter:
+    # A downloader middleware: no digest while downloading, so the pipeline
+    # reads the file again after the last byte (for comparison).
+    def process_request(self, request):
+        request.meta.pop("tls_client_body_file_hash", None)
+
+tls = config["mode"] != "http11"
 handler = "scrapy_tlsclient.TLSClientDownloadHandler" if tls else (
     "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler")
 process = CrawlerProcess({
@@ -92,6 +98,7 @@ process = CrawlerProcess({
     "FILES_STORE": config["store"],
     "DOWNLOAD_MAXSIZE": 0, "DOWNLOAD_WARNSIZE": 0, "DOWNLOAD_TIMEOUT": 3600,
     "RETRY_TIMES": config["retries"],
+    "DOWNLOADER_MIDDLEWARES": {"__main__.HashAfter": 1} if config["mode"] == "tls-after" else {},
     "LOG_LEVEL": "ERROR", "TELNETCONSOLE_ENABLED": False, "WARN_ON_GENERATOR_RETURN_VALUE": False,
 })
 process.crawl(Spider)
@@ -163,6 +170,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="alternating runs of each")
     parser.add_argument("--cuts", type=int, default=0, help="responses the server cuts per download")
     parser.add_argument("--no-http11", action="store_true", help="leave out FilesPipeline over HTTP11")
+    parser.add_argument(
+        "--hash-after",
+        action="store_true",
+        help="also run TLSFilesPipeline with its checksum computed after the download",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the figures and runs here as JSON")
     args = parser.parse_args()
     curl = shutil.which("curl")
@@ -176,7 +188,9 @@ def main() -> None:
     load_before = os.getloadavg()[0]
     # Scrapy's HTTP11 handler speaks HTTP/1.1 only, and the h2 server offers
     # only h2 in ALPN: FilesPipeline is compared over https.
-    modes = ["tls"] if args.no_http11 or args.server == "h2" else ["tls", "http11"]
+    modes = ["tls", "tls-after"] if args.hash_after else ["tls"]
+    if not args.no_http11 and args.server != "h2":
+        modes.append("http11")
     runs: list[dict[str, Any]] = []
     with test_server() as urls, tempfile.TemporaryDirectory() as tmp:
         base = urls[args.server]
@@ -227,7 +241,11 @@ def main() -> None:
         f"(server sent {report['curl_sent_per_byte']:.2f} bytes per byte); "
         f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
     )
-    names = {"tls": "TLSFilesPipeline", "http11": "FilesPipeline + HTTP11"}
+    names = {
+        "tls": "TLSFilesPipeline",
+        "tls-after": "TLSFilesPipeline, checksum after the download",
+        "http11": "FilesPipeline + HTTP11",
+    }
     for mode in modes:
         seconds = statistics.median(r[mode]["seconds"] for r in runs)
         growth = max(r[mode]["peak"] - r[mode]["baseline"] for r in runs) / 2**20

@@ -136,16 +136,17 @@ async def test_a_body_cut_three_times_is_resumed_to_the_exact_file(
 
 
 @pytest.mark.parametrize("validator", ["etag", "lastmod"])
+@pytest.mark.parametrize("route", ["h2", "http1-proxy"])
 @deferred_f_from_coro_f
 async def test_a_file_changed_between_attempts_is_stored_whole_in_its_new_version(
-    servers: Servers, tmp_path: Path, validator: str
+    servers: Servers, tmp_path: Path, validator: str, route: str
 ) -> None:
     n = 4 * MIB
     key = unique_key(f"changed-{validator}")
     target = tmp_path / "data.bin"
     async with open_handler() as handler:
         request = request_for(
-            servers, "h2", f"key={key}&n={n}&cuts=1&change_after=1&validator={validator}", target
+            servers, route, f"key={key}&n={n}&cuts=1&change_after=1&validator={validator}", target
         )
         response, failures = await download_with_retries(handler, request)
         stats = stats_of(handler)
@@ -168,15 +169,16 @@ async def test_a_file_changed_between_attempts_is_stored_whole_in_its_new_versio
     "server_kind",
     ["ranges=none", "ranges=silent", "validator=weak", "validator=none"],
 )
+@pytest.mark.parametrize("route", ["http1", "h2-proxy"])
 @deferred_f_from_coro_f
 async def test_without_range_support_or_strong_validator_the_retry_starts_from_zero(
-    servers: Servers, tmp_path: Path, server_kind: str
+    servers: Servers, tmp_path: Path, server_kind: str, route: str
 ) -> None:
     n = 2 * MIB
     key = unique_key("norange")
     target = tmp_path / "data.bin"
     async with open_handler() as handler:
-        request = request_for(servers, "http1", f"key={key}&n={n}&cuts=1&{server_kind}", target)
+        request = request_for(servers, route, f"key={key}&n={n}&cuts=1&{server_kind}", target)
         _, failures = await download_with_retries(handler, request)
         stats = stats_of(handler)
     assert failures == 1
@@ -189,7 +191,7 @@ async def test_without_range_support_or_strong_validator_the_retry_starts_from_z
 
 
 @pytest.mark.parametrize("bad", ["416", "wrong_range", "other_range"])
-@pytest.mark.parametrize("route", ["http1", "h2-proxy"])
+@pytest.mark.parametrize("route", ["http1", "h2", "http1-proxy", "h2-proxy"])
 @deferred_f_from_coro_f
 async def test_an_unusable_range_answer_starts_over_from_zero(
     servers: Servers, tmp_path: Path, bad: str, route: str

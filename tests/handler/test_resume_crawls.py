@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
 
+import pytest
+
 from conftest import Servers, pattern
 
 MIB = 1 << 20
@@ -35,9 +37,10 @@ class Spider(scrapy.Spider):
         if config.get("body_file"):
             # dont_filter: with JOBDIR a request seen by a killed run is
             # otherwise filtered as a duplicate.
-            yield scrapy.Request(
-                config["url"], meta={"body_file": config["body_file"]}, dont_filter=True, callback=self.stored
-            )
+            meta = {"body_file": config["body_file"]}
+            if config.get("proxy"):
+                meta["proxy"] = config["proxy"]
+            yield scrapy.Request(config["url"], meta=meta, dont_filter=True, callback=self.stored)
         else:
             yield {"file_urls": [config["url"]]}
 
@@ -140,7 +143,8 @@ def test_files_pipeline_resumes_through_retry_middleware(servers: Servers, tmp_p
     assert sorted(p.name for p in store.rglob("*") if p.is_file()) == [stored.name]
 
 
-def test_a_crawl_killed_at_half_resumes_with_jobdir(servers: Servers, tmp_path: Path) -> None:
+@pytest.mark.parametrize("route", ["h2", "https-proxy"])
+def test_a_crawl_killed_at_half_resumes_with_jobdir(servers: Servers, tmp_path: Path, route: str) -> None:
     n = 64 * MIB
     key = f"killed-{time.monotonic_ns()}"
     files = tmp_path / "files"
@@ -148,8 +152,9 @@ def test_a_crawl_killed_at_half_resumes_with_jobdir(servers: Servers, tmp_path: 
     target = files / "image.iso"
     config = {
         # 32 MiB/s: two seconds to the file's end, time enough to kill at half.
-        "url": f"{servers.h2}/ranges?key={key}&n={n}&rate={32 * MIB}",
+        "url": f"{servers.h2 if route == 'h2' else servers.https}/ranges?key={key}&n={n}&rate={32 * MIB}",
         "body_file": str(target),
+        "proxy": servers.proxy if route.endswith("-proxy") else None,
         # HttpCompressionMiddleware off, as Scrapy's body_file support is to
         # leave such requests alone: the browser's Accept-Encoding stays.
         "settings": {"JOBDIR": str(tmp_path / "job"), "HTTPCOMPRESSION_ENABLED": False},
