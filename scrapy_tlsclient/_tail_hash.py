@@ -58,6 +58,16 @@ class TailHasher:
         self._finish = threading.Event()
         self._abandoned = False
 
+    @classmethod
+    def open(cls, path: str, algorithm: str, state: HashState | None = None) -> TailHasher | None:
+        """A hasher of ``path``, or None when it cannot be read (the
+        download goes on without a digest; a checksum is then computed
+        from the finished file, as without this)."""
+        try:
+            return cls(path, algorithm, state)
+        except OSError:
+            return None
+
     def follow(self) -> None:
         while not self._abandoned:
             # Read the flag before the read: an end of file seen after

@@ -511,8 +511,9 @@ class TLSClientDownloadHandler:
         if algorithm and sink.library_path is not None:
             # After a resume, on from the kept bytes' hash when this process has it.
             state = attempt.hash_state(algorithm) if attempt is not None else None
-            hasher = await self._runner.run(TailHasher, sink.library_path, algorithm, state)
-            hashing = start(self._runner.run(hasher.follow))
+            hasher = await self._runner.run(TailHasher.open, sink.library_path, algorithm, state)
+            if hasher is not None:
+                hashing = start(self._runner.run(hasher.follow))
         content_length = headers.get(b"Content-Length")
         #: Bytes kept from earlier attempts, which this one completes.
         offset = sink.offset

@@ -143,22 +143,30 @@ def test_files_pipeline_resumes_through_retry_middleware(servers: Servers, tmp_p
     assert sorted(p.name for p in store.rglob("*") if p.is_file()) == [stored.name]
 
 
-@pytest.mark.parametrize("route", ["h2", "https-proxy"])
+@pytest.mark.parametrize("route", ["h2", "https-proxy", "pipeline-h2"])
 def test_a_crawl_killed_at_half_resumes_with_jobdir(servers: Servers, tmp_path: Path, route: str) -> None:
     n = 64 * MIB
     key = f"killed-{time.monotonic_ns()}"
     files = tmp_path / "files"
     files.mkdir()
     target = files / "image.iso"
-    config = {
+    pipeline = route.startswith("pipeline")
+    config: dict[str, Any] = {
         # 32 MiB/s: two seconds to the file's end, time enough to kill at half.
-        "url": f"{servers.h2 if route == 'h2' else servers.https}/ranges?key={key}&n={n}&rate={32 * MIB}",
-        "body_file": str(target),
+        "url": f"{servers.https if 'https' in route else servers.h2}/ranges?key={key}&n={n}&rate={32 * MIB}",
         "proxy": servers.proxy if route.endswith("-proxy") else None,
         # HttpCompressionMiddleware off, as Scrapy's body_file support is to
         # leave such requests alone: the browser's Accept-Encoding stays.
         "settings": {"JOBDIR": str(tmp_path / "job"), "HTTPCOMPRESSION_ENABLED": False},
     }
+    if pipeline:
+        config["settings"]["FILES_STORE"] = str(files)
+        # The pipeline's temporary files, named by request under JOBDIR.
+        partials_in = files / ".tlsclient-partial"
+    else:
+        config["body_file"] = str(target)
+        partials_in = files
+    records = tmp_path / "job" / "tls_client_resume"
     process = subprocess.Popen(
         crawl_command(config),
         cwd=tempfile.gettempdir(),
@@ -172,28 +180,34 @@ def test_a_crawl_killed_at_half_resumes_with_jobdir(servers: Servers, tmp_path: 
         while kept < n // 2:
             assert process.poll() is None, process.stderr.read().decode()[-3000:] if process.stderr else ""
             assert time.monotonic() < deadline
-            partials = [p for p in files.iterdir() if p.name.startswith(".image.iso.resume-")]
+            partials = [p for p in partials_in.glob(".*.resume-*")] if partials_in.exists() else []
             kept = partials[0].stat().st_size if partials else 0
             time.sleep(0.02)
         process.send_signal(signal.SIGKILL)
     finally:
         process.kill()
         process.wait(timeout=30)
-    assert not target.exists()
-    (partial,) = files.iterdir()
+    (partial,) = [p for p in partials_in.iterdir() if p.is_file()]
     kept = partial.stat().st_size
     assert n // 2 <= kept < n
-    assert len(list((tmp_path / "job" / "tls_client_resume").iterdir())) == 1
+    assert len(list(records.iterdir())) == 1
 
     out = crawl(config)
     (item,) = out["items"]
-    assert target.read_bytes() == version_bytes(n)
-    assert [p.name for p in files.iterdir()] == ["image.iso"]
-    assert list((tmp_path / "job" / "tls_client_resume").iterdir()) == []
+    if pipeline:
+        (result,) = item["files"]
+        stored = files / result["path"]
+        assert stored.read_bytes() == version_bytes(n)
+        assert result["attempts"] == 2 and result["resumed_bytes"] == kept
+        assert sorted(str(p.relative_to(files)) for p in files.rglob("*") if p.is_file()) == [result["path"]]
+    else:
+        assert target.read_bytes() == version_bytes(n)
+        assert [p.name for p in files.iterdir()] == ["image.iso"]
+        assert item["status"] == 200 and "resumed" in item["flags"]
+        assert item["attempts"] == 2 and item["resumed_bytes"] == kept
+    assert list(records.iterdir()) == []
     first, second = ranges_log(servers, key)["requests"]
     assert second["range"] == f"bytes={kept}-" and second["if_range"] == '"v0"'
     assert second["status"] == 206
     assert first["accept_encoding"] == second["accept_encoding"] and "gzip" in first["accept_encoding"]
-    assert item["status"] == 200 and "resumed" in item["flags"]
-    assert item["attempts"] == 2 and item["resumed_bytes"] == kept
     assert out["stats"]["tls_client/body_file/resumed"] == 1
