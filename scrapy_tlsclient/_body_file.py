@@ -1,8 +1,9 @@
 """Where a ``body_file`` download writes (scrapy/scrapy#7987 semantics).
 
 The ``body_file`` request meta key is a path or a writable binary file
-object; the body goes there instead of ``response.body``. Each attempt
-starts the file over, and nothing half-written is ever taken for complete:
+object; the body goes there instead of ``response.body``. An attempt
+starts the file over (unless it resumes kept bytes), and nothing
+half-written is ever taken for complete:
 a path gets the body under a temporary name beside it, moved into place
 only when the body is complete, and removed on a failure (or kept, under
 that temporary name, for the retry to resume: ``_resume_store``); a file

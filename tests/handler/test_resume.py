@@ -19,6 +19,7 @@ from scrapy import Request, signals
 from scrapy.exceptions import (
     DownloadCancelledError,
     DownloadFailedError,
+    DownloadTimeoutError,
     ResponseDataLossError,
     StopDownload,
 )
@@ -82,7 +83,7 @@ async def download_with_retries(
             # As the engine does: response.meta is the request's.
             response.request = request
             return response, failures
-        except (ResponseDataLossError, DownloadFailedError):
+        except (ResponseDataLossError, DownloadFailedError, DownloadTimeoutError):
             request = request.copy()
     pytest.fail(f"{request.url} still failed after {tries} attempts")
 
@@ -133,6 +134,27 @@ async def test_a_body_cut_three_times_is_resumed_to_the_exact_file(
     assert b"Content-Range" not in response.headers
     assert response.meta["tls_client_body_file_attempts"] == 4
     assert response.meta["tls_client_body_file_resumed_bytes"] == saved
+
+
+@deferred_f_from_coro_f
+async def test_a_download_that_times_out_is_resumed_by_the_next_attempt(
+    servers: Servers, tmp_path: Path
+) -> None:
+    n = 3 * MIB
+    key = unique_key("timeout")
+    target = tmp_path / "slow.bin"
+    async with open_handler() as handler:
+        # 2 MiB/s with a 0.6 s deadline: each attempt gets about 1.2 MiB.
+        request = request_for(servers, "h2", f"key={key}&n={n}&rate={2 * MIB}", target)
+        request.meta["download_timeout"] = 0.6
+        response, failures = await download_with_retries(handler, request)
+        stats = stats_of(handler)
+    assert failures >= 1
+    assert target.read_bytes() == version_bytes(n)
+    requests = ranges_log(servers, key)["requests"]
+    assert all(r["range"].startswith("bytes=") for r in requests[1:])
+    assert stats["tls_client/body_file/resumed"] == len(requests) - 1 == failures
+    assert response.meta["tls_client_body_file_attempts"] == failures + 1
 
 
 @pytest.mark.parametrize("validator", ["etag", "lastmod"])
