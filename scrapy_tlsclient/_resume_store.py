@@ -361,12 +361,13 @@ class ResumeStore:
 
 def _open_locked(path: Path, *, create: bool) -> IO[bytes] | None:
     """``path`` opened for reading and writing with an exclusive lock, or
-    None when another download holds it (or, without ``create``, when it
-    does not exist)."""
+    None when another download holds it, or it cannot be opened (without
+    ``create``: when it does not exist); the download then goes on without
+    resuming, in an ordinary temporary file."""
     flags = os.O_RDWR | (os.O_CREAT if create else 0)
     try:
         fd = os.open(path, flags, 0o644)
-    except FileNotFoundError:
+    except OSError:
         return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
