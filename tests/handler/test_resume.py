@@ -29,7 +29,7 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy_tlsclient import TLSClientDownloadHandler
 from scrapy_tlsclient import handler as handler_module
 from scrapy_tlsclient._tail_hash import HashState, TailHasher
-from scrapy_tlsclient._threads import sleep
+from scrapy_tlsclient._threads import sleep, start
 
 from conftest import Servers, pattern
 from handler_utils import open_handler
@@ -271,10 +271,7 @@ async def test_maxsize_stop_download_and_closing_leave_no_partial_file(
             handler.crawler.signals.connect(on_bytes, signal=signals.bytes_received)
         request = request_for(servers, "h2", f"key={key}&n={n}{rate}", target)
         if how == "closing":
-            download = handler.download_request(request)
-            from scrapy_tlsclient._threads import start
-
-            started = start(download)
+            started = start(handler.download_request(request))
             deadline = time.monotonic() + 10
             while not any(name.startswith(".data.bin.") for name in leftovers(tmp_path)):
                 assert time.monotonic() < deadline
@@ -386,3 +383,28 @@ async def test_the_digest_is_of_the_stored_file(
     assert (
         response.meta["tls_client_body_file_digest"] == hashlib.new(algorithm, pattern(6291456)).hexdigest()
     )
+
+
+@deferred_f_from_coro_f
+async def test_with_a_resume_directory_closing_mid_body_keeps_the_bytes(
+    servers: Servers, tmp_path: Path
+) -> None:
+    n = 4 * MIB
+    key = unique_key("closing-kept")
+    records = tmp_path / "records"
+    files = tmp_path / "files"
+    files.mkdir()
+    target = files / "data.bin"
+    query = f"key={key}&n={n}&rate={MIB}"
+    async with open_handler(TLS_CLIENT_RESUME_DIR=str(records)) as handler:
+        started = start(handler.download_request(request_for(servers, "h2", query, target)))
+        deadline = time.monotonic() + 10
+        while not any(p.stat().st_size for p in files.glob(".data.bin.resume-*")):
+            assert time.monotonic() < deadline
+            await sleep(0.05)
+        await handler.close()  # the crawl stopping, gracefully
+        with pytest.raises(DownloadCancelledError):
+            await started
+    (partial,) = files.iterdir()
+    assert partial.name.startswith(".data.bin.resume-") and 0 < partial.stat().st_size < n
+    assert len(list(records.iterdir())) == 1
