@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import logging
 import os
 import time
 from pathlib import Path
@@ -408,3 +409,22 @@ async def test_with_a_resume_directory_closing_mid_body_keeps_the_bytes(
     (partial,) = files.iterdir()
     assert partial.name.startswith(".data.bin.resume-") and 0 < partial.stat().st_size < n
     assert len(list(records.iterdir())) == 1
+
+
+@deferred_f_from_coro_f
+async def test_progress_lines_name_the_label_and_tick_while_the_body_stalls(
+    servers: Servers, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    target = tmp_path / "stalled.bin"
+    caplog.set_level(logging.INFO, logger="scrapy_tlsclient")
+    async with open_handler(TLS_CLIENT_PROGRESS_INTERVAL=0.3) as handler:
+        # Headers now, the 10 bytes of the body after 2.5 s.
+        url = f"{servers.h2}/slowbody?delay_ms=2500&n=10"
+        meta = {"body_file": str(target), "tls_client_body_file_label": "store/full/stalled.bin"}
+        await handler.download_request(Request(url, meta=meta))
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Downloading ")]
+    # The reads wake up each second: a line per second or so while nothing comes.
+    stalled = [line for line in lines if ": 0.0 of 0.0 MiB (0%), 0.0 MiB/s" in line]
+    assert len(stalled) >= 2, lines
+    assert all(" to store/full/stalled.bin: " in line for line in lines)
+    assert target.read_bytes() == b"x" * 10
