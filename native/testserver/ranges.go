@@ -1,6 +1,8 @@
 package testserver
 
 import (
+	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -39,6 +41,9 @@ import (
 //     or 206 for a range starting elsewhere than asked; the bytes are the
 //     current version's.
 //   - rate=R: at most R bytes per second (0: as fast as possible).
+//   - encoding=gzip serves the file gzip-coded (Content-Encoding: gzip,
+//     ranges of the coded bytes); encoding=gzip_ranges codes only the
+//     answers to Range requests. Up to 64 MiB.
 //
 // The counts live in the process, shared by all servers.
 func registerRanges(mux *http.ServeMux) {
@@ -92,6 +97,7 @@ func handleRanges(w http.ResponseWriter, r *http.Request) {
 	ranges := r.URL.Query().Get("ranges")
 	validator := r.URL.Query().Get("validator")
 	bad := r.URL.Query().Get("bad")
+	encoding := r.URL.Query().Get("encoding")
 	if key == "" {
 		q.fail(errors.New("key: required"))
 	}
@@ -109,6 +115,12 @@ func handleRanges(w http.ResponseWriter, r *http.Request) {
 	}
 	if bad != "" && bad != "416" && bad != "wrong_range" && bad != "other_range" {
 		q.fail(fmt.Errorf("bad=%q: want 416, wrong_range or other_range", bad))
+	}
+	if encoding != "" && encoding != "gzip" && encoding != "gzip_ranges" {
+		q.fail(fmt.Errorf("encoding=%q: want gzip or gzip_ranges", encoding))
+	}
+	if encoding != "" && n > maxServed {
+		q.fail(fmt.Errorf("encoding=%s: n=%d exceeds the limit %d of coded bodies", encoding, n, maxServed))
 	}
 	if q.failed(w) {
 		return
@@ -170,6 +182,21 @@ func handleRanges(w http.ResponseWriter, r *http.Request) {
 	}
 	content := &versionedContent{size: n, shift: int64(101*version) % 256}
 	rangeHeader := r.Header.Get("Range")
+	// What ServeContent serves: the file, or its gzip coding (ranges are
+	// then ranges of the coded bytes, as with nginx's gzip_static).
+	var served io.ReadSeeker = content
+	if encoding == "gzip" || (encoding == "gzip_ranges" && rangeHeader != "") {
+		var coded bytes.Buffer
+		// Stored blocks: the coded body is as long as the file, so the
+		// ranges a client asks for exist in it.
+		zw, _ := gzip.NewWriterLevel(&coded, gzip.NoCompression)
+		_, _ = io.Copy(zw, content)
+		_ = zw.Close()
+		served = bytes.NewReader(coded.Bytes())
+		header.Set("Content-Encoding", "gzip")
+		// ServeContent sends a coded body without Content-Length.
+		cw.length = int64(coded.Len())
+	}
 	switch {
 	case ranges == "none" || rangeHeader == "":
 		if ranges != "bytes" {
@@ -179,7 +206,7 @@ func handleRanges(w http.ResponseWriter, r *http.Request) {
 		if ranges == "none" {
 			r.Header.Del("Range")
 		}
-		http.ServeContent(cw, r, "", modified, content)
+		http.ServeContent(cw, r, "", modified, served)
 	case bad == "416":
 		header.Set("Content-Range", fmt.Sprintf("bytes */%d", n))
 		http.Error(cw, "range not satisfiable", http.StatusRequestedRangeNotSatisfiable)
@@ -204,7 +231,7 @@ func handleRanges(w http.ResponseWriter, r *http.Request) {
 		if ranges == "silent" {
 			cw.dropAcceptRanges = true
 		}
-		http.ServeContent(cw, r, "", modified, content)
+		http.ServeContent(cw, r, "", modified, served)
 	}
 }
 
@@ -267,6 +294,7 @@ type countingWriter struct {
 	sent             int64
 	cutAfter         int64 // 0: never; -1: to be drawn at WriteHeader
 	cutFraction      float64
+	length           int64 // the body's length when no Content-Length says it
 	cut              bool
 	dropAcceptRanges bool
 }
@@ -282,7 +310,10 @@ func (c *countingWriter) WriteHeader(status int) {
 	if c.cutAfter < 0 {
 		c.cutAfter = 0
 		length, err := strconv.ParseInt(c.Header().Get("Content-Length"), 10, 64)
-		if err == nil && length > 1 {
+		if err != nil {
+			length = c.length
+		}
+		if length > 1 {
 			// At least one byte sent and one not.
 			c.cutAfter = 1 + int64(c.cutFraction*float64(length-1))
 			c.cutAfter = min(c.cutAfter, length-1)

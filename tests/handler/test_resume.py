@@ -428,3 +428,35 @@ async def test_progress_lines_name_the_label_and_tick_while_the_body_stalls(
     assert len(stalled) >= 2, lines
     assert all(" to store/full/stalled.bin: " in line for line in lines)
     assert target.read_bytes() == b"x" * 10
+
+
+@pytest.mark.parametrize("route", ["http1", "h2-proxy"])
+@deferred_f_from_coro_f
+async def test_a_coded_body_is_never_resumed_nor_spliced(
+    servers: Servers, tmp_path: Path, route: str
+) -> None:
+    n = 2 * MIB
+    target = tmp_path / "data.bin"
+    async with open_handler() as handler:
+        # Every answer gzip-coded: the file holds the decoded body, which a
+        # range of the coded bytes cannot continue; the retry starts over.
+        coded = unique_key("coded")
+        request = request_for(servers, route, f"key={coded}&n={n}&cuts=1&encoding=gzip", target)
+        _, failures = await download_with_retries(handler, request)
+        assert failures == 1
+        assert target.read_bytes() == version_bytes(n)
+        assert [r["range"] for r in ranges_log(servers, coded)["requests"]] == ["", ""]
+        # Identity bytes kept, then the range answered gzip-coded: the kept
+        # bytes are dropped and the request sent again without Range.
+        switched = unique_key("coded-range")
+        request = request_for(servers, route, f"key={switched}&n={n}&cuts=1&encoding=gzip_ranges", target)
+        _, failures = await download_with_retries(handler, request)
+        stats = stats_of(handler)
+    assert failures == 1
+    assert target.read_bytes() == version_bytes(n)
+    cut, coded_range, again = ranges_log(servers, switched)["requests"]
+    assert coded_range["range"] == f"bytes={cut['sent']}-" and coded_range["status"] == 206
+    assert again["range"] == "" and again["status"] == 200
+    assert stats["tls_client/body_file/kept"] == 1
+    assert stats["tls_client/body_file/restarted"] == 1
+    assert leftovers(tmp_path) == ["data.bin"]
