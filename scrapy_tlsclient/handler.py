@@ -233,7 +233,10 @@ class TLSClientDownloadHandler:
         scheme = urlparse_cached(request).scheme
         if scheme not in ("http", "https"):
             raise UnsupportedURLSchemeError(f"Unsupported URL scheme {scheme!r} in {request.url}")
-        attempt = await self._resumer.begin(request)
+        # Resume state only for body_file requests: the usual request pays nothing.
+        attempt = await self._resumer.begin(request) if request.meta.get("body_file") is not None else None
+        if attempt is None:
+            return await self._download(request, None)
         try:
             try:
                 return await self._download(request, attempt)
@@ -350,7 +353,9 @@ class TLSClientDownloadHandler:
             warnsize = request.meta.get("download_warnsize", self._config.warnsize)
         headers = scrapy_headers(native)
         # An appended rest is given as the whole file it completes (200).
-        status = await self._resumer.on_headers(attempt, request, native.status, headers)
+        status = native.status
+        if attempt is not None:
+            status = await self._resumer.on_headers(attempt, request, status, headers)
         content_length = headers.get(b"Content-Length")
         expected = int(content_length) if content_length and content_length.isdigit() else None
         if not _has_body(request, native.status):
