@@ -1,11 +1,13 @@
 """Where a ``body_file`` download writes (scrapy/scrapy#7987 semantics).
 
 The ``body_file`` request meta key is a path or a writable binary file
-object; the body goes there instead of ``response.body``. Each attempt
-starts the file over, and nothing half-written is ever taken for complete:
+object; the body goes there instead of ``response.body``. An attempt
+starts the file over (unless it resumes kept bytes), and nothing
+half-written is ever taken for complete:
 a path gets the body under a temporary name beside it, moved into place
-only when the body is complete, and removed on any failure; a file object
-is truncated at the start and again on failure.
+only when the body is complete, and removed on a failure (or kept, under
+that temporary name, for the retry to resume: ``_resume_store``); a file
+object is truncated at the start and again on failure.
 """
 
 from __future__ import annotations
@@ -21,7 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["BodySink", "Tag", "body_sink_for", "check_body_file", "own_tag", "process_tag", "tag_of"]
+__all__ = [
+    "BodySink",
+    "Tag",
+    "body_sink_for",
+    "check_body_file",
+    "forget_partial",
+    "own_tag",
+    "process_tag",
+    "tag_of",
+    "track_partial",
+]
 
 
 class BodySink:
@@ -32,6 +44,8 @@ class BodySink:
         self._final = final
         self._partial = partial
         self.written = 0
+        #: Bytes already in the file from earlier attempts (a resume).
+        self.offset = 0
 
     @property
     def target(self) -> str:
@@ -63,6 +77,12 @@ class BodySink:
             self._file.close()
             os.replace(self._partial, self._final)
             _LIVE_PARTIALS.discard(self._partial)
+
+    def keep(self) -> None:
+        """The attempt failed after bytes worth resuming: close the file,
+        leaving it under its temporary name for the next attempt."""
+        self._file.flush()
+        self._file.close()
 
     def discard(self) -> None:
         """The attempt failed: leave nothing that looks like a body."""
@@ -139,7 +159,13 @@ def _remove_live_partials() -> None:
     _LIVE_PARTIALS.clear()
 
 
-def _track_partial(path: Path) -> None:
+def forget_partial(path: Path) -> None:
+    """``path`` is no longer this process's to remove at exit (committed,
+    removed, or kept for a later run)."""
+    _LIVE_PARTIALS.discard(path)
+
+
+def track_partial(path: Path) -> None:
     global _atexit_registered
     with _atexit_lock:
         if not _atexit_registered:
@@ -225,7 +251,7 @@ def body_sink_for(value: Any) -> BodySink:
         final = Path(value)
         partial = final.with_name(f".{final.name}.part-{process_tag()}-{secrets.token_hex(4)}")
         sink = BodySink(open(partial, "xb"), final, partial)  # noqa: SIM115 (the sink closes it)
-        _track_partial(partial)
+        track_partial(partial)
         return sink
     value.seek(0)
     value.truncate()

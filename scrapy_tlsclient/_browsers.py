@@ -582,11 +582,15 @@ def wants_browser_headers(headers: Headers) -> bool:
     return not any(name in headers for name in BROWSER_ONLY_HEADERS)
 
 
-def add_browser_headers(headers: Headers, browser: Browser, url: str, kind: str = "navigation") -> None:
+def add_browser_headers(
+    headers: Headers, browser: Browser, url: str, kind: str = "navigation", *, decoded_here: bool = False
+) -> None:
     """Give ``headers`` the browser's headers for a request of ``kind``,
     keeping every header whose value is not one of Scrapy's defaults.
     Accept-Encoding is only rewritten where Scrapy set it (no
-    decompression, no header)."""
+    decompression, no header), or set where the handler decodes the body
+    itself (``decoded_here``: body_file requests, which Scrapy's
+    HttpCompressionMiddleware is to leave alone, scrapy/scrapy#7987)."""
     referer = headers.get(b"Referer")
     for name, value in browser.headers_for(kind):
         key = name.encode()
@@ -594,7 +598,7 @@ def add_browser_headers(headers: Headers, browser: Browser, url: str, kind: str 
         if current and current != [_SCRAPY_DEFAULTS.get(key)]:
             continue
         if name == "accept-encoding":
-            if not current:
+            if not current and not decoded_here:
                 continue
             value = accept_encoding(browser)
         elif name == "sec-fetch-site":

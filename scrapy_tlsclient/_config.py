@@ -32,6 +32,7 @@ __all__ = [
     "STOPPED_MESSAGE",
     "HandlerConfig",
     "TLSClientSettingsError",
+    "resume_dir",
     "ssl_key_log_file",
     "warn_ignored_tls_settings",
 ]
@@ -74,6 +75,11 @@ DEFAULT_SETTINGS: dict[str, object] = {
     "TLS_CLIENT_HTTP3": False,
     "TLS_CLIENT_PROGRESS_INTERVAL": 10.0,
     "TLS_CLIENT_IDENTITY_FILES": [],
+    "TLS_CLIENT_RESUME": True,
+    "TLS_CLIENT_RESUME_DIR": None,
+    # A week: long enough for a crawl paused over a weekend, short enough
+    # that abandoned gigabytes do not pile up.
+    "TLS_CLIENT_RESUME_MAX_AGE": 7 * 24 * 3600.0,
     **FAILOVER_DEFAULTS,
 }
 
@@ -126,6 +132,14 @@ class HandlerConfig:
     progress_interval: float
     #: Identity files loaded beside the packaged ones.
     identity_files: tuple[str, ...] = ()
+    #: A cut body_file download keeps its bytes and the retry asks for
+    #: the rest (docs/files.rst, "Resuming").
+    resume: bool = True
+    #: Where partial files' records survive the process (TLS_CLIENT_RESUME_DIR,
+    #: else JOBDIR/tls_client_resume); None: kept in memory, removed at close.
+    resume_dir: str | None = None
+    #: Seconds after which a record and its partial file are stale.
+    resume_max_age: float = DEFAULT_SETTINGS["TLS_CLIENT_RESUME_MAX_AGE"]  # type: ignore[assignment]
     #: Scrapy's REDIRECT_ENABLED: a body_file response RedirectMiddleware
     #: will follow is not written to the file.
     redirect_enabled: bool = True
@@ -179,6 +193,9 @@ class HandlerConfig:
             http3=_bool_setting(settings, "TLS_CLIENT_HTTP3"),
             progress_interval=_seconds(settings, "TLS_CLIENT_PROGRESS_INTERVAL"),
             identity_files=_paths(settings, "TLS_CLIENT_IDENTITY_FILES"),
+            resume=_bool_setting(settings, "TLS_CLIENT_RESUME"),
+            resume_dir=resume_dir(settings),
+            resume_max_age=_seconds(settings, "TLS_CLIENT_RESUME_MAX_AGE"),
             redirect_enabled=settings.getbool("REDIRECT_ENABLED"),
             failover=_checked_failover(settings),
         )
@@ -292,6 +309,22 @@ def _seconds(settings: BaseSettings, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
         raise TLSClientSettingsError(f"{name} must be a number of seconds, 0 or more (0: off), got {value!r}")
     return float(value)
+
+
+def resume_dir(settings: BaseSettings) -> str | None:
+    """Where resumable downloads keep their records between runs:
+    TLS_CLIENT_RESUME_DIR, else ``JOBDIR/tls_client_resume``, else None (in
+    memory for this crawl only). Not created here."""
+    value = settings.get("TLS_CLIENT_RESUME_DIR", DEFAULT_SETTINGS["TLS_CLIENT_RESUME_DIR"])
+    if value is not None and (not isinstance(value, (str, os.PathLike)) or not str(value)):
+        raise TLSClientSettingsError(
+            f"TLS_CLIENT_RESUME_DIR must be a directory path or None (JOBDIR/tls_client_resume when "
+            f"JOBDIR is set), got {value!r}"
+        )
+    if value is not None:
+        return str(value)
+    job = settings.get("JOBDIR")
+    return str(Path(job) / "tls_client_resume") if job else None
 
 
 def _download_timeout(settings: BaseSettings) -> float:

@@ -20,13 +20,14 @@ MIB = 1 << 20
 class DownloadProgress:
     """Call :meth:`update` with the bytes done so far, as often as wanted."""
 
-    def __init__(self, url: str, target: str, total: int | None, interval: float) -> None:
+    def __init__(self, url: str, target: str, total: int | None, interval: float, *, start: int = 0) -> None:
         self._url = url
         self._target = target
         self._total = total
         self._interval = interval
         self._last_time = time.monotonic()
-        self._last_done = 0
+        #: A resumed download starts at the bytes kept from before.
+        self._last_done = start
 
     def update(self, done: int) -> None:
         if self._interval <= 0:

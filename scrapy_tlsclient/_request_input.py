@@ -26,6 +26,7 @@ from ._browsers import browser_for, request_kind
 from ._config import HandlerConfig, bind_address_from_meta
 from ._failover_settings import check_failover_meta
 from ._profiles import check_profile
+from ._tail_hash import HASH_ALGORITHMS
 from ._tls_options import certificate_pins, custom_tls, header_order, server_name
 
 if TYPE_CHECKING:
@@ -72,6 +73,14 @@ _META_KEY_FIXES_CLIENT = {
     # Read by FailoverMiddleware, which sets the profile and session itself.
     "tls_client_failover": False,
     "tls_client_identity": False,
+    # Read by the handler for body_file downloads (_resuming, _tail_hash).
+    "tls_client_resume": False,
+    "tls_client_body_file_hash": False,
+    "tls_client_body_file_label": False,
+    # Set by the handler when a body_file is stored (docs/meta.rst).
+    "tls_client_body_file_attempts": False,
+    "tls_client_body_file_resumed_bytes": False,
+    "tls_client_body_file_digest": False,
 }
 META_KEYS = frozenset(_META_KEY_FIXES_CLIENT)
 #: The meta keys client_options reads, besides ``proxy`` (whose options
@@ -157,6 +166,32 @@ def request_input_from(
     if "tls_client_request_kind" in meta:
         request_kind(request)
     check_failover_meta(meta)
+    _bool_meta(request, "tls_client_resume", config.resume)  # read by the handler (_resuming)
+    for output in ("tls_client_body_file_attempts", "tls_client_body_file_resumed_bytes"):
+        value = meta.get(output)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ValueError(
+                f"The {output!r} request meta key is set by the handler when a body_file is stored: "
+                f"0 or a positive integer, got {value!r}"
+            )
+    algorithm = meta.get("tls_client_body_file_hash")
+    if algorithm is not None and algorithm not in HASH_ALGORITHMS:
+        raise ValueError(
+            "The 'tls_client_body_file_hash' request meta key must be one of "
+            f"{', '.join(sorted(HASH_ALGORITHMS))}, got {algorithm!r}"
+        )
+    label = meta.get("tls_client_body_file_label")
+    if label is not None and not isinstance(label, str):
+        raise ValueError(
+            f"The 'tls_client_body_file_label' request meta key must be a string (what progress lines call "
+            f"the file), got {label!r}"
+        )
+    digest = meta.get("tls_client_body_file_digest")
+    if digest is not None and not isinstance(digest, str):
+        raise ValueError(
+            f"The 'tls_client_body_file_digest' request meta key is set by the handler when a body_file is "
+            f"stored: a hex digest string, got {digest!r}"
+        )
     if _bool_meta(request, "tls_client_debug", config.debug):
         # A debug call gets a client of its own, so its log is this request's.
         request_input["withDebug"] = True

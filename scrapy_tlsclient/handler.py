@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import logging
 import secrets
+import sys
 import time
 import weakref
 from contextlib import aclosing, suppress
@@ -41,7 +42,6 @@ from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import load_object
 from twisted.python.failure import Failure
 
-from ._body_file import body_sink_for
 from ._completions import CompletionDispatcher
 from ._config import (
     STOPPED_MESSAGE,
@@ -64,8 +64,11 @@ from ._request_input import (
     request_input_from,
 )
 from ._response_args import ip_address_from, protocol_name, scrapy_headers, tls_certificate
+from ._resume_store import ResumeStore
+from ._resuming import Resumer, StartOver
 from ._scrapy_errors import cuts_body_short, scrapy_error_for
 from ._sessions import SessionPool
+from ._tail_hash import TailHasher
 from ._threads import make_runner
 from ._tls_options import PROCESS_PINS
 from ._version import __version__
@@ -83,6 +86,7 @@ if TYPE_CHECKING:
     from scrapy.http import Response
 
     from ._decoding import Decoder
+    from ._resume_store import ResumeAttempt
     from .binding.envelopes import NativeResponse, RequestInput
 
 logger = logging.getLogger("scrapy_tlsclient")
@@ -166,6 +170,19 @@ class TLSClientDownloadHandler:
         self._config = replace(config, ssl_key_log_file=_key_log_file(crawler))
         self._calls = CompletionDispatcher(self._library)
         self._runner = make_runner(self._config.threads)
+        try:
+            store = ResumeStore(self._config.resume_dir, self._config.resume_max_age)
+        except OSError as exc:
+            raise _stop_at_start(
+                crawler,
+                TLSClientSettingsError(
+                    f"TLS_CLIENT_RESUME_DIR (or JOBDIR): cannot keep the records of partial downloads in "
+                    f"{self._config.resume_dir!r}: {exc}"
+                ),
+            ) from None
+        self._resumer = Resumer(
+            store, self._runner, self._count, lambda: self._closing, default=self._config.resume
+        )
         self._sessions = SessionPool(self._config.max_sessions)
         self._clients = ClientOptionsCache(self._config, self._profiles)
         self._stream_prefix = f"scrapy-{secrets.token_hex(4)}-"
@@ -221,13 +238,33 @@ class TLSClientDownloadHandler:
         scheme = urlparse_cached(request).scheme
         if scheme not in ("http", "https"):
             raise UnsupportedURLSchemeError(f"Unsupported URL scheme {scheme!r} in {request.url}")
+        # Resume state only for body_file requests: the usual request pays nothing.
+        attempt = await self._resumer.begin(request) if request.meta.get("body_file") is not None else None
+        if attempt is None:
+            return await self._download(request, None)
+        try:
+            try:
+                return await self._download(request, attempt)
+            except StartOver:
+                pass
+            # The kept bytes cannot be completed from this server's answer:
+            # the same request once more, without Range, from the start.
+            return await self._download(request, attempt)
+        finally:
+            await self._resumer.release(attempt)
+
+    async def _download(self, request: Request, attempt: ResumeAttempt | None) -> Response:
         stream_id = f"{self._stream_prefix}{next(self._stream_numbers)}"
         if request.meta.get("body_file") is not None or request.meta.get("tls_client_stream"):
             # The response's body is in a file or still streaming: the empty
             # body HttpCacheMiddleware would store is no response to replay.
             request.meta["dont_cache"] = True
         call = request_input_from(
-            request, self._config, stream_id=stream_id, profiles=self._profiles, clients=self._clients
+            self._resumer.wire_request(request, attempt),
+            self._config,
+            stream_id=stream_id,
+            profiles=self._profiles,
+            clients=self._clients,
         )
         request_input = call.request_input  # a fresh dict, completed here
         pins = request_input.get("certificatePinningHosts")
@@ -256,7 +293,7 @@ class TLSClientDownloadHandler:
             request.meta["download_latency"] = time.monotonic() - started
             _log_debug(request, native.debug_log)
             transfer.open_stream = native.stream_id
-            response = await self._read_response(native, request, call, transfer)
+            response = await self._read_response(native, request, call, transfer, attempt)
             self._count("response_bytes", len(response.body))
             return response
         except Exception as exc:
@@ -300,7 +337,12 @@ class TLSClientDownloadHandler:
                 disarm()
 
     async def _read_response(
-        self, native: NativeResponse, request: Request, call: NativeCall, transfer: _Transfer
+        self,
+        native: NativeResponse,
+        request: Request,
+        call: NativeCall,
+        transfer: _Transfer,
+        attempt: ResumeAttempt | None = None,
     ) -> Response:
         """Read the body, keeping ``transfer.open_stream`` up to date: None
         once the library has released the stream (end of body or error)."""
@@ -315,6 +357,10 @@ class TLSClientDownloadHandler:
             maxsize = request.meta.get("download_maxsize", self._config.maxsize)
             warnsize = request.meta.get("download_warnsize", self._config.warnsize)
         headers = scrapy_headers(native)
+        # An appended rest is given as the whole file it completes (200).
+        status = native.status
+        if attempt is not None:
+            status = await self._resumer.on_headers(attempt, request, status, headers)
         content_length = headers.get(b"Content-Length")
         expected = int(content_length) if content_length and content_length.isdigit() else None
         if not _has_body(request, native.status):
@@ -328,6 +374,9 @@ class TLSClientDownloadHandler:
             logger.warning(_size_message("warn", expected or 0, warnsize, request, expected=True))
 
         base_args = self._response_args(native, request, headers)
+        base_args["status"] = status
+        if status != native.status:
+            base_args["flags"].append("resumed")
         if self._config.tls_verbose_logging:
             self._log_tls(native, request)
         stop = self._stop_download(signals.headers_received, request, headers=headers, body_length=expected)
@@ -338,7 +387,7 @@ class TLSClientDownloadHandler:
         if request.meta.get("body_file") is not None and not self._redirected(
             request, native.status, headers
         ):
-            return await self._read_into_file(native, request, call, transfer, headers, base_args)
+            return await self._read_into_file(native, request, call, transfer, headers, base_args, attempt)
 
         if native.stream_id is None and native.body_error is None:
             # The whole body came with the headers (most pages): no read
@@ -400,6 +449,7 @@ class TLSClientDownloadHandler:
         transfer: _Transfer,
         max_bytes: int | Callable[[], int],
         output_path: str | None = None,
+        after_read: Callable[[], None] | None = None,
     ) -> AsyncGenerator[StreamRead, None]:
         """The body as it arrives: the piece that came with the headers,
         then readStream answers until the end, each within one heartbeat so
@@ -409,7 +459,9 @@ class TLSClientDownloadHandler:
         With ``output_path`` the library appends the pieces it reads to that
         file and they come as counts (``StreamRead.written``): such a read
         goes on until ``max_bytes`` (0: no limit) or the heartbeat.
-        ``max_bytes`` may be a function, asked before each read."""
+        ``max_bytes`` may be a function, asked before each read;
+        ``after_read`` is called after each read, one that brought nothing
+        (a heartbeat of a stalled body) included."""
         if native.body:
             yield StreamRead(chunk=native.body)
         if native.body_error is not None:
@@ -426,6 +478,8 @@ class TLSClientDownloadHandler:
                 raise
             if read.eof:
                 stream_id = transfer.open_stream = None
+            if after_read is not None:
+                after_read()
             if read.chunk or read.written:
                 yield read
 
@@ -437,6 +491,7 @@ class TLSClientDownloadHandler:
         transfer: _Transfer,
         headers: Any,
         base_args: dict[str, Any],
+        attempt: ResumeAttempt | None,
     ) -> Response:
         """The ``body_file`` path: the body goes to the file as it arrives
         (decoded, as ``response.body`` would be after HttpCompressionMiddleware),
@@ -447,8 +502,11 @@ class TLSClientDownloadHandler:
         them to the file itself and reports counts: the body never crosses
         into Python (docs/files.rst, "How the bytes travel")."""
         maxsize: int = request.meta.get("download_maxsize", self._config.maxsize)
+        request.meta.pop("tls_client_body_file_digest", None)  # this attempt's, if any
+        # Before the Content-Encoding goes: only identity bodies are kept
+        # for resuming (docs/files.rst, "Resuming").
+        sink = await self._resumer.open_sink(attempt, request, base_args["status"], headers)
         decoder = _take_decoding(headers)  # the file holds the decoded body
-        sink = await self._runner.run(body_sink_for, request.meta["body_file"])
         library_path = sink.library_path
         if (
             decoder is not None
@@ -456,15 +514,29 @@ class TLSClientDownloadHandler:
             or self._observed(signals.bytes_received)
         ):
             library_path = None
+        # A digest of the file, computed as it is written (_tail_hash).
+        algorithm: str | None = request.meta.get("tls_client_body_file_hash")
+        hasher: TailHasher | None = None
+        hashing: Awaitable[None] | None = None
+        if algorithm and sink.library_path is not None:
+            # After a resume, on from the kept bytes' hash when this process has it.
+            state = attempt.hash_state(algorithm) if attempt is not None else None
+            hasher = await self._runner.run(TailHasher.open, sink.library_path, algorithm, state)
+            if hasher is not None:
+                hashing = start(self._runner.run(hasher.follow))
         content_length = headers.get(b"Content-Length")
+        #: Bytes kept from earlier attempts, which this one completes.
+        offset = sink.offset
         progress = DownloadProgress(
             request.url,
-            sink.target,
+            request.meta.get("tls_client_body_file_label") or sink.target,
             int(content_length) if content_length and content_length.isdigit() else None,
             self._config.progress_interval,
+            start=offset,
         )
         committed = False
-        received = 0
+        # The file's size so far: DOWNLOAD_MAXSIZE bounds the whole file.
+        received = offset
         stop: StopDownload | None = None
         #: Body bytes after decoding, on their way to the file.
         decoded = 0
@@ -502,7 +574,9 @@ class TLSClientDownloadHandler:
 
         try:
             async with aclosing(
-                self._body_pieces(native, request, transfer, read_limit, library_path)
+                self._body_pieces(
+                    native, request, transfer, read_limit, library_path, lambda: progress.update(received)
+                )
             ) as pieces:
                 async for piece in pieces:
                     received += len(piece.chunk) + piece.written
@@ -536,9 +610,20 @@ class TLSClientDownloadHandler:
                 await written
             if decoder is not None and stop is None:
                 decoder.close()  # a body cut inside a compressed stream is data loss
+            digest = None
+            if hasher is not None and hashing is not None:
+                await self._runner.run(sink.hand_over)  # Python's writes, flushed
+                hasher.finish()
+                followed, hashing = hashing, None
+                await followed
+                if hasher.done == sink.offset + sink.written:
+                    digest = hasher.hexdigest()
             await self._runner.run(sink.commit)
             committed = True
             self._count("body_file/stored")
+            if digest is not None:
+                request.meta["tls_client_body_file_digest"] = digest
+            await self._resumer.committed(attempt, request)
             return _make_response(base_args, b"", stop_download=stop)
         except NativeError as error:
             if cuts_body_short(error):
@@ -547,14 +632,22 @@ class TLSClientDownloadHandler:
         except ValueError as exc:  # a malformed compressed body
             raise ResponseDataLossError(f"{exc} (while downloading {request.url})") from None
         finally:
+            failure = sys.exc_info()[1]
+            if hasher is not None:
+                hasher.abandon()
+                if hashing is not None:
+                    with suppress(Exception):
+                        await hashing
+                hasher.close()
+                if not committed and attempt is not None and attempt.writing is not None:
+                    attempt.writing.hash_state = hasher.state()  # for a resume
             if writing is not None:
-                # The file is discarded below: let the write in flight end
-                # first (its own failure no longer matters).
+                # The file is kept or discarded below: let the write in
+                # flight end first (its own failure no longer matters).
                 with suppress(Exception):
                     await writing
-            if not committed:
+            if not committed and not await self._resumer.end(attempt, sink, failure):
                 self._count("body_file/discarded")
-                await self._runner.run(sink.discard)
 
     def _redirected(self, request: Request, status: int, headers: Any) -> bool:
         """Whether RedirectMiddleware will follow this response: then its
@@ -715,6 +808,8 @@ class TLSClientDownloadHandler:
         deadline = time.monotonic() + CLOSE_GRACE_S
         while self._in_flight and time.monotonic() < deadline:
             await sleep(0.02)
+        # Without a resume directory, bytes kept for retries end with the crawl.
+        await self._resumer.close()
         self._calls.stop()
         await self._runner.close()
 

@@ -125,7 +125,13 @@ class TLSClientMiddleware:
             return
         kind = request_kind(request)
         if wants_browser_headers(request.headers):
-            add_browser_headers(request.headers, browser, request.url, kind)
+            add_browser_headers(
+                request.headers,
+                browser,
+                request.url,
+                kind,
+                decoded_here=request.meta.get("body_file") is not None,
+            )
         else:
             for problem in incoherences(browser, request.headers):
                 self._report(profile or "", problem, "Request headers contradict profile %r: %s.", problem)

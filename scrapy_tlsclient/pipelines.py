@@ -18,7 +18,9 @@ import hashlib
 import logging
 import os
 import tempfile
+import time
 import uuid
+from contextlib import suppress
 from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -29,6 +31,7 @@ from scrapy.utils.defer import ensure_awaitable
 from scrapy.utils.request import referer_str
 
 from ._body_file import own_tag, process_tag, tag_of
+from ._config import DEFAULT_SETTINGS, resume_dir
 from ._threads import make_runner
 
 if TYPE_CHECKING:
@@ -64,6 +67,18 @@ class TLSFilesPipeline(FilesPipeline):
             self._temp_dir = Path(tempfile.gettempdir()) / "scrapy-tlsclient-files"
         self._temp_dir.mkdir(parents=True, exist_ok=True)
         _sweep_stale(self._temp_dir)
+        settings = self.crawler.settings
+        #: With a resume directory (JOBDIR) a file's temporary name is the
+        #: request's fingerprint, so the next run resumes its kept bytes.
+        self._named_by_request = settings.getbool(
+            "TLS_CLIENT_RESUME", bool(DEFAULT_SETTINGS["TLS_CLIENT_RESUME"])
+        ) and bool(resume_dir(settings))
+        if self._named_by_request:
+            max_age = settings.getfloat(
+                "TLS_CLIENT_RESUME_MAX_AGE",
+                DEFAULT_SETTINGS["TLS_CLIENT_RESUME_MAX_AGE"],  # type: ignore[arg-type]
+            )
+            _sweep_old_named(self._temp_dir, max_age)
         # Hashing and moving files run off the reactor thread.
         self._io = make_runner(4)
         # A forced stop (a second Ctrl-C) skips the download's own cleanup;
@@ -77,12 +92,33 @@ class TLSFilesPipeline(FilesPipeline):
 
         def stream_if_needed(result: Any) -> Any:
             if result is None and request.meta.get("body_file") is None:
-                # Unique per process and request: several crawler processes
-                # may share one store.
-                request.meta["body_file"] = str(self._temp_dir / f"{process_tag()}-{uuid.uuid4().hex}")
+                if self._named_by_request:
+                    name = f"{_NAMED_PREFIX}{self._fingerprinter.fingerprint(request).hex()}"
+                else:
+                    # Unique per process and request: several crawler
+                    # processes may share one store.
+                    name = f"{process_tag()}-{uuid.uuid4().hex}"
+                request.meta["body_file"] = str(self._temp_dir / name)
+                # The handler hashes the file as it arrives: no second
+                # pass over it after the last byte.
+                request.meta["tls_client_body_file_hash"] = "md5"
+                # Progress lines name the file in the store, not the
+                # temporary file it downloads to.
+                request.meta["tls_client_body_file_label"] = self._label(request, info, item)
             return result
 
         return checked.addCallback(stream_if_needed) if checked is not None else stream_if_needed(None)
+
+    def _label(self, request: Request, info: MediaPipeline.SpiderInfo, item: Any) -> str:
+        """Where the file will be stored, as far as file_path() can tell
+        before the response (an override may need the response)."""
+        try:
+            path = self.file_path(request, info=info, item=item)
+        except Exception:
+            return request.url
+        if isinstance(self.store, FSFilesStore):
+            return str(Path(self.store.basedir, path))
+        return path  # relative to FILES_STORE (a bucket, an FTP directory)
 
     async def media_downloaded(
         self, response: Response, request: Request, info: MediaPipeline.SpiderInfo, *, item: Any = None
@@ -109,7 +145,7 @@ class TLSFilesPipeline(FilesPipeline):
         request: Request,
         info: MediaPipeline.SpiderInfo,
         item: Any,
-    ) -> dict[str, str]:
+    ) -> dict[str, Any]:
         """FilesPipeline.media_downloaded's steps, with the body on disk."""
         referer = referer_str(request)
         if response.status != 200:
@@ -129,7 +165,10 @@ class TLSFilesPipeline(FilesPipeline):
         self.inc_stats(status)
         try:
             path = self.file_path(request, response=response, info=info, item=item)
-            checksum = await self._io.run(_md5_of_file, source)
+            meta = response.meta if response.request is not None else request.meta
+            checksum = meta.get("tls_client_body_file_digest")
+            if meta.get("tls_client_body_file_hash") != "md5" or not checksum:
+                checksum = await self._io.run(_md5_of_file, source)
             await self._persist(source, path, info)
         except FileException as exc:
             logger.warning(
@@ -146,7 +185,13 @@ class TLSFilesPipeline(FilesPipeline):
             raise FileException(str(exc)) from exc
         self.crawler.stats.inc_value("tls_client/files_stored")
         self.crawler.stats.inc_value("tls_client/files_stored_bytes", size)
-        return {"url": request.url, "path": path, "checksum": checksum, "status": status}
+        result: dict[str, Any] = {"url": request.url, "path": path, "checksum": checksum, "status": status}
+        # What the download took (set by the handler on the request that
+        # got the response: a retry's copy, whose meta the response has).
+        if "tls_client_body_file_attempts" in meta:
+            result["attempts"] = meta["tls_client_body_file_attempts"]
+            result["resumed_bytes"] = meta.get("tls_client_body_file_resumed_bytes", 0)
+        return result
 
     async def _persist(self, source: Path, path: str, info: MediaPipeline.SpiderInfo) -> None:
         if isinstance(self.store, FSFilesStore):
@@ -193,6 +238,22 @@ def _move_into_store(source: Path, store: FSFilesStore, path: str) -> None:
     if target.is_symlink():
         raise FileException(f"file_path() gave {path!r}, which is a symbolic link in FILES_STORE")
     os.replace(source, target)
+
+
+#: Temporary names of files named by their request (with a resume directory).
+_NAMED_PREFIX = "resume-"
+
+
+def _sweep_old_named(directory: Path, max_age: float) -> None:
+    """Remove request-named files older than TLS_CLIENT_RESUME_MAX_AGE: a
+    download completed by a run killed before the pipeline stored it, and
+    never asked for again."""
+    limit = time.time() - max_age
+    for path in directory.iterdir():
+        if path.name.startswith(_NAMED_PREFIX):
+            with suppress(OSError):
+                if path.stat().st_mtime < limit:
+                    path.unlink()
 
 
 def _sweep_own(directory: Path) -> None:

@@ -51,6 +51,8 @@ const (
 //	/redirect?to=/echo&code=302    redirect with a Set-Cookie, empty body
 //	/cookies                       two Set-Cookie and two X-Dup headers
 //	/conns                         {"accepted": N} for the serving server
+//	/ranges?key=K&n=N&cuts=C       a file served with Range/If-Range, cut C times;
+//	                               /ranges/log?key=K says what was sent (ranges.go)
 //
 // The values shown are the defaults. Sizes above 4 GiB, delays above 120 s
 // and more than 100000 chunks or events are answered with 400.
@@ -77,6 +79,7 @@ func Handler() http.Handler {
 	mux.HandleFunc("/conns", handleConns)
 	mux.HandleFunc("/tls", handleTLS)
 	registerLive(mux)
+	registerRanges(mux)
 	return withWireHeaders(mux)
 }
 
