@@ -39,11 +39,9 @@ from ._browsers import accept_encoding, browser_for, wants_browser_headers
 from ._config import STOPPED_MESSAGE, HandlerConfig, TLSClientSettingsError
 from ._failover_settings import FailoverSettings
 from ._failover_state import FailoverState
-from ._identities import IdentityFileError
-from ._identity_registry import identities_for
+from ._identity_registry import crawl_setup
 from ._profiles import check_profile
 from ._sites import site_of
-from .binding.library import load_library
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Collection, Coroutine, Sequence
@@ -117,16 +115,12 @@ class FailoverMiddleware:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         try:
-            config = HandlerConfig.from_settings(crawler.settings)
-            library = load_library(config.library_path)
-            try:
-                identities = identities_for(library, config.identity_files)
-            except IdentityFileError as exc:
-                raise TLSClientSettingsError(f"TLS_CLIENT_IDENTITY_FILES: {exc}") from None
-            profiles = library.info.profiles | identities.keys()
-            config = config.with_profile_of(profiles, library.info.default_profile)
+            setup = crawl_setup(crawler.settings)
+            config = setup.config
             assert config.failover is not None  # from_settings sets it
-            pool = failover_pool(config.failover.pool, identities.keys(), profiles, config.profile)
+            pool = failover_pool(
+                config.failover.pool, setup.identities.keys(), setup.profiles, config.profile
+            )
             _check_chain(crawler, config)
         except TLSClientSettingsError as exc:
             logger.error("%s", exc)

@@ -45,15 +45,13 @@ from twisted.python.failure import Failure
 from ._completions import CompletionDispatcher
 from ._config import (
     STOPPED_MESSAGE,
-    HandlerConfig,
     TLSClientSettingsError,
     ssl_key_log_file,
     warn_ignored_tls_settings,
 )
 from ._decoding import decoder_for
 from ._event_loop import call_later, sleep, start
-from ._identities import IdentityFileError
-from ._identity_registry import identities_for
+from ._identity_registry import crawl_setup
 from ._live import LiveBody
 from ._progress import DownloadProgress
 from ._request_input import (
@@ -73,8 +71,7 @@ from ._threads import make_runner
 from ._tls_options import PROCESS_PINS
 from ._version import __version__
 from .binding.envelopes import StreamRead
-from .binding.errors import NativeError, NativeLibraryError
-from .binding.library import load_library
+from .binding.errors import NativeError
 from .streaming import STREAM_META_KEY, attach, live_body_of
 
 if TYPE_CHECKING:
@@ -140,33 +137,13 @@ class TLSClientDownloadHandler:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         try:
-            config = HandlerConfig.from_settings(crawler.settings)
+            setup = crawl_setup(crawler.settings)
         except TLSClientSettingsError as exc:
             raise _stop_at_start(crawler, exc) from None
         warn_ignored_tls_settings(crawler.settings)
-        try:
-            self._library = load_library(config.library_path)
-        except NativeLibraryError as exc:  # not found or not loadable: nothing can be downloaded
-            raise _stop_at_start(crawler, TLSClientSettingsError(str(exc))) from None
-        if not self._library.supports("attachCompletionSocket"):
-            raise NotConfigured(
-                f"TLSClientDownloadHandler needs this project's tls-client library (raw bodies, ordered "
-                f"headers, streaming, the completion socket); {self._library.info.path} is "
-                f"{self._library.info.version} and has no attachCompletionSocket export. Unset "
-                f"TLS_CLIENT_LIBRARY_PATH / SCRAPY_TLSCLIENT_LIBRARY to use the library built into the "
-                f"package."
-            )
-        try:
-            identities = identities_for(self._library, config.identity_files)
-        except IdentityFileError as exc:
-            raise _stop_at_start(
-                crawler, TLSClientSettingsError(f"TLS_CLIENT_IDENTITY_FILES: {exc}")
-            ) from None
-        self._profiles = self._library.info.profiles | identities.keys()
-        try:
-            config = config.with_profile_of(self._profiles, self._library.info.default_profile)
-        except TLSClientSettingsError as exc:
-            raise _stop_at_start(crawler, exc) from None
+        self._library = setup.library
+        self._profiles = setup.profiles
+        config = setup.config
         self._config = replace(config, ssl_key_log_file=_key_log_file(crawler))
         self._calls = CompletionDispatcher(self._library)
         self._runner = make_runner(self._config.threads)

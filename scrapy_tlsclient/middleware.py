@@ -26,11 +26,8 @@ from ._browsers import (
     wants_browser_headers,
 )
 from ._config import STOPPED_MESSAGE, HandlerConfig, TLSClientSettingsError
-from ._identities import IdentityFileError
-from ._identity_registry import identities_for
+from ._identity_registry import crawl_setup
 from ._profiles import check_profile, profile_problem
-from .binding.errors import NativeLibraryError
-from .binding.library import load_library
 
 if TYPE_CHECKING:
     from typing import Self
@@ -83,18 +80,11 @@ class TLSClientMiddleware:
         # message goes to the log as one line; the exception raised past
         # Scrapy does not repeat it (STOPPED_MESSAGE).
         try:
-            config = HandlerConfig.from_settings(crawler.settings)
-            library = load_library(config.library_path)
-            try:
-                identities = identities_for(library, config.identity_files)
-            except IdentityFileError as exc:
-                raise TLSClientSettingsError(f"TLS_CLIENT_IDENTITY_FILES: {exc}") from None
-            profiles = library.info.profiles | identities.keys()
-            config = config.with_profile_of(profiles, library.info.default_profile)
-        except (TLSClientSettingsError, NativeLibraryError) as exc:
+            setup = crawl_setup(crawler.settings)
+        except TLSClientSettingsError as exc:
             logger.error("%s", exc)
             raise TLSClientSettingsError(STOPPED_MESSAGE) from None
-        return cls(config, profiles)
+        return cls(setup.config, setup.profiles)
 
     def process_request(self, request: Request) -> None:
         meta = request.meta

@@ -72,3 +72,16 @@ def test_stock_library_degrades_clearly(
                 "sessionId": "stock",
             }
         )
+
+
+def test_a_crawl_on_a_stock_library_stops_at_start(stock_library_path: Path) -> None:
+    """The handler and the middlewares need the completion socket and
+    identities as data: a library without them is refused by the exports'
+    names, before any request, instead of every request failing."""
+    from scrapy.settings import Settings
+
+    from scrapy_tlsclient import TLSClientSettingsError
+    from scrapy_tlsclient._identity_registry import crawl_setup
+
+    with pytest.raises(TLSClientSettingsError, match="no attachCompletionSocket, registerProfiles export"):
+        crawl_setup(Settings({"TLS_CLIENT_LIBRARY_PATH": str(stock_library_path)}))
