@@ -74,8 +74,9 @@ class CompletionDispatcher:
         self._tickets = (f"c{n}" for n in itertools.count())
         self._queue = f"scrapy-{secrets.token_hex(6)}"
         self._stopped = False
-        #: Submissions of this pass of the event loop, sent by _flush.
-        self._outbox: list[str] = []
+        #: Submissions (document, request body) of this pass of the event
+        #: loop, sent by _flush.
+        self._outbox: list[tuple[str, bytes]] = []
         #: Pushed streams by ticket, until their last piece.
         self._pushed: dict[str, PushedStream] = {}
         self._heartbeat_armed = False
@@ -95,13 +96,13 @@ class CompletionDispatcher:
         self._read_buffer = bytearray(READ_SIZE)
         self._unwatch = watch_readable(self._socket.fileno(), self._on_readable, loop)
 
-    async def request_stream(self, request_input: RequestInput) -> NativeResponse:
-        """Start a request and wait for its headers. ``request_input`` is the
-        caller's to give away: the binary-body options are added to it."""
+    async def request_stream(self, request_input: RequestInput, body: bytes = b"") -> NativeResponse:
+        """Start a request and wait for its headers; ``body`` is the request
+        body, sent as raw bytes beside the input."""
+        payload: Mapping[str, Any] = request_input
         if self._binary:
-            request_input["binaryBody"] = True
-            request_input["binaryMin"] = PREFETCH_INLINE_MAX
-        result: NativeResponse = await self._submit("requestStream", request_input)
+            payload = {**request_input, "binaryBody": True, "binaryMin": PREFETCH_INLINE_MAX}
+        result: NativeResponse = await self._submit("requestStream", payload, body)
         return result
 
     async def read_stream(
@@ -147,7 +148,7 @@ class CompletionDispatcher:
         if waiting:
             self._arm_heartbeat(delay_s)
 
-    def _submit(self, op: str, payload: Mapping[str, Any] | str) -> Awaitable[Any]:
+    def _submit(self, op: str, payload: Mapping[str, Any] | str, body: bytes = b"") -> Awaitable[Any]:
         waiter = Waiter(self._loop)
         if self._stopped:
             # The queue is dropped: nobody would take the result.
@@ -156,12 +157,13 @@ class CompletionDispatcher:
             return waiter.awaitable
         ticket = next(self._tickets)
         self._waiters[ticket] = waiter
-        self._send(self._library.submit_document(self._queue, op, ticket, payload))
+        self._send(self._library.submit_document(self._queue, op, ticket, payload), body)
         return waiter.awaitable
 
-    def _send(self, document: str) -> None:
-        """Send ``document`` with the others of this pass of the event loop."""
-        self._outbox.append(document)
+    def _send(self, document: str, body: bytes = b"") -> None:
+        """Send ``document`` (and the request body it sends) with the others
+        of this pass of the event loop."""
+        self._outbox.append((document, body))
         if len(self._outbox) == 1:
             self._call_soon(self._flush)
 
@@ -173,7 +175,8 @@ class CompletionDispatcher:
             return
         self._library.check_not_forked()
         try:
-            self._socket.sendall(submission_frames(documents))
+            for piece in submission_frames(documents):
+                self._socket.sendall(piece)
         except OSError as error:  # the library closed its end: not ours to survive
             self._fail_all(NativeLibraryError(f"the tls-client completion socket failed: {error}"))
 

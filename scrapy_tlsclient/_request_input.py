@@ -107,6 +107,8 @@ class NativeCall:
     #: The spider reads the body (``tls_client_stream``): the handler
     #: enforces the deadline until the headers only.
     stream: bool = False
+    #: The request body, sent beside the input as raw bytes.
+    body: bytes = b""
 
 
 def request_input_from(
@@ -195,10 +197,7 @@ def request_input_from(
     if _bool_meta(request, "tls_client_debug", config.debug):
         # A debug call gets a client of its own, so its log is this request's.
         request_input["withDebug"] = True
-    if request.body:
-        request_input["requestBody"] = base64.b64encode(request.body).decode("ascii")
-        request_input["isByteRequest"] = True
-    return NativeCall(request_input, key, timeout, stream)
+    return NativeCall(request_input, key, timeout, stream, request.body)
 
 
 def client_options(

@@ -300,7 +300,7 @@ class TLSClientDownloadHandler:
         timed = call.stream and call.timeout <= LONGEST_DEADLINE
         disarm = call_later(call.timeout, time_out) if timed else None
         try:
-            return await self._calls.request_stream(request_input)
+            return await self._calls.request_stream(request_input, call.body)
         except NativeError as exc:
             transfer.open_stream = None
             _log_debug(request, exc.debug_log)

@@ -213,16 +213,16 @@ func TestDroppedQueueReleasesItsBuffers(t *testing.T) {
 	st := startStream(t, b, req(s.H2+"/bytes?n=1000000", nil))
 	for i := range 3 {
 		in := map[string]any{"streamId": st.StreamID, "timeoutMs": 5000, "binary": true}
-		b.submit(mustJSON(t, map[string]any{"queue": "gone", "op": "readStream", "ticket": fmt.Sprint(i), "input": in}))
+		b.submit(mustJSON(t, map[string]any{"queue": "gone", "op": "readStream", "ticket": fmt.Sprint(i), "input": in}), nil)
 	}
 	prefetch := req(s.H2+"/bytes?n=100", map[string]any{"binaryBody": true, "prefetchBytes": 1000, "prefetchTimeoutMs": 2000})
-	b.submit(mustJSON(t, map[string]any{"queue": "gone", "op": "requestStream", "ticket": "p", "input": prefetch}))
+	b.submit(mustJSON(t, map[string]any{"queue": "gone", "op": "requestStream", "ticket": "p", "input": prefetch}), nil)
 	waitFor(t, func() bool { return b.completions.pending() == 4 && b.UntakenBuffers() == 4 })
 	// Completing only after the drop.
 	late := startStream(t, b, req(s.H2+"/stream?chunks=2&size=10&interval_ms=300", nil))
 	readChunk(t, b, late.StreamID, 5000, 0)
 	lateRead := map[string]any{"streamId": late.StreamID, "timeoutMs": -1, "binary": true}
-	b.submit(mustJSON(t, map[string]any{"queue": "gone", "op": "readStream", "ticket": "late", "input": lateRead}))
+	b.submit(mustJSON(t, map[string]any{"queue": "gone", "op": "readStream", "ticket": "late", "input": lateRead}), nil)
 	time.Sleep(100 * time.Millisecond) // the late read waits for its chunk
 
 	b.DropCompletionQueue([]byte(`{"queue": "gone"}`))
@@ -248,7 +248,7 @@ func TestSubmitAfterDropIsDiscarded(t *testing.T) {
 	// A read submitted after its consumer stopped (a read-ahead racing a
 	// close) must not recreate the queue and park its buffer there.
 	in := map[string]any{"streamId": st.StreamID, "timeoutMs": 5000, "binary": true}
-	b.submit(mustJSON(t, map[string]any{"queue": "stopped", "op": "readStream", "ticket": "late", "input": in}))
+	b.submit(mustJSON(t, map[string]any{"queue": "stopped", "op": "readStream", "ticket": "late", "input": in}), nil)
 	waitFor(t, func() bool { return b.completions.pending() == 0 })
 	assertNoBuffers(t, b)
 	b.completions.mu.Lock()

@@ -360,7 +360,9 @@ func buildRequest(in *RequestInput) (*http.Request, error) {
 		return nil, newError(CodeInvalidInput, "no request url or request method provided")
 	}
 	var body io.Reader
-	if in.RequestBody != nil && *in.RequestBody != "" {
+	if len(in.rawRequestBody) > 0 {
+		body = bytes.NewReader(in.rawRequestBody)
+	} else if in.RequestBody != nil && *in.RequestBody != "" {
 		raw := []byte(*in.RequestBody)
 		if in.IsByteRequest {
 			decoded, err := base64.StdEncoding.DecodeString(*in.RequestBody)

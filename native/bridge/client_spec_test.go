@@ -16,6 +16,7 @@ var perCallFields = map[string]bool{
 	"HeadersList": true, "Latin1Headers": true, "HTTP2OnlyHeaders": true, "RawBody": true,
 	"StreamID": true, "WithPeerCertificate": true, "StreamBufferChunks": true,
 	"PrefetchBytes": true, "PrefetchTimeoutMs": true, "BinaryBody": true, "BinaryMin": true,
+	"rawRequestBody": true,
 	// The deadline is per call, except through HTTP(S) proxies
 	// (TestProxyDeadlineIsInTheKey).
 	"TimeoutSeconds": true, "TimeoutMilliseconds": true,

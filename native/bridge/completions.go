@@ -157,18 +157,30 @@ func (q *completionQueue) deliver(c Completion, final bool) bool {
 	return true
 }
 
-var submitOps = map[string]func(b *Bridge, payload []byte) answer{
-	"request":       (*Bridge).requestOp,
-	"requestStream": (*Bridge).requestStreamOp,
-	"readStream":    (*Bridge).readStreamOp,
-	"readStreamAll": (*Bridge).readStreamAllOp,
-	"cancelStream":  func(b *Bridge, payload []byte) answer { return plainAnswer(b.CancelStream(payload)) },
+// submitOps are the operations a submission can start. Those that send a
+// request take the frame's body as the request body.
+var submitOps = map[string]func(b *Bridge, payload, body []byte) answer{
+	"request":       (*Bridge).requestWithBody,
+	"requestStream": (*Bridge).requestStreamWithBody,
+	"readStream":    withoutBody((*Bridge).readStreamOp),
+	"readStreamAll": withoutBody((*Bridge).readStreamAllOp),
+	"cancelStream":  withoutBody(func(b *Bridge, payload []byte) answer { return plainAnswer(b.CancelStream(payload)) }),
+}
+
+// withoutBody refuses a frame body for an operation that sends none.
+func withoutBody(op func(b *Bridge, payload []byte) answer) func(b *Bridge, payload, body []byte) answer {
+	return func(b *Bridge, payload, body []byte) answer {
+		if len(body) > 0 {
+			return responseAnswer(b.errorResponse(nil, newError(CodeInvalidInput, "this operation takes no body")))
+		}
+		return op(b, payload)
+	}
 }
 
 // submit starts the operation a submission document names, in the
 // background; its result goes to the document's queue under its ticket.
 // Every submission completes exactly once, errors included.
-func (b *Bridge) submit(payload []byte) {
+func (b *Bridge) submit(payload, body []byte) {
 	var in submitInput
 	err := json.Unmarshal(payload, &in)
 	if err == nil && in.Op == "streamCredit" {
@@ -195,7 +207,7 @@ func (b *Bridge) submit(payload []byte) {
 		queue.push(Completion{Ticket: in.Ticket, Op: in.Op, Result: marshal(out)})
 		return
 	}
-	if in.Op == "pushStream" {
+	if in.Op == "pushStream" && len(body) == 0 {
 		go b.pushStream(queue, in.Ticket, in.Input)
 		return
 	}
@@ -207,7 +219,7 @@ func (b *Bridge) submit(payload []byte) {
 		return
 	}
 	go func() {
-		result := op(b, in.Input)
+		result := op(b, in.Input, body)
 		if !queue.push(Completion{Ticket: in.Ticket, Op: in.Op, Result: result.json, buffer: result.buffer}) {
 			b.buffers.discard(result.buffer)
 		}

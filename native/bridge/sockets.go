@@ -21,8 +21,10 @@ import (
 // Side by side in the crawl benchmark, the socket cut the CPU per page by
 // 5-8 % (docs/benchmarks.rst).
 //
-// Frames from the caller: a 4-byte little-endian length, then one
-// submission document, {"queue","op","ticket","input"}.
+// Frames from the caller: an 8-byte header of two little-endian uint32s
+// (the length of a submission document, {"queue","op","ticket","input"},
+// and of the request body that follows it, 0 for none), the document, then
+// the body: raw bytes, which a request or requestStream sends as its body.
 //
 // Frames to the caller: an 8-byte header, two little-endian uint32s (the
 // length of the completion's JSON, {"ticket","op","result"}, and the
@@ -232,15 +234,22 @@ func (s *completionSocket) frames(batch []Completion) net.Buffers {
 func (b *Bridge) readSubmissions(s *completionSocket) {
 	defer func() { b.buffers.discard(b.completions.drop(s.queue)...) }() // idempotent
 	reader := bufio.NewReaderSize(s.conn, 64<<10)
-	var head [4]byte
+	var head [8]byte
 	for {
 		if _, err := io.ReadFull(reader, head[:]); err != nil {
 			return
 		}
-		document := make([]byte, binary.LittleEndian.Uint32(head[:]))
+		document := make([]byte, binary.LittleEndian.Uint32(head[:4]))
 		if _, err := io.ReadFull(reader, document); err != nil {
 			return
 		}
-		b.submit(document)
+		var body []byte
+		if n := binary.LittleEndian.Uint32(head[4:]); n > 0 {
+			body = make([]byte, n)
+			if _, err := io.ReadFull(reader, body); err != nil {
+				return
+			}
+		}
+		b.submit(document, body)
 	}
 }

@@ -2,7 +2,9 @@ package bridge
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -52,6 +54,7 @@ func writeRaw(t *testing.T, w io.Writer, documents ...[]byte) {
 	var frames []byte
 	for _, d := range documents {
 		frames = binary.LittleEndian.AppendUint32(frames, uint32(len(d)))
+		frames = binary.LittleEndian.AppendUint32(frames, 0) // no body
 		frames = append(frames, d...)
 	}
 	if _, err := w.Write(frames); err != nil {
@@ -203,7 +206,7 @@ func TestClosingTheCallersEndDropsTheQueue(t *testing.T) {
 	})
 	// Nothing submitted to it from now on starts.
 	started := b.callsStarted.Load()
-	b.submit(mustJSON(t, map[string]any{"queue": "orphan", "op": "request", "ticket": "late", "input": req(s.H2+"/bytes?n=10", nil)}))
+	b.submit(mustJSON(t, map[string]any{"queue": "orphan", "op": "request", "ticket": "late", "input": req(s.H2+"/bytes?n=10", nil)}), nil)
 	time.Sleep(50 * time.Millisecond)
 	if n := b.callsStarted.Load() - started; n != 0 || b.completions.pending() != 0 {
 		t.Fatalf("%d calls started for a dropped queue, %d pending", n, b.completions.pending())
@@ -314,4 +317,50 @@ func TestAttachingASocketRefusesBadDescriptors(t *testing.T) {
 			t.Errorf("%s: %+v", name, r)
 		}
 	}
+}
+
+// writeWithBody writes one submission frame carrying body.
+func writeWithBody(t *testing.T, w io.Writer, document any, body []byte) {
+	t.Helper()
+	encoded := mustJSON(t, document)
+	frame := binary.LittleEndian.AppendUint32(nil, uint32(len(encoded)))
+	frame = binary.LittleEndian.AppendUint32(frame, uint32(len(body)))
+	frame = append(append(frame, encoded...), body...)
+	if _, err := w.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestARequestBodyTravelsAsRawBytes(t *testing.T) {
+	b := New()
+	s := testServers(t)
+	ours := socketPair(t, b, "")
+	body := pattern(3 << 20)
+	for _, base := range []string{s.HTTP, s.H2} {
+		in := req(base+"/echo", map[string]any{"requestMethod": "POST", "prefetchBytes": 1 << 20, "prefetchTimeoutMs": 5000})
+		writeWithBody(t, ours, map[string]any{"op": "requestStream", "ticket": "post", "input": in}, body)
+		r := decode[Response](t, readFrames(t, ours, 1, 20*time.Second)["post"].Result)
+		var echo struct {
+			BodyLen    int64  `json:"body_len"`
+			BodySHA256 string `json:"body_sha256"`
+		}
+		if err := json.Unmarshal(dataURLBytes(t, r.Body), &echo); err != nil {
+			t.Fatalf("%s: %v in %+v", base, err, r)
+		}
+		sum := sha256.Sum256(body)
+		if echo.BodyLen != int64(len(body)) || echo.BodySHA256 != hex.EncodeToString(sum[:]) {
+			t.Fatalf("%s: the server got %d bytes, %s", base, echo.BodyLen, echo.BodySHA256)
+		}
+	}
+	// A body twice, and a body for an operation that sends none, are refused.
+	twice := req(s.HTTP+"/echo", map[string]any{"requestMethod": "POST", "requestBody": "eA=="})
+	writeWithBody(t, ours, map[string]any{"op": "request", "ticket": "twice", "input": twice}, []byte("x"))
+	writeWithBody(t, ours, map[string]any{"op": "readStream", "ticket": "read", "input": map[string]any{"streamId": "s"}}, []byte("x"))
+	got := readFrames(t, ours, 2, 10*time.Second)
+	for _, ticket := range []string{"twice", "read"} {
+		if r := decode[Response](t, got[ticket].Result); r.ErrorCode != CodeInvalidInput {
+			t.Errorf("%s: %+v", ticket, r)
+		}
+	}
+	assertNoLeftoversEventually(t, b)
 }

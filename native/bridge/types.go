@@ -95,6 +95,11 @@ type RequestInput struct {
 	// later (Scrapy's handlers read it when they are created) passes it
 	// here. See keylog.go.
 	SSLKeyLogFile *string `json:"sslKeyLogFile"`
+
+	// rawRequestBody is the request body given beside the JSON, as raw
+	// bytes (a completion socket's submission frame); it replaces
+	// requestBody.
+	rawRequestBody []byte
 }
 
 // Cookie is upstream's cookie JSON shape; expires is unix seconds.

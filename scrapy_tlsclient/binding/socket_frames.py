@@ -1,7 +1,9 @@
 """The frames of a completion socket (docs/abi.rst, "Completion socket").
 
-Submissions go to the library as a 4-byte little-endian length and a
-submit document. Completions come back as an 8-byte header (two
+Submissions go to the library as an 8-byte header (two little-endian
+uint32s: the length of the submission document and of the request body
+that follows it, 0 for none), the document, then the body as raw bytes.
+Completions come back as an 8-byte header (two
 little-endian uint32s: the length of the completion's JSON and of its
 body), the JSON, then the body: the bytes of the buffer the result names.
 No bytes follow a body length of ``BODY_RELEASED`` (that buffer was
@@ -30,23 +32,36 @@ __all__ = [
 
 BODY_RELEASED: Final = 0xFFFFFFFF
 BODY_BY_HANDLE: Final = 0xFFFFFFFE
-_SUBMISSION_HEAD: Final = struct.Struct("<I")
+_SUBMISSION_HEAD: Final = struct.Struct("<II")
 _COMPLETION_HEAD: Final = struct.Struct("<II")
 _HEAD_SIZE: Final = _COMPLETION_HEAD.size
-#: The most one submission frame can carry (its length is a uint32).
+#: The most a submission document, or its body, can be (a uint32 length).
 MAX_SUBMISSION_BYTES: Final = 0xFFFFFFFF
+#: A body at least this long is written as it is, not copied into the
+#: frames around it: a 50 MB upload then exists once in Python's memory.
+_OWN_WRITE_MIN: Final = 64 * 1024
 
 
-def submission_frames(documents: Iterable[str]) -> bytes:
-    """The frames that submit ``documents``, in order, as one write."""
-    parts: list[bytes] = []
-    for document in documents:
+def submission_frames(submissions: Iterable[tuple[str, bytes]]) -> list[bytes]:
+    """The frames that submit ``(document, body)`` pairs, in order, as the
+    pieces to write one after the other: short pieces joined, long bodies
+    left as they are."""
+    pieces: list[bytes] = []
+    joined: list[bytes] = []
+    for document, body in submissions:
         encoded = document.encode("utf-8")
-        if len(encoded) > MAX_SUBMISSION_BYTES:
-            raise ValueError(f"a submission of {len(encoded)} bytes exceeds the frame limit (4 GiB)")
-        parts.append(_SUBMISSION_HEAD.pack(len(encoded)))
-        parts.append(encoded)
-    return b"".join(parts)
+        for name, size in (("submission", len(encoded)), ("request body", len(body))):
+            if size > MAX_SUBMISSION_BYTES:
+                raise ValueError(f"a {name} of {size} bytes exceeds the frame limit (4 GiB)")
+        joined += (_SUBMISSION_HEAD.pack(len(encoded), len(body)), encoded)
+        if len(body) >= _OWN_WRITE_MIN:
+            pieces += (b"".join(joined), body)
+            joined = []
+        elif body:
+            joined.append(body)
+    if joined:
+        pieces.append(b"".join(joined))
+    return pieces
 
 
 class _TakeBuffer:

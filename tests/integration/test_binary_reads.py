@@ -135,7 +135,9 @@ class _Socket:
         self.ready: list[CompletionFrame] = []
 
     def submit(self, op: str, ticket: str, payload: object) -> None:
-        self.sock.sendall(submission_frames([self.library.submit_document(self.queue, op, ticket, payload)]))
+        document = self.library.submit_document(self.queue, op, ticket, payload)
+        for piece in submission_frames([(document, b"")]):
+            self.sock.sendall(piece)
 
     def next(self) -> tuple[dict[str, Any], FrameBody]:
         while not self.ready:

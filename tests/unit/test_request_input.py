@@ -38,10 +38,12 @@ def test_headers_keep_repeats_drop_none_and_proxy_authorization() -> None:
     assert header_pairs(request.headers) == [["X-Repeat", "1"], ["X-Repeat", "2"], ["Accept", "a/b"]]
 
 
-def test_body_is_base64_and_scrapy_owns_redirects_cookies_decoding() -> None:
-    got = native_input(Request("https://example.com/", method="POST", body=b"\x00\xff"))
-    assert got["requestBody"] == base64.b64encode(b"\x00\xff").decode()
-    assert got["isByteRequest"] is True
+def test_the_body_goes_beside_the_input_and_scrapy_owns_redirects_cookies_decoding() -> None:
+    request = Request("https://example.com/", method="POST", body=b"\x00\xff")
+    call = request_input_from(request, CONFIG, stream_id="s1")
+    assert call.body == b"\x00\xff"
+    got = dict(call.request_input)
+    assert "requestBody" not in got and "isByteRequest" not in got
     assert got["followRedirects"] is False
     assert got["withoutCookieJar"] is True
     assert got["rawBody"] is True

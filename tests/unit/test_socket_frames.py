@@ -34,11 +34,21 @@ def frame(encoded: bytes, body: object) -> bytes:
     return struct.pack("<II", len(encoded), len(body)) + encoded + body
 
 
-def test_submissions_are_length_prefixed_utf8() -> None:
-    assert submission_frames(['{"a":1}', '{"é":"✓"}']) == (
-        b"\x07\x00\x00\x00" + b'{"a":1}' + b"\x0c\x00\x00\x00" + '{"é":"✓"}'.encode()
+def test_submissions_are_length_prefixed_utf8_with_their_bodies() -> None:
+    assert submission_frames([('{"a":1}', b""), ('{"é":"✓"}', b"\x00\xff")]) == [
+        struct.pack("<II", 7, 0) + b'{"a":1}' + struct.pack("<II", 12, 2) + '{"é":"✓"}'.encode() + b"\x00\xff"
+    ]
+    assert submission_frames([]) == []
+
+
+def test_a_long_body_is_written_as_it_is() -> None:
+    """A large upload is not copied into the frames around it."""
+    body = bytes(1 << 20)
+    pieces = submission_frames([("{}", body), ("[]", b"")])
+    assert pieces[1] is body
+    assert (
+        b"".join(pieces) == struct.pack("<II", 2, len(body)) + b"{}" + body + struct.pack("<II", 2, 0) + b"[]"
     )
-    assert submission_frames([]) == b""
 
 
 def test_a_whole_stream_in_one_read() -> None:
@@ -107,4 +117,6 @@ def test_a_submission_over_the_frame_limit_is_refused(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(frames, "MAX_SUBMISSION_BYTES", 10)
     with pytest.raises(ValueError, match="exceeds the frame limit"):
-        frames.submission_frames(["x" * 11])
+        frames.submission_frames([("x" * 11, b"")])
+    with pytest.raises(ValueError, match="request body of 11 bytes exceeds"):
+        frames.submission_frames([("{}", b"x" * 11)])
