@@ -1,5 +1,6 @@
-"""``python -m scrapy_tlsclient profiles [NAME]``: the browser identities
-this package has, or one of them in full (docs/profiles.rst)."""
+"""``python -m scrapy_tlsclient profiles [NAME] [--all]``: the browser
+identities this package has (with ``--all``, every profile name a request
+may use), or one of them in full (docs/profiles.rst)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from ._identities import (
 )
 from ._profile_check import comparison, measure_identity
 from .binding.errors import NativeError, NativeLibraryError
+from .binding.library import get_library
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     profiles = commands.add_parser("profiles", help="list the browser identities, or show one")
     profiles.add_argument("name", nargs="?", help="an identity to show in full")
     profiles.add_argument("--file", action="append", default=[], help="an extra identity file (repeatable)")
+    profiles.add_argument(
+        "--all",
+        action="store_true",
+        help="also name tls-client's compiled profiles, which a request may use too",
+    )
     profiles.add_argument(
         "--measure",
         action="store_true",
@@ -64,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.measure:
             parser.error("--measure needs an identity NAME")
         _list(identities)
+        if args.all:
+            compiled = sorted(get_library().info.profiles)
+            print(
+                f"\ntls-client's compiled profiles ({len(compiled)}; no identity data): {', '.join(compiled)}"
+            )
         return 0
     if args.name not in identities:
         print(f"unknown identity {args.name!r}; known: {', '.join(sorted(identities))}", file=sys.stderr)

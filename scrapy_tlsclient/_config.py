@@ -48,13 +48,38 @@ class TLSClientSettingsError(ValueError):
     __module__ = "scrapy_tlsclient"
 
 
-#: What the TLSClientSettingsError raised past Scrapy says: the reactor
-#: prints its traceback once (asyncio) or twice (Twisted), after the one
+#: What the TLSClientSettingsError raised past Scrapy says, after the one
 #: error line that names the setting or the library that is missing.
 STOPPED_MESSAGE = (
     "scrapy_tlsclient cannot start with these settings or this installation "
     "(the error logged above names the setting, or the library that cannot be loaded)"
 )
+
+
+def stopped_error() -> TLSClientSettingsError:
+    """The error that stops a crawl at start, once its cause is logged.
+
+    Scrapy does not retrieve the failure of a crawl that cannot start: the
+    loop logs it with a traceback through Scrapy's code (asyncio's "Task
+    exception was never retrieved", Twisted's "Unhandled error in
+    Deferred", twice), some 30 lines after the one that says what is
+    wrong. Those echoes of this error say nothing more, so they are left
+    out of the log; ``scrapy crawl`` still exits 1."""
+    for name in ("asyncio", "twisted"):
+        target = logging.getLogger(name)
+        if not any(isinstance(f, _StoppedEcho) for f in target.filters):
+            target.addFilter(_StoppedEcho())
+    return TLSClientSettingsError(STOPPED_MESSAGE)
+
+
+class _StoppedEcho(logging.Filter):
+    """Drops a loop's report of the error stopped_error made."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, TLSClientSettingsError) and str(error) == STOPPED_MESSAGE:
+            return False
+        return STOPPED_MESSAGE not in record.getMessage()
 
 
 #: A current Chrome whose JA4 and Akamai fingerprints match the real

@@ -21,7 +21,7 @@ def check_profile(name: object, known: Collection[str], where: str) -> str:
     hint = f"close matches: {', '.join(close)}" if close else "no close match"
     raise ValueError(
         f"{where}: unknown tls-client profile {name!r} ({hint}). The {len(known)} valid names are "
-        f'listed by python -c "import scrapy_tlsclient as t; print(sorted(t.get_library().info.profiles))"'
+        "listed by python -m scrapy_tlsclient profiles --all"
     )
 
 

@@ -36,7 +36,7 @@ from scrapy.utils.misc import load_object
 
 from ._blocks import block_reason, retry_after_seconds
 from ._browsers import accept_encoding, browser_for, wants_browser_headers
-from ._config import STOPPED_MESSAGE, HandlerConfig, TLSClientSettingsError
+from ._config import HandlerConfig, TLSClientSettingsError, stopped_error
 from ._failover_settings import FailoverSettings
 from ._failover_state import FailoverState
 from ._identity_registry import crawl_setup
@@ -124,7 +124,7 @@ class FailoverMiddleware:
             _check_chain(crawler, config)
         except TLSClientSettingsError as exc:
             logger.error("%s", exc)
-            raise TLSClientSettingsError(STOPPED_MESSAGE) from None
+            raise stopped_error() from None
         if crawler.settings.get("USER_AGENT") != _SCRAPY_USER_AGENT:
             logger.warning(
                 "USER_AGENT is set: FailoverMiddleware leaves alone requests that carry a User-Agent of "

@@ -44,9 +44,9 @@ from twisted.python.failure import Failure
 
 from ._completions import CompletionDispatcher
 from ._config import (
-    STOPPED_MESSAGE,
     TLSClientSettingsError,
     ssl_key_log_file,
+    stopped_error,
     warn_ignored_tls_settings,
 )
 from ._decoding import decoder_for
@@ -883,7 +883,7 @@ class _BadSettingsGuard:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> _BadSettingsGuard:
         if crawler in _BAD_SETTINGS_REPORTED:
-            raise TLSClientSettingsError(STOPPED_MESSAGE)
+            raise stopped_error()
         raise NotConfigured
 
 

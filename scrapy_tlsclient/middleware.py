@@ -25,7 +25,7 @@ from ._browsers import (
     request_kind,
     wants_browser_headers,
 )
-from ._config import STOPPED_MESSAGE, HandlerConfig, TLSClientSettingsError
+from ._config import HandlerConfig, TLSClientSettingsError, stopped_error
 from ._identity_registry import crawl_setup
 from ._profiles import check_profile, profile_problem
 
@@ -83,7 +83,7 @@ class TLSClientMiddleware:
             setup = crawl_setup(crawler.settings)
         except TLSClientSettingsError as exc:
             logger.error("%s", exc)
-            raise TLSClientSettingsError(STOPPED_MESSAGE) from None
+            raise stopped_error() from None
         return cls(setup.config, setup.profiles)
 
     def process_request(self, request: Request) -> None:

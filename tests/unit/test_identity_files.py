@@ -86,3 +86,6 @@ def test_the_cli_lists_every_identity_and_shows_one(capsys: pytest.CaptureFixtur
     shown = capsys.readouterr().out
     assert "published JA4:" in shown and "[download]" in shown
     assert main(["profiles", "nosuch"]) == 2
+    assert main(["profiles", "--all"]) == 0
+    every = capsys.readouterr().out
+    assert DEFAULT_PROFILE in every and "chrome_131" in every
