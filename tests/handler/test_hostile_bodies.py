@@ -1,14 +1,16 @@
-"""Encoded bodies a hostile server sends, on the paths where the handler
-decodes them itself (``body_file`` and spider streams), over HTTP/1.1 and
-HTTP/2: decompression bombs of every encoding Scrapy decodes stop at the
-size limit with bounded memory; several gzip members or zstd frames decode
-whole and byte-exact; a body cut inside a compressed stream is data loss,
-never a complete file. The test server's ``/serve`` sends the crafted body
-exactly as given."""
+"""Encoded bodies a hostile server sends, on every path (in memory, where
+Scrapy's HttpCompressionMiddleware decodes; ``body_file``, spider streams and
+TLSFilesPipeline, where the handler decodes), over HTTP/1.1 and HTTP/2:
+decompression bombs of every encoding Scrapy decodes stop at the size
+limit with bounded memory; several gzip members or zstd frames decode whole
+and byte-exact; a body cut inside a compressed stream is data loss, never a
+complete file. The test server's ``/serve`` sends the crafted body exactly
+as given."""
 
 from __future__ import annotations
 
 import gzip
+import json
 import threading
 import zlib
 from functools import cache
@@ -24,7 +26,7 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 
 from scrapy_tlsclient import stream_of
 
-from conftest import Servers
+from conftest import Servers, run_python
 from handler_utils import open_handler, open_http11
 
 if TYPE_CHECKING:
@@ -257,3 +259,104 @@ async def test_a_stream_with_a_content_length_past_download_maxsize_streams(serv
         limited = request.replace(meta={"tls_client_stream": True, "download_maxsize": 1000000})
         with pytest.raises(DownloadCancelledError):
             await handler.download_request(limited)
+
+
+@pytest.mark.parametrize("server", SERVERS)
+@pytest.mark.parametrize("encoding", ENCODINGS)
+@deferred_f_from_coro_f
+async def test_a_bomb_stops_at_the_limit_in_memory(servers: Servers, encoding: str, server: str) -> None:
+    """In memory the handler returns the body as it came (``rawBody``) and
+    Scrapy's HttpCompressionMiddleware decodes it in bounded steps, as
+    after Scrapy's own handler: the bomb is refused at the limit."""
+    from scrapy.downloadermiddlewares.httpcompression import HttpCompressionMiddleware
+    from scrapy.exceptions import IgnoreRequest
+    from scrapy.utils.test import get_crawler
+
+    request = served(getattr(servers, server), encoding, bomb(encoding), download_maxsize=LIMIT)
+    middleware = HttpCompressionMiddleware.from_crawler(
+        get_crawler(settings_dict={"DOWNLOAD_MAXSIZE": LIMIT})
+    )
+    async with open_handler() as handler:
+        with PeakRSS() as rss:
+            response = await handler.download_request(request)
+            assert response.body == bomb(encoding)  # as sent: small
+            with pytest.raises(IgnoreRequest, match="exceeded DOWNLOAD_MAXSIZE"):
+                middleware.process_response(request, response)
+    assert rss.growth < RSS_GROWTH_MAX, rss.growth
+
+
+PIPELINE_BOMB = """
+import json, sys
+import scrapy
+from scrapy.crawler import CrawlerProcess
+from scrapy_tlsclient import TLSFilesPipeline
+
+config = json.loads(sys.argv[1])
+bomb = open(config["bomb"], "rb").read()
+out = {}
+
+def rss(field):
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field):
+                return int(line.split()[1]) * 1024
+
+class BombPipeline(TLSFilesPipeline):
+    # The test server's /serve answers a POST with its body: the bomb.
+    def get_media_requests(self, item, info):
+        yield scrapy.Request(config["url"], method="POST", body=bomb, dont_filter=True)
+
+class Spider(scrapy.Spider):
+    name = "bomb"
+
+    async def start(self):
+        yield scrapy.Request(config["warm"], callback=self.warm, dont_filter=True)
+
+    def warm(self, response):
+        out["baseline"] = rss("VmRSS:")
+        with open("/proc/self/clear_refs", "w") as refs:  # VmHWM starts again from VmRSS
+            refs.write("5")
+        yield {"file_urls": [config["url"]]}
+
+class Collect:
+    def process_item(self, item):
+        out["files"] = item["files"]
+        return item
+
+process = CrawlerProcess({
+    "DOWNLOAD_HANDLERS": {"https": "scrapy_tlsclient.TLSClientDownloadHandler"},
+    "ITEM_PIPELINES": {"__main__.BombPipeline": 1, "__main__.Collect": 2},
+    "FILES_STORE": config["store"], "DOWNLOAD_MAXSIZE": config["limit"], "DOWNLOAD_WARNSIZE": 0,
+    "LOG_LEVEL": "ERROR", "TELNETCONSOLE_ENABLED": False, "WARN_ON_GENERATOR_RETURN_VALUE": False,
+})
+process.crawl(Spider)
+process.start()
+out["peak"] = rss("VmHWM:")
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("server", SERVERS)
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_a_bomb_stops_at_the_limit_through_tls_files_pipeline(
+    servers: Servers, tmp_path: Path, encoding: str, server: str
+) -> None:
+    """Through a real crawl: the item's file fails, nothing is stored (no
+    partial file either), and the process's peak memory stays bounded."""
+    bomb_file = tmp_path / "bomb"
+    bomb_file.write_bytes(bomb(encoding))
+    store = tmp_path / "store"
+    base = getattr(servers, server)
+    config = {
+        "bomb": str(bomb_file),
+        "url": f"{base}/serve?encoding={encoding}",
+        "warm": f"{base}/bytes?n=1000",
+        "store": str(store),
+        "limit": LIMIT,
+    }
+    result = run_python(PIPELINE_BOMB, json.dumps(config))
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["files"] == [], figures
+    assert not any(path.is_file() for path in store.rglob("*")), list(store.rglob("*"))
+    assert figures["peak"] - figures["baseline"] < RSS_GROWTH_MAX, figures
