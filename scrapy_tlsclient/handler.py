@@ -42,6 +42,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.misc import load_object
 from twisted.python.failure import Failure
 
+from ._body_file import check_body_file
 from ._completions import CompletionDispatcher
 from ._config import (
     TLSClientSettingsError,
@@ -95,24 +96,15 @@ __all__ = ["TLSClientDownloadHandler"]
 READ_HEARTBEAT_MS = 1000
 #: Bytes one readStream call may return (already-buffered chunks joined).
 READ_MAX_BYTES = 512 * 1024
-#: A body_file download buffers up to this many 64 KiB blocks in the
-#: library (2 MiB instead of 1), so the network keeps flowing while a write
-#: or a read's answer is under way. When Python writes the file it takes up
-#: to FILE_READ_MAX_BYTES per read; when the library writes, a read goes on
-#: until the heartbeat or DOWNLOAD_MAXSIZE (docs/abi.rst, "Body to a file").
-#: A 4 MiB buffer grew the files-pipeline test's peak RSS from 28-43 MiB to
-#: 58-65 MiB (Go's heap at 1 GB/s of block churn), against its 64 MiB bound.
-FILE_BUFFER_BLOCKS = 32
+#: When Python writes a body_file it takes up to this much per read; when
+#: the library writes, a read goes on until the heartbeat or
+#: DOWNLOAD_MAXSIZE (docs/abi.rst, "Body to a file").
 FILE_READ_MAX_BYTES = 2 << 20
 #: The most decoded output held at once on its way to a ``body_file``: a
 #: compressed read can stand for any amount of output (a 1.6 KB brotli
 #: body for 1 GiB), so the decoder gives it in pieces of this size, each
 #: counted against DOWNLOAD_MAXSIZE before it is written.
 FILE_DECODED_PIECE_MAX = 1 << 20
-#: requestStream also waits this long for the first body bytes, so a small
-#: page costs one native call (docs/abi.rst, prefetchBytes).
-PREFETCH_BYTES = 64 * 1024
-PREFETCH_TIMEOUT_MS = 100
 #: close() waits at most this long for downloads to unwind.
 CLOSE_GRACE_S = 4.0
 #: Crawlers whose scheduled requests a handler already checks.
@@ -243,8 +235,12 @@ class TLSClientDownloadHandler:
             profiles=self._profiles,
             clients=self._clients,
         )
-        request_input = call.request_input  # a fresh dict, completed here
-        pins = request_input.get("certificatePinningHosts")
+        if request.meta.get("body_file") is not None:
+            # Refused before anything is sent (a directory that is missing
+            # or read-only, a device, a name too long), off the event loop:
+            # it looks at the file system.
+            await self._runner.run(check_body_file, request.meta["body_file"])
+        pins = call.request_input.get("certificatePinningHosts")
         if pins:
             PROCESS_PINS.register(
                 pins, "Certificate pins (tls_client_certificate_pins / TLS_CLIENT_CERTIFICATE_PINS)"
@@ -252,14 +248,7 @@ class TLSClientDownloadHandler:
         session_id, evicted = self._sessions.session_for(call.session_key)
         if evicted is not None:
             await self._runner.run(self._library.destroy_session, evicted)
-        request_input["sessionId"] = session_id
-        if not call.stream:
-            # A streamed response goes to the spider at its headers: waiting
-            # for body bytes would delay its first events.
-            request_input["prefetchBytes"] = PREFETCH_BYTES
-            request_input["prefetchTimeoutMs"] = PREFETCH_TIMEOUT_MS
-        if request.meta.get("body_file") is not None:
-            request_input["streamBufferChunks"] = FILE_BUFFER_BLOCKS
+        request_input = call.on_session(session_id)
         self._in_flight.add(stream_id)
         transfer = _Transfer(stream_id)
         started = time.monotonic()
