@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ._event_loop import Waiter, call_later, call_soon, watch_readable
 from .binding.errors import NativeCancelledError, NativeLibraryError
-from .binding.library import FRAME_BODY_MAX, PREFETCH_INLINE_MAX
+from .binding.library import FRAME_BODY_MAX
 from .binding.socket_frames import CompletionFrameReader, FrameBody, submission_frames
 
 if TYPE_CHECKING:
@@ -101,14 +101,17 @@ class CompletionDispatcher:
         body, sent as raw bytes beside the input."""
         payload: Mapping[str, Any] = request_input
         if self._binary:
-            payload = {**request_input, "binaryBody": True, "binaryMin": PREFETCH_INLINE_MAX}
+            # Bodies come as buffers, in their frames: no base64 either way.
+            payload = {**request_input, "binaryBody": True}
         result: NativeResponse = await self._submit("requestStream", payload, body)
         return result
 
     async def read_stream(
         self, stream_id: str, timeout_ms: int, max_bytes: int, output_path: str | None = None
     ) -> StreamRead:
-        payload = self._library.read_stream_input(stream_id, timeout_ms, max_bytes, self._binary, output_path)
+        payload = self._library.read_stream_input(
+            stream_id, timeout_ms, max_bytes, self._binary, output_path, binary_min=0
+        )
         result: StreamRead = await self._submit("readStream", payload)
         return result
 

@@ -86,15 +86,11 @@ _OPTIONAL_EXPORTS: Final = (
     "registerProfiles",
     "measureProfile",
 )
-#: A binary read's chunk shorter than this comes inline (base64 in the JSON
-#: answer): for a live stream's small chunks, taking and freeing a buffer
-#: (two more native calls) costs more than base64 (docs/abi.rst).
+#: read_stream (the synchronous export): a chunk shorter than this comes
+#: inline (base64 in the JSON answer), as taking and freeing a buffer costs
+#: two more native calls. Over the completion socket a buffer travels in
+#: its frame with no call, so the socket's reads ask for buffers always.
 INLINE_CHUNK_MAX: Final = 8192
-#: A prefetched body (requestStream's ``binaryMin``) shorter than this comes
-#: inline. Bodies are mostly larger than stream events, and for them base64
-#: costs more than a buffer: a 2 KiB body decodes in 11.7 us as a buffer,
-#: 14.3 us inline (docs/abi.rst), and Go skips encoding it.
-PREFETCH_INLINE_MAX: Final = 512
 #: A body longer than this is not written into its completion frame but
 #: left as a buffer to take: one native call per 512 KiB read costs
 #: nothing, and the bytes are copied once instead of through the socket
@@ -357,6 +353,7 @@ class NativeLibrary:
         max_bytes: int,
         binary: bool | None = None,
         output_path: str | None = None,
+        binary_min: int = INLINE_CHUNK_MAX,
     ) -> dict[str, Any]:
         """The readStream input, asking for a binary chunk when possible;
         with ``output_path`` the library appends the chunk to that existing
@@ -368,7 +365,8 @@ class NativeLibrary:
             payload["outputPath"] = output_path
         elif self.has_binary if binary is None else binary:
             payload["binary"] = True
-            payload["binaryMin"] = INLINE_CHUNK_MAX
+            if binary_min:
+                payload["binaryMin"] = binary_min
         return payload
 
     def read_stream_all(self, stream_id: str) -> NativeResponse:
