@@ -158,11 +158,14 @@ func (q *completionQueue) deliver(c Completion, final bool) bool {
 }
 
 var submitOps = map[string]func(b *Bridge, payload []byte) answer{
-	"request":       (*Bridge).requestOp,
-	"requestStream": (*Bridge).requestStreamOp,
-	"readStream":    (*Bridge).readStreamOp,
-	"readStreamAll": (*Bridge).readStreamAllOp,
-	"cancelStream":  func(b *Bridge, payload []byte) answer { return plainAnswer(b.CancelStream(payload)) },
+	"request":        (*Bridge).requestOp,
+	"requestStream":  (*Bridge).requestStreamOp,
+	"readStream":     (*Bridge).readStreamOp,
+	"readStreamAll":  (*Bridge).readStreamAllOp,
+	"cancelStream":   func(b *Bridge, payload []byte) answer { return plainAnswer(b.CancelStream(payload)) },
+	"openWebSocket":  (*Bridge).openWebSocketOp,
+	"sendWebSocket":  (*Bridge).sendWebSocketOp,
+	"closeWebSocket": (*Bridge).closeWebSocketOp,
 }
 
 // submit starts the operation a submission document names, in the
@@ -195,14 +198,19 @@ func (b *Bridge) submit(payload []byte) {
 		queue.push(Completion{Ticket: in.Ticket, Op: in.Op, Result: marshal(out)})
 		return
 	}
-	if in.Op == "pushStream" {
+	switch in.Op {
+	case "pushStream":
 		go b.pushStream(queue, in.Ticket, in.Input)
+		return
+	case "pushWebSocket":
+		go b.pushWebSocket(queue, in.Ticket, in.Input)
 		return
 	}
 	op, ok := submitOps[in.Op]
 	if !ok {
 		out := b.errorResponse(nil, newError(CodeInvalidInput, "unknown submit op "+in.Op+
-			"; accepted: request, requestStream, readStream, readStreamAll, pushStream, streamCredit, cancelStream"))
+			"; accepted: request, requestStream, readStream, readStreamAll, pushStream, streamCredit, cancelStream, "+
+			"openWebSocket, pushWebSocket, sendWebSocket, closeWebSocket"))
 		queue.push(Completion{Ticket: in.Ticket, Op: in.Op, Result: marshal(out)})
 		return
 	}

@@ -1,0 +1,215 @@
+"""WebSockets opened by ws:// and wss:// requests, against the test
+server's own WebSocket endpoints (native/testserver/websocket.go), over
+plain TCP and TLS."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+import pytest
+from scrapy import Request
+from scrapy.exceptions import DownloadFailedError
+from scrapy.http import Response
+from scrapy.utils.defer import deferred_f_from_coro_f
+
+from scrapy_tlsclient import WebSocket, WebSocketConnectionLost, websocket_of
+from scrapy_tlsclient._event_loop import sleep
+from scrapy_tlsclient.binding import get_library
+
+from conftest import Servers
+from handler_utils import open_handler
+
+SCHEMES = {"plain": ("http", "ws"), "tls": ("https", "wss")}
+
+
+def ws_url(servers: Servers, transport: str, path: str) -> str:
+    server, scheme = SCHEMES[transport]
+    base: str = getattr(servers, server)
+    return scheme + base[base.index(":") :] + path
+
+
+async def open_socket(handler: Any, url: str, **meta: object) -> tuple[Response, WebSocket]:
+    request = Request(url, meta=dict(meta))
+    response: Response = await handler.download_request(request)
+    response.request = request  # what the engine does
+    return response, websocket_of(response)
+
+
+async def sockets_open_settle(limit_s: float = 3.0) -> int:
+    """The library's open WebSockets, once they have had ``limit_s`` to close."""
+    deadline = time.monotonic() + limit_s
+    while (count := get_library().stats()["webSocketsOpen"]) and time.monotonic() < deadline:
+        await sleep(0.02)
+    return int(count)
+
+
+@pytest.mark.parametrize("transport", ["plain", "tls"])
+@deferred_f_from_coro_f
+async def test_text_binary_and_large_messages_echo_byte_exact(servers: Servers, transport: str) -> None:
+    large = hashlib.shake_256(b"websocket").digest(16 * 1024 * 1024)  # 16 MiB, no repeats
+    sent: list[str | bytes] = ["hello", "ünïcode ✓", b"\x00\x01\xff" * 1000, "", large]
+    async with open_handler() as handler:
+        response, ws = await open_socket(handler, ws_url(servers, transport, "/ws/echo"))
+        assert response.status == 101
+        assert "tls_client_websocket" in response.flags
+        received: list[str | bytes] = []
+        for data in sent:
+            await ws.send(data)
+            message = await ws.receive()
+            assert message is not None
+            received.append(message.data)
+        await ws.close(4001, "enough")
+        assert ws.closed
+        # The echo server answers a close frame with its code.
+        assert (ws.close_code, ws.close_reason) == (4001, "enough")
+    assert [type(r) for r in received] == [type(s) for s in sent]
+    assert received[:4] == sent[:4]
+    assert hashlib.sha256(received[4]).digest() == hashlib.sha256(large).digest()  # type: ignore[arg-type]
+    assert await sockets_open_settle() == 0
+
+
+@pytest.mark.parametrize("transport", ["plain", "tls"])
+@deferred_f_from_coro_f
+async def test_fragmented_and_deflated_messages_arrive_whole(servers: Servers, transport: str) -> None:
+    text = "".join(f"line {n}\n" for n in range(20_000))  # ~200 KB
+    async with open_handler() as handler:
+        _, fragmented = await open_socket(handler, ws_url(servers, transport, "/ws/echo?frag=1000"))
+        await fragmented.send(text)
+        message = await fragmented.receive()
+        assert message is not None and message.text == text
+        await fragmented.close()
+
+        request_headers = {"Sec-WebSocket-Extensions": "permessage-deflate; client_max_window_bits"}
+        request = Request(ws_url(servers, transport, "/ws/echo?deflate=1"), headers=request_headers)
+        response = await handler.download_request(request)
+        response.request = request
+        assert b"permessage-deflate" in response.headers.get(b"Sec-WebSocket-Extensions", b"")
+        deflated = websocket_of(response)
+        await deflated.send(text)
+        await deflated.send(text.encode())
+        first, second = await deflated.receive(), await deflated.receive()
+        assert first is not None and first.data == text
+        assert second is not None and second.data == text.encode()
+        await deflated.close()
+
+
+@deferred_f_from_coro_f
+async def test_server_close_code_and_reason_are_surfaced(servers: Servers) -> None:
+    async with open_handler() as handler:
+        _, ws = await open_socket(handler, ws_url(servers, "tls", "/ws/close?code=4321&reason=bye%20now"))
+        await ws.send("go")
+        assert [m async for m in ws] == []
+        assert (ws.close_code, ws.close_reason) == (4321, "bye now")
+        assert ws.closed
+    assert await sockets_open_settle() == 0
+
+
+@pytest.mark.parametrize("transport", ["plain", "tls"])
+@deferred_f_from_coro_f
+async def test_abrupt_disconnect_is_an_error_not_an_end(servers: Servers, transport: str) -> None:
+    async with open_handler() as handler:
+        _, ws = await open_socket(handler, ws_url(servers, transport, "/ws/drop"))
+        received = []
+        with pytest.raises(WebSocketConnectionLost, match="without a close frame"):
+            async for message in ws:
+                received.append(message.data)
+        assert received == ["bye"]
+        assert ws.close_code is None
+        assert isinstance(WebSocketConnectionLost("x"), DownloadFailedError)
+    assert await sockets_open_settle() == 0
+
+
+@deferred_f_from_coro_f
+async def test_server_ping_is_answered(servers: Servers) -> None:
+    async with open_handler() as handler:
+        _, ws = await open_socket(handler, ws_url(servers, "tls", "/ws/ping?payload=p1"))
+        message = await ws.receive()
+        assert message is not None and message.data == "pong:p1"
+        await ws.close()
+
+
+@deferred_f_from_coro_f
+async def test_a_refused_handshake_is_an_ordinary_response(servers: Servers) -> None:
+    async with open_handler() as handler:
+        request = Request(ws_url(servers, "tls", "/status/403"))
+        response = await handler.download_request(request)
+        response.request = request
+        assert response.status == 403
+        assert "tls_client_websocket" not in response.flags
+        with pytest.raises(ValueError, match="has no WebSocket"):
+            websocket_of(response)
+
+
+@deferred_f_from_coro_f
+async def test_a_paused_consumer_loses_nothing(servers: Servers) -> None:
+    count, size = 400, 16 * 1024  # 6.4 MB: several times the credit window
+    async with open_handler() as handler:
+        _, ws = await open_socket(
+            handler, ws_url(servers, "plain", f"/ws/send?n={count}&size={size}&binary=1")
+        )
+        first = await ws.receive()
+        await sleep(3.0)
+        rest = [m async for m in ws]
+        assert ws.close_code == 1000 and ws.close_reason == "done"
+    numbers = [int(m.bytes.split(b":")[0]) for m in [first, *rest] if m is not None]
+    assert numbers == list(range(count))
+    assert all(len(m.bytes) == size for m in rest)
+
+
+@deferred_f_from_coro_f
+async def test_breaking_out_of_the_loop_closes_the_socket(servers: Servers) -> None:
+    async with open_handler() as handler:
+        _, ws = await open_socket(handler, ws_url(servers, "tls", "/ws/echo"))
+        await ws.send("one")
+        async for _message in ws:
+            break
+        assert await sockets_open_settle() == 0
+        with pytest.raises(Exception, match="closed"):
+            await ws.send("two")
+
+
+@deferred_f_from_coro_f
+async def test_the_handler_closing_closes_open_sockets(servers: Servers) -> None:
+    async with open_handler() as handler:
+        sockets = [(await open_socket(handler, ws_url(servers, "tls", "/ws/echo")))[1] for _ in range(5)]
+        assert get_library().stats()["webSocketsOpen"] >= 5
+    assert all(ws.closed for ws in sockets)
+    assert await sockets_open_settle() == 0
+
+
+@deferred_f_from_coro_f
+async def test_handshake_headers_keep_the_request_order(servers: Servers) -> None:
+    headers = [("Origin", "https://example.com"), ("User-Agent", "agent/1"), ("Accept-Language", "en")]
+    async with open_handler() as handler:
+        request = Request(ws_url(servers, "tls", "/ws/headers"), headers=headers)
+        response = await handler.download_request(request)
+        response.request = request
+        ws = websocket_of(response)
+        message = await ws.receive()
+        assert message is not None
+        await ws.close()
+    names = [name.lower() for name, _ in json.loads(message.text)]
+    sent = [name.lower() for name, _ in headers]
+    assert [n for n in names if n in sent] == sent
+    assert {"sec-websocket-key", "sec-websocket-version", "upgrade", "connection", "host"} <= set(names)
+
+
+@pytest.mark.parametrize("profile", ["chrome_152", "firefox_135"])
+@deferred_f_from_coro_f
+async def test_handshake_client_hello_is_the_profiles(servers: Servers, profile: str) -> None:
+    """The same ClientHello as the profile's other connections, but for
+    ALPN, which offers http/1.1 only (JA4's "h1" instead of "h2")."""
+    base = servers.fingerprint
+    async with open_handler() as handler:
+        page = await handler.download_request(Request(f"{base}/", meta={"tls_client_profile": profile}))
+        _, ws = await open_socket(handler, "wss" + base[len("https") :] + "/", tls_client_profile=profile)
+        message = await ws.receive()
+        assert message is not None
+        assert [m async for m in ws] == []
+    regular, handshake = json.loads(page.body), json.loads(message.text)
+    assert regular["alpn"][0] == "h2" and handshake["alpn"] == ["http/1.1"]
+    assert handshake["ja4"] == regular["ja4"].replace("h2_", "h1_", 1)
+    assert handshake["http_version"] == "http/1.1"
