@@ -158,14 +158,11 @@ func (q *completionQueue) deliver(c Completion, final bool) bool {
 }
 
 var submitOps = map[string]func(b *Bridge, payload []byte) answer{
-	"request":        (*Bridge).requestOp,
-	"requestStream":  (*Bridge).requestStreamOp,
-	"readStream":     (*Bridge).readStreamOp,
-	"readStreamAll":  (*Bridge).readStreamAllOp,
-	"cancelStream":   func(b *Bridge, payload []byte) answer { return plainAnswer(b.CancelStream(payload)) },
-	"openWebSocket":  (*Bridge).openWebSocketOp,
-	"sendWebSocket":  (*Bridge).sendWebSocketOp,
-	"closeWebSocket": (*Bridge).closeWebSocketOp,
+	"request":       (*Bridge).requestOp,
+	"requestStream": (*Bridge).requestStreamOp,
+	"readStream":    (*Bridge).readStreamOp,
+	"readStreamAll": (*Bridge).readStreamAllOp,
+	"cancelStream":  func(b *Bridge, payload []byte) answer { return plainAnswer(b.CancelStream(payload)) },
 }
 
 // submit starts the operation a submission document names, in the
@@ -204,6 +201,18 @@ func (b *Bridge) submit(payload []byte) {
 		return
 	case "pushWebSocket":
 		go b.pushWebSocket(queue, in.Ticket, in.Input)
+		return
+	case "sendWebSocket", "closeWebSocket":
+		b.enqueueWebSocketWrite(queue, in.Op, in.Ticket, in.Input)
+		return
+	case "openWebSocket":
+		go func() {
+			result := b.openWebSocket(in.Input, in.Queue)
+			if !queue.push(Completion{Ticket: in.Ticket, Op: in.Op, Result: result.json}) {
+				// Dropped while the handshake ran: nobody has the socket.
+				b.closeWebSocketsOf(in.Queue)
+			}
+		}()
 		return
 	}
 	op, ok := submitOps[in.Op]
@@ -250,6 +259,7 @@ func (b *Bridge) DropCompletionQueue(payload []byte) (string, []byte) {
 		return out.ID, marshal(out)
 	}
 	b.buffers.discard(b.completions.drop(in.Queue)...)
+	b.closeWebSocketsOf(in.Queue)
 	out := successOutput{ID: b.newID(), Success: true}
 	return out.ID, marshal(out)
 }

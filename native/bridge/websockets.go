@@ -105,8 +105,13 @@ type wsConn struct {
 
 	writeMu sync.Mutex // one writer of data frames at a time
 
+	outMu   sync.Mutex
+	outbox  []wsWrite // sends and closes not yet written, in order
+	writing bool      // a goroutine is writing the outbox
+
 	creditMu sync.Mutex
 	credit   *credit
+	queue    string // the completion queue it was opened on
 
 	once    sync.Once
 	done    chan struct{}
@@ -219,7 +224,7 @@ func wsHeaders(in *RequestInput) http.Header {
 // openWebSocketOp dials, answering with the handshake's status and
 // headers; a 101 carries the socket's id as streamId. A refused handshake
 // (any other status) is an ordinary response with the start of its body.
-func (b *Bridge) openWebSocketOp(payload []byte) answer {
+func (b *Bridge) openWebSocket(payload []byte, queue string) answer {
 	var in wsOpenInput
 	if string(payload) == "null" {
 		return responseAnswer(b.errorResponse(nil, newError(CodeInvalidInput, "the openWebSocket input must be a JSON object")))
@@ -308,7 +313,7 @@ func (b *Bridge) openWebSocketOp(payload []byte) answer {
 		limit = int64(in.MaxMessageBytes)
 	}
 	conn.SetReadLimit(limit)
-	w := &wsConn{id: id, conn: conn, session: sess, ephemeral: ephemeral, done: make(chan struct{})}
+	w := &wsConn{id: id, conn: conn, session: sess, ephemeral: ephemeral, done: make(chan struct{}), queue: queue}
 	b.webSockets.mu.Lock()
 	b.webSockets.sockets[id] = w
 	b.webSockets.mu.Unlock()
@@ -427,74 +432,126 @@ func (b *Bridge) endWebSocketPush(w *wsConn, ev *WebSocketEvent, err error) {
 	}
 }
 
-// sendWebSocketOp sends one message; it completes when the message is
-// written to the connection (so a large send is paced by TCP).
-func (b *Bridge) sendWebSocketOp(payload []byte) answer {
-	var in wsSendInput
-	if err := json.Unmarshal(payload, &in); err != nil {
-		return responseAnswer(b.errorResponse(nil, newError(CodeInvalidInput, err.Error())))
+// wsWrite is a send or a close, in the order the caller submitted them.
+type wsWrite struct {
+	queue  *completionQueue
+	op     string
+	ticket string
+	kind   int // websocket.TextMessage, BinaryMessage or CloseMessage
+	data   []byte
+	code   int
+}
+
+// enqueueWebSocketWrite queues a sendWebSocket or closeWebSocket
+// submission for its socket's writer. Submissions run in goroutines of
+// their own, in any order; a socket's writes must keep the caller's
+// order, so they are queued here, by the goroutine reading submissions.
+// A large send is paced by TCP: it completes once written.
+func (b *Bridge) enqueueWebSocketWrite(queue *completionQueue, op, ticket string, payload []byte) {
+	item, w, err := b.parseWebSocketWrite(op, payload)
+	if err != nil {
+		go queue.push(Completion{Ticket: ticket, Op: op, Result: marshal(b.errorResponse(nil, err))})
+		return
 	}
-	var kind int
-	var data []byte
-	switch in.Type {
-	case "text":
-		kind, data = websocket.TextMessage, []byte(in.Data)
-	case "binary":
-		decoded, err := base64.StdEncoding.DecodeString(in.Data)
-		if err != nil {
-			return responseAnswer(b.errorResponse(nil, newError(CodeInvalidInput, "sendWebSocket data must be base64 for binary: "+err.Error())))
+	item.queue, item.ticket = queue, ticket
+	w.outMu.Lock()
+	w.outbox = append(w.outbox, item)
+	start := !w.writing
+	w.writing = true
+	w.outMu.Unlock()
+	if start {
+		go b.drainWebSocketWrites(w)
+	}
+}
+
+func (b *Bridge) drainWebSocketWrites(w *wsConn) {
+	for {
+		w.outMu.Lock()
+		if len(w.outbox) == 0 {
+			w.writing = false
+			w.outMu.Unlock()
+			return
 		}
-		kind, data = websocket.BinaryMessage, decoded
-	default:
-		return responseAnswer(b.errorResponse(nil, newError(CodeInvalidInput, "sendWebSocket type must be text or binary, got "+in.Type)))
+		item := w.outbox[0]
+		w.outbox[0] = wsWrite{}
+		w.outbox = w.outbox[1:]
+		w.outMu.Unlock()
+		result := b.performWebSocketWrite(w, item)
+		item.queue.push(Completion{Ticket: item.ticket, Op: item.op, Result: result.json})
 	}
-	w, ok := b.webSockets.get(in.WebSocketID)
+}
+
+// parseWebSocketWrite checks a send or close input and finds its socket.
+func (b *Bridge) parseWebSocketWrite(op string, payload []byte) (wsWrite, *wsConn, error) {
+	item := wsWrite{op: op}
+	var id string
+	if op == "closeWebSocket" {
+		var in wsCloseInput
+		if err := json.Unmarshal(payload, &in); err != nil {
+			return item, nil, newError(CodeInvalidInput, err.Error())
+		}
+		if in.Code != websocket.CloseNormalClosure && (in.Code < 3000 || in.Code > 4999) {
+			return item, nil, newError(CodeInvalidInput,
+				"closeWebSocket code must be 1000 or 3000-4999 (RFC 6455 7.4), got "+strconv.Itoa(in.Code))
+		}
+		if len(in.Reason) > 123 {
+			return item, nil, newError(CodeInvalidInput,
+				"closeWebSocket reason must be at most 123 bytes (a control frame's payload is 125)")
+		}
+		item.kind, item.code, item.data, id = websocket.CloseMessage, in.Code, []byte(in.Reason), in.WebSocketID
+	} else {
+		var in wsSendInput
+		if err := json.Unmarshal(payload, &in); err != nil {
+			return item, nil, newError(CodeInvalidInput, err.Error())
+		}
+		switch in.Type {
+		case "text":
+			item.kind, item.data = websocket.TextMessage, []byte(in.Data)
+		case "binary":
+			decoded, err := base64.StdEncoding.DecodeString(in.Data)
+			if err != nil {
+				return item, nil, newError(CodeInvalidInput, "sendWebSocket data must be base64 for binary: "+err.Error())
+			}
+			item.kind, item.data = websocket.BinaryMessage, decoded
+		default:
+			return item, nil, newError(CodeInvalidInput, "sendWebSocket type must be text or binary, got "+in.Type)
+		}
+		id = in.WebSocketID
+	}
+	w, ok := b.webSockets.get(id)
 	if !ok {
-		return responseAnswer(b.errorResponse(nil, newError(CodeUnknownStream, "unknown webSocketId: "+in.WebSocketID)))
+		return item, nil, newError(CodeUnknownStream, "unknown webSocketId: "+id)
 	}
-	w.writeMu.Lock()
-	err := w.conn.WriteMessage(kind, data)
-	w.writeMu.Unlock()
+	return item, w, nil
+}
+
+// performWebSocketWrite writes one message, or the close frame (the
+// peer's answering close then ends the pushed messages, closed with its
+// code; a peer that does not answer within wsCloseWait is cut off).
+func (b *Bridge) performWebSocketWrite(w *wsConn, item wsWrite) answer {
+	var err error
+	if item.kind == websocket.CloseMessage {
+		w.reasonM.Lock()
+		already := w.closeSent
+		w.closeSent = true
+		w.reasonM.Unlock()
+		if !already {
+			err = w.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(item.code, string(item.data)),
+				time.Now().Add(wsControlWait))
+			time.AfterFunc(wsCloseWait, func() { b.releaseWebSocket(w, 0, nil) })
+		}
+	} else {
+		w.writeMu.Lock()
+		err = w.conn.WriteMessage(item.kind, item.data)
+		w.writeMu.Unlock()
+	}
 	if err != nil {
 		if reason := w.abortReason(); reason != nil {
 			err = reason
 		}
 		return responseAnswer(b.errorResponse(nil, err))
 	}
-	out := successOutput{ID: b.newID(), Success: true}
-	return answer{json: marshal(out)}
-}
-
-// closeWebSocketOp sends a close frame with code and reason; the peer's
-// answering close ends the pushed messages (closed, with its code). A
-// peer that does not answer within wsCloseWait is cut off.
-func (b *Bridge) closeWebSocketOp(payload []byte) answer {
-	var in wsCloseInput
-	if err := json.Unmarshal(payload, &in); err != nil {
-		return responseAnswer(b.errorResponse(nil, newError(CodeInvalidInput, err.Error())))
-	}
-	if in.Code != websocket.CloseNormalClosure && (in.Code < 3000 || in.Code > 4999) {
-		return responseAnswer(b.errorResponse(nil, newError(CodeInvalidInput,
-			"closeWebSocket code must be 1000 or 3000-4999 (RFC 6455 7.4), got "+strconv.Itoa(in.Code))))
-	}
-	if len(in.Reason) > 123 {
-		return responseAnswer(b.errorResponse(nil, newError(CodeInvalidInput,
-			"closeWebSocket reason must be at most 123 bytes (a control frame's payload is 125)")))
-	}
-	w, ok := b.webSockets.get(in.WebSocketID)
-	if ok {
-		w.reasonM.Lock()
-		already := w.closeSent
-		w.closeSent = true
-		w.reasonM.Unlock()
-		if !already {
-			_ = w.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(in.Code, in.Reason),
-				time.Now().Add(wsControlWait))
-			time.AfterFunc(wsCloseWait, func() { b.releaseWebSocket(w, 0, nil) })
-		}
-	}
-	out := successOutput{ID: b.newID(), Success: true}
-	return answer{json: marshal(out)}
+	return answer{json: marshal(successOutput{ID: b.newID(), Success: true})}
 }
 
 // grantWebSocketCredit adds credit to a pushed WebSocket; false if id names
@@ -511,6 +568,20 @@ func (b *Bridge) grantWebSocketCredit(id string, n int) bool {
 		c.grant(n)
 	}
 	return true
+}
+
+// closeWebSocketsOf releases the sockets opened on a dropped queue: nobody
+// reads their messages, and a quiet socket would otherwise stay open
+// until its next message found the queue gone.
+func (b *Bridge) closeWebSocketsOf(queue string) {
+	for _, w := range b.webSockets.all() {
+		w.creditMu.Lock()
+		mine := w.queue == queue
+		w.creditMu.Unlock()
+		if mine {
+			b.releaseWebSocket(w, websocket.CloseGoingAway, errCancelled)
+		}
+	}
 }
 
 // closeAllWebSockets releases every socket with a going-away close frame

@@ -20,7 +20,7 @@ from scrapy_tlsclient._event_loop import sleep
 from scrapy_tlsclient.binding import get_library
 
 from conftest import Servers
-from handler_utils import open_handler
+from handler_utils import gather, open_handler
 
 SCHEMES = {"plain": ("http", "ws"), "tls": ("https", "wss")}
 
@@ -112,11 +112,10 @@ async def test_server_close_code_and_reason_are_surfaced(servers: Servers) -> No
 async def test_abrupt_disconnect_is_an_error_not_an_end(servers: Servers, transport: str) -> None:
     async with open_handler() as handler:
         _, ws = await open_socket(handler, ws_url(servers, transport, "/ws/drop"))
-        received = []
+        first = await ws.receive()
+        assert first is not None and first.data == "bye"
         with pytest.raises(WebSocketConnectionLost, match="without a close frame"):
-            async for message in ws:
-                received.append(message.data)
-        assert received == ["bye"]
+            await ws.receive()
         assert ws.close_code is None
         assert isinstance(WebSocketConnectionLost("x"), DownloadFailedError)
     assert await sockets_open_settle() == 0
@@ -213,3 +212,13 @@ async def test_handshake_client_hello_is_the_profiles(servers: Servers, profile:
     assert regular["alpn"][0] == "h2" and handshake["alpn"] == ["http/1.1"]
     assert handshake["ja4"] == regular["ja4"].replace("h2_", "h1_", 1)
     assert handshake["http_version"] == "http/1.1"
+
+
+@deferred_f_from_coro_f
+async def test_sends_not_awaited_one_by_one_keep_their_order(servers: Servers) -> None:
+    async with open_handler() as handler:
+        _, ws = await open_socket(handler, ws_url(servers, "plain", "/ws/echo"))
+        await gather(*(ws.send(str(n)) for n in range(50)))
+        received = [await ws.receive() for _ in range(50)]
+        await ws.close()
+    assert [m.data for m in received if m is not None] == [str(n) for n in range(50)]
