@@ -91,6 +91,11 @@ class WebSocketOpener:
         handler._count("websockets/opened")
         self._open.add(socket)
         request.meta[WEBSOCKET_META_KEY] = socket
+        # The 101 is the success of a WebSocket request: HttpErrorMiddleware
+        # passes only 2xx unless told, and would drop it with its socket.
+        allowed = request.meta.get("handle_httpstatus_list") or []
+        if 101 not in allowed:
+            request.meta["handle_httpstatus_list"] = [*allowed, 101]
         return _make_response(base_args, b"", flags=["tls_client_websocket"])
 
     def close_all(self) -> list[str]:
