@@ -68,7 +68,9 @@ class Spider(scrapy.Spider):
 
 settings = {
     "LOG_LEVEL": "ERROR", "TELNETCONSOLE_ENABLED": False,
-    "DOWNLOAD_HANDLERS": {s: "scrapy_tlsclient.TLSClientDownloadHandler" for s in ("http", "https", "ws", "wss")},
+    "DOWNLOAD_HANDLERS": {
+        scheme: "scrapy_tlsclient.TLSClientDownloadHandler" for scheme in ("http", "https", "ws", "wss")
+    },
     "SPIDER_MIDDLEWARES": {"scrapy_tlsclient.TLSClientStreamMiddleware": 1000},
     "TWISTED_REACTOR": reactor,
 }
