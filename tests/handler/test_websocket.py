@@ -21,6 +21,7 @@ from scrapy_tlsclient.binding import get_library
 
 from conftest import Servers
 from handler_utils import gather, open_handler
+from test_proxies import clear_proxy_log, proxy_log
 
 SCHEMES = {"plain": ("http", "ws"), "tls": ("https", "wss")}
 
@@ -222,3 +223,21 @@ async def test_sends_not_awaited_one_by_one_keep_their_order(servers: Servers) -
         received = [await ws.receive() for _ in range(50)]
         await ws.close()
     assert [m.data for m in received if m is not None] == [str(n) for n in range(50)]
+
+
+@pytest.mark.parametrize("kind", ["connect", "socks5"])
+@deferred_f_from_coro_f
+async def test_sockets_go_through_the_requests_proxy(servers: Servers, kind: str) -> None:
+    proxy = servers.proxy if kind == "connect" else servers.socks5
+    name = "proxy" if kind == "connect" else "socks5"
+    clear_proxy_log(servers)
+    async with open_handler() as handler:
+        for transport in ("tls", "plain"):
+            _, ws = await open_socket(handler, ws_url(servers, transport, "/ws/echo"), proxy=proxy)
+            await ws.send(f"via {kind}")
+            message = await ws.receive()
+            assert message is not None and message.data == f"via {kind}"
+            await ws.close()
+    entries = [e for e in proxy_log(servers) if e["proxy"] == name]
+    https_port, http_port = (url.rsplit(":", 1)[1] for url in (servers.https, servers.http))
+    assert sorted(str(e["target"]).rsplit(":", 1)[1] for e in entries) == sorted([https_port, http_port])
