@@ -14,6 +14,7 @@ from scrapy import Request
 from scrapy.exceptions import DownloadFailedError
 from scrapy.http import Response
 from scrapy.utils.defer import deferred_f_from_coro_f
+from test_proxies import clear_proxy_log, proxy_log
 
 from scrapy_tlsclient import WebSocket, WebSocketConnectionLost, websocket_of
 from scrapy_tlsclient._event_loop import sleep
@@ -21,7 +22,6 @@ from scrapy_tlsclient.binding import get_library
 
 from conftest import Servers
 from handler_utils import gather, open_handler
-from test_proxies import clear_proxy_log, proxy_log
 
 SCHEMES = {"plain": ("http", "ws"), "tls": ("https", "wss")}
 
