@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -36,6 +37,9 @@ import (
 //	/ws/ping      pings with ?payload=, and on the pong sends the text
 //	              "pong:" + its payload, then echoes
 //
+// With ?tag=NAME, the codes of the close frames the client sends are
+// recorded; GET /ws-closes?tag=NAME answers them as a JSON list.
+//
 // Every endpoint answers a close frame with the same code and ends.
 
 const (
@@ -47,6 +51,29 @@ const (
 
 func registerWebSocket(mux *http.ServeMux) {
 	mux.HandleFunc("GET /ws/{mode}", handleWebSocket)
+	mux.HandleFunc("GET /ws-closes", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, closeLog.codes(r.URL.Query().Get("tag")))
+	})
+}
+
+// closeLog records the close codes clients sent, by tag.
+var closeLog = &wsCloseLog{byTag: map[string][]int{}}
+
+type wsCloseLog struct {
+	mu    sync.Mutex
+	byTag map[string][]int
+}
+
+func (l *wsCloseLog) add(tag string, code int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.byTag[tag] = append(l.byTag[tag], code)
+}
+
+func (l *wsCloseLog) codes(tag string) []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]int{}, l.byTag[tag]...)
 }
 
 // wsServerConn is one accepted WebSocket.
@@ -54,6 +81,7 @@ type wsServerConn struct {
 	conn    net.Conn
 	rw      *bufio.ReadWriter
 	deflate bool
+	tag     string // records the client's close code under it (closeLog)
 }
 
 // wsMessage is one message or control frame read.
@@ -79,6 +107,7 @@ func handleWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	defer ws.conn.Close()
 	q := r.URL.Query()
+	ws.tag = q.Get("tag")
 	switch r.PathValue("mode") {
 	case "echo":
 		ws.echo(atoiOr(q.Get("frag"), 0))
@@ -223,6 +252,13 @@ func (ws *wsServerConn) readMessage() (wsMessage, error) {
 		case opPong:
 			return wsMessage{op: opPong, data: data}, nil
 		case opClose:
+			if ws.tag != "" {
+				code := 1005 // RFC 6455 7.1.5: a close frame without a code
+				if len(data) >= 2 {
+					code = int(binary.BigEndian.Uint16(data))
+				}
+				closeLog.add(ws.tag, code)
+			}
 			_ = ws.writeFrame(true, opClose, data)
 			return msg, io.EOF
 		case opText, opBinary:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import time
 from typing import Any
+from urllib.request import urlopen
 
 import pytest
 
@@ -19,7 +21,7 @@ import scrapy
 from scrapy.crawler import CrawlerProcess
 from scrapy_tlsclient import websocket_of
 
-base, mode, reactor = sys.argv[1], sys.argv[2], sys.argv[3]
+base, mode, reactor, tag = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 seen = {"closes": [], "errors": []}
 
 class Spider(scrapy.Spider):
@@ -28,11 +30,11 @@ class Spider(scrapy.Spider):
     async def start(self):
         if mode == "items":
             yield scrapy.Request(f"{base}/ws/send?n=5&size=8", callback=self.read_all)
-            yield scrapy.Request(f"{base}/ws/echo", callback=self.send_then_break)
-            yield scrapy.Request(f"{base}/ws/echo", callback=self.fail, dont_filter=True)
+            yield scrapy.Request(f"{base}/ws/echo?tag={tag}", callback=self.send_then_break)
+            yield scrapy.Request(f"{base}/ws/echo?tag={tag}", callback=self.fail, dont_filter=True)
         else:  # shutdown: 20 idle sockets, then the spider closes
             for n in range(20):
-                yield scrapy.Request(f"{base}/ws/echo?n={n}", callback=self.wait_forever)
+                yield scrapy.Request(f"{base}/ws/echo?n={n}&tag={tag}", callback=self.wait_forever)
 
     async def read_all(self, response):
         ws = websocket_of(response)
@@ -96,22 +98,26 @@ REACTORS = {
 }
 
 
-def crawl(base: str, mode: str, reactor: str) -> dict[str, Any]:
-    result = run_python(CRAWL, base, mode, REACTORS[reactor], env=dict(os.environ))
+def crawl(servers: Servers, mode: str, reactor: str) -> dict[str, Any]:
+    """Run the crawl; what it saw, with the close codes the server got
+    from its sockets under ``server_closes``."""
+    tag = f"{mode}-{reactor}-{secrets.token_hex(4)}"
+    base = "wss" + servers.https[len("https") :]
+    result = run_python(CRAWL, base, mode, REACTORS[reactor], tag, env=dict(os.environ))
     assert result.returncode == 0, result.stderr[-3000:]
     seen: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    with urlopen(f"{servers.http}/ws-closes?tag={tag}", timeout=10) as answer:
+        seen["server_closes"] = json.load(answer)
     return seen
-
-
-def ws_base(servers: Servers) -> str:
-    return "wss" + servers.https[len("https") :]
 
 
 @pytest.mark.parametrize("reactor", ["asyncio", "default"])
 def test_items_flow_from_the_message_loop(servers: Servers, reactor: str) -> None:
-    seen = crawl(ws_base(servers), "items", reactor)
+    seen = crawl(servers, "items", reactor)
     assert seen["closes"] == [[1000, "done"]]
     assert seen["errors"] == ["boom in the loop"]
+    # The break and the exception each closed their socket with 1000.
+    assert seen["server_closes"] == [1000, 1000]
     assert seen["item_count"] == 6  # five messages, one echo
     stats = seen["stats"]
     assert stats["tls_client/websockets/opened"] == 3
@@ -121,8 +127,10 @@ def test_items_flow_from_the_message_loop(servers: Servers, reactor: str) -> Non
 @pytest.mark.parametrize("reactor", ["asyncio", "default"])
 def test_stopping_the_crawl_closes_20_open_sockets_promptly(servers: Servers, reactor: str) -> None:
     started = time.monotonic()
-    seen = crawl(ws_base(servers), "shutdown", reactor)
+    seen = crawl(servers, "shutdown", reactor)
     assert seen["closes"] == ["ended"] * 20
+    # Each socket sent its close frame: going away, the crawl stopping.
+    assert seen["server_closes"] == [1001] * 20
     assert seen["stats"]["tls_client/websockets/opened"] == 20
     assert seen["stats"]["tls_client/websockets/closed"] == 20
     # close_spider came 1 s after the last socket opened; the heartbeat
