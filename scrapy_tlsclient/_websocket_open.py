@@ -96,7 +96,7 @@ class WebSocketOpener:
         allowed = request.meta.get("handle_httpstatus_list") or []
         if 101 not in allowed:
             request.meta["handle_httpstatus_list"] = [*allowed, 101]
-        return _make_response(base_args, b"", flags=["tls_client_websocket"])
+        return _make_response(base_args, b"", flags=["websocket"])
 
     def close_all(self) -> list[str]:
         """End every socket still open (the handler is closing) and return

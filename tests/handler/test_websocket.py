@@ -55,7 +55,7 @@ async def test_text_binary_and_large_messages_echo_byte_exact(servers: Servers, 
     async with open_handler() as handler:
         response, ws = await open_socket(handler, ws_url(servers, transport, "/ws/echo"))
         assert response.status == 101
-        assert "tls_client_websocket" in response.flags
+        assert "websocket" in response.flags
         received: list[str | bytes] = []
         for data in sent:
             await ws.send(data)
@@ -138,7 +138,7 @@ async def test_a_refused_handshake_is_an_ordinary_response(servers: Servers) -> 
         response = await handler.download_request(request)
         response.request = request
         assert response.status == 403
-        assert "tls_client_websocket" not in response.flags
+        assert "websocket" not in response.flags
         with pytest.raises(ValueError, match="has no WebSocket"):
             websocket_of(response)
 
