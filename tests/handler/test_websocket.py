@@ -241,3 +241,33 @@ async def test_sockets_go_through_the_requests_proxy(servers: Servers, kind: str
     entries = [e for e in proxy_log(servers) if e["proxy"] == name]
     https_port, http_port = (url.rsplit(":", 1)[1] for url in (servers.https, servers.http))
     assert sorted(str(e["target"]).rsplit(":", 1)[1] for e in entries) == sorted([https_port, http_port])
+
+
+def os_threads() -> int:
+    """This process's OS threads (Python's and the Go runtime's)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("Threads:"))
+
+
+@deferred_f_from_coro_f
+async def test_100_concurrent_sockets_with_a_bounded_number_of_threads(servers: Servers) -> None:
+    async def talk(n: int) -> list[str]:
+        _, ws = await open_socket(handler, ws_url(servers, "tls", f"/ws/echo?n={n}"))
+        got = []
+        for i in range(10):
+            await ws.send(f"{n}-{i}")
+            message = await ws.receive()
+            got.append(message.text if message is not None else "")
+        await ws.close()
+        return got
+
+    async with open_handler() as handler:
+        await talk(-1)  # the library's threads for one socket are up
+        before = os_threads()
+        results = await gather(*(talk(n) for n in range(100)))
+        during = os_threads()
+    assert results == [[f"{n}-{i}" for i in range(10)] for n in range(100)]
+    # Sockets wait in Go's network poller and the handler's event loop:
+    # no thread per socket.
+    assert during - before < 20, (before, during)
+    assert await sockets_open_settle() == 0
