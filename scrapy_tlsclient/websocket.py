@@ -206,11 +206,17 @@ class WebSocket:
         if socket_id is None or self._closing_sent:
             raise DownloadCancelledError(f"The WebSocket {self.request.url} is closed")
         if isinstance(data, str):
-            await self._calls.send_websocket(socket_id, "text", data)
+            kind, payload = "text", data
         elif isinstance(data, bytes | bytearray | memoryview):
-            await self._calls.send_websocket(socket_id, "binary", base64.b64encode(data).decode("ascii"))
+            kind, payload = "binary", base64.b64encode(data).decode("ascii")
         else:
             raise TypeError(f"WebSocket.send() takes str or bytes, got {type(data).__name__}")
+        try:
+            await self._calls.send_websocket(socket_id, kind, payload)
+        except NativeError as exc:
+            if exc.code == "unknown_stream":  # ended meanwhile (closed, cancelled)
+                raise DownloadCancelledError(f"The WebSocket {self.request.url} is closed") from exc
+            raise WebSocketConnectionLost(f"{exc.message} (WebSocket {self.request.url})") from exc
 
     async def close(self, code: int = NORMAL_CLOSURE, reason: str = "") -> None:
         """Send a close frame with ``code`` and ``reason`` and wait for the

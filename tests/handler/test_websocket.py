@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from scrapy import Request
-from scrapy.exceptions import DownloadFailedError
+from scrapy.exceptions import DownloadCancelledError, DownloadFailedError
 from scrapy.http import Response
 from scrapy.utils.defer import deferred_f_from_coro_f
 from test_proxies import clear_proxy_log, proxy_log
@@ -102,6 +102,9 @@ async def test_server_close_code_and_reason_are_surfaced(servers: Servers) -> No
     async with open_handler() as handler:
         _, ws = await open_socket(handler, ws_url(servers, "tls", "/ws/close?code=4321&reason=bye%20now"))
         await ws.send("go")
+        await sleep(0.5)  # the close arrives; the library releases the socket
+        with pytest.raises(DownloadCancelledError, match="is closed"):
+            await ws.send("too late")
         assert [m async for m in ws] == []
         assert (ws.close_code, ws.close_reason) == (4321, "bye now")
         assert ws.closed
