@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from scrapy import Request
-from scrapy.exceptions import DownloadCancelledError, DownloadFailedError
+from scrapy.exceptions import DownloadCancelledError, DownloadFailedError, DownloadTimeoutError
 from scrapy.http import Response
 from scrapy.utils.defer import deferred_f_from_coro_f
 from test_proxies import clear_proxy_log, proxy_log
@@ -274,3 +274,14 @@ async def test_100_concurrent_sockets_with_a_bounded_number_of_threads(servers: 
     # no thread per socket.
     assert during - before < 20, (before, during)
     assert await sockets_open_settle() == 0
+
+
+@deferred_f_from_coro_f
+async def test_download_timeout_bounds_the_handshake(servers: Servers) -> None:
+    async with open_handler() as handler:
+        started = time.monotonic()
+        with pytest.raises(DownloadTimeoutError):
+            await handler.download_request(
+                Request(ws_url(servers, "tls", "/slow?delay_ms=5000"), meta={"download_timeout": 0.5})
+            )
+        assert time.monotonic() - started < 2.0
