@@ -221,7 +221,7 @@ func wsHeaders(in *RequestInput) http.Header {
 	return out
 }
 
-// openWebSocketOp dials, answering with the handshake's status and
+// openWebSocket dials, answering with the handshake's status and
 // headers; a 101 carries the socket's id as streamId. A refused handshake
 // (any other status) is an ordinary response with the start of its body.
 func (b *Bridge) openWebSocket(payload []byte, queue string) answer {
@@ -252,6 +252,17 @@ func (b *Bridge) openWebSocket(payload []byte, queue string) answer {
 	if err != nil {
 		return responseAnswer(b.errorResponse(req, err))
 	}
+	headersFrom := req
+	if req.Latin1Headers && req.HeadersList != nil {
+		// As buildRequest: each character of a value is one byte.
+		pairs, err := latin1Pairs(req.HeadersList)
+		if err != nil {
+			return responseAnswer(b.errorResponse(req, err))
+		}
+		local := *req
+		local.HeadersList = pairs
+		headersFrom = &local
+	}
 	sess, ephemeral, err := b.sessions.sessionFor(req, nil)
 	if err != nil {
 		return responseAnswer(b.errorResponse(req, err))
@@ -280,7 +291,12 @@ func (b *Bridge) openWebSocket(payload []byte, queue string) answer {
 	if !none {
 		dialer.HandshakeTimeout = timeout
 	}
-	conn, resp, err := dialer.DialContext(context.Background(), req.RequestURL, wsHeaders(req))
+	conn, resp, err := dialer.DialContext(context.Background(), req.RequestURL, wsHeaders(headersFrom))
+	if err != nil && resp != nil && resp.StatusCode == http.StatusSwitchingProtocols {
+		// A 101 whose Upgrade, Connection or Sec-WebSocket-Accept is wrong.
+		err = newError(CodeProtocol, "websocket handshake: the server's 101 is not a valid WebSocket answer: "+err.Error())
+		resp = nil
+	}
 	if err != nil && (resp == nil || !errors.Is(err, websocket.ErrBadHandshake)) {
 		if ephemeral {
 			sess.close()
@@ -290,6 +306,9 @@ func (b *Bridge) openWebSocket(payload []byte, queue string) answer {
 	out := Response{ID: b.newID(), Status: resp.StatusCode, Headers: resp.Header, UsedProtocol: resp.Proto, Target: req.RequestURL}
 	if out.Headers == nil {
 		out.Headers = map[string][]string{}
+	}
+	if req.Latin1Headers {
+		out.Headers = latin1Header(out.Headers)
 	}
 	if req.SessionID != nil {
 		out.SessionID = *req.SessionID

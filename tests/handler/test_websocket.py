@@ -11,7 +11,12 @@ from typing import Any
 
 import pytest
 from scrapy import Request
-from scrapy.exceptions import DownloadCancelledError, DownloadFailedError, DownloadTimeoutError
+from scrapy.exceptions import (
+    DownloadCancelledError,
+    DownloadConnectionRefusedError,
+    DownloadFailedError,
+    DownloadTimeoutError,
+)
 from scrapy.http import Response
 from scrapy.utils.defer import deferred_f_from_coro_f
 from test_proxies import clear_proxy_log, proxy_log
@@ -185,7 +190,12 @@ async def test_the_handler_closing_closes_open_sockets(servers: Servers) -> None
 
 @deferred_f_from_coro_f
 async def test_handshake_headers_keep_the_request_order(servers: Servers) -> None:
-    headers = [("Origin", "https://example.com"), ("User-Agent", "agent/1"), ("Accept-Language", "en")]
+    headers = [
+        ("Origin", "https://example.com"),
+        ("User-Agent", "agent/1"),
+        ("X-Name", "ü".encode()),  # bytes as sent, not re-encoded
+        ("Accept-Language", "en"),
+    ]
     async with open_handler() as handler:
         request = Request(ws_url(servers, "tls", "/ws/headers"), headers=headers)
         response = await handler.download_request(request)
@@ -194,9 +204,11 @@ async def test_handshake_headers_keep_the_request_order(servers: Servers) -> Non
         message = await ws.receive()
         assert message is not None
         await ws.close()
-    names = [name.lower() for name, _ in json.loads(message.text)]
+    fields = json.loads(message.text)
+    names = [name.lower() for name, _ in fields]
     sent = [name.lower() for name, _ in headers]
     assert [n for n in names if n in sent] == sent
+    assert ["X-Name", "ü"] in fields
     assert {"sec-websocket-key", "sec-websocket-version", "upgrade", "connection", "host"} <= set(names)
 
 
@@ -273,6 +285,15 @@ async def test_100_concurrent_sockets_with_a_bounded_number_of_threads(servers: 
     # Sockets wait in Go's network poller and the handler's event loop:
     # no thread per socket.
     assert during - before < 20, (before, during)
+    assert await sockets_open_settle() == 0
+
+
+@deferred_f_from_coro_f
+async def test_a_closed_port_is_a_refused_connection() -> None:
+    async with open_handler() as handler:
+        for url in ("ws://127.0.0.1:1/", "wss://127.0.0.1:1/"):
+            with pytest.raises(DownloadConnectionRefusedError):
+                await handler.download_request(Request(url))
     assert await sockets_open_settle() == 0
 
 
