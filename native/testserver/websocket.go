@@ -36,6 +36,9 @@ import (
 //	/ws/drop      sends "bye", then cuts the TCP connection (no close frame)
 //	/ws/ping      pings with ?payload=, and on the pong sends the text
 //	              "pong:" + its payload, then echoes
+//	/ws/ticks     sends ?rate= text messages per second for ?seconds=, each
+//	              {"n": N, "sent_ns": NANOSECONDS} with the wall-clock time
+//	              it is written, then closes with 1000 (benchmarks)
 //
 // With ?tag=NAME, the codes of the close frames the client sends are
 // recorded; GET /ws-closes?tag=NAME answers them as a JSON list.
@@ -137,6 +140,8 @@ func handleWebSocket(w http.ResponseWriter, r *http.Request) {
 		if tcp, ok := underlyingTCP(ws.conn); ok {
 			_ = tcp.SetLinger(0) // a reset, not even a FIN after data
 		}
+	case "ticks":
+		ws.ticks(atoiOr(q.Get("rate"), 100), atoiOr(q.Get("seconds"), 1))
 	case "ping":
 		payload := []byte(q.Get("payload"))
 		if ws.writeFrame(true, opPing, payload) != nil {
@@ -150,6 +155,29 @@ func handleWebSocket(w http.ResponseWriter, r *http.Request) {
 			ws.echo(0)
 		}
 	}
+}
+
+// ticks sends rate messages a second on a fixed schedule (a late one goes
+// out at once, so the rate holds when the client reads slowly for a
+// while), until seconds have passed, then closes.
+func (ws *wsServerConn) ticks(rate, seconds int) {
+	if rate <= 0 || seconds <= 0 {
+		ws.closeWith(1000, "done")
+		return
+	}
+	start := time.Now()
+	interval := time.Second / time.Duration(rate)
+	total := rate * seconds
+	for i := 0; i < total; i++ {
+		if wait := time.Until(start.Add(time.Duration(i) * interval)); wait > 0 {
+			time.Sleep(wait)
+		}
+		message := fmt.Appendf(nil, `{"n": %d, "sent_ns": %d}`, i, time.Now().UnixNano())
+		if ws.write(opText, message, 0) != nil {
+			return
+		}
+	}
+	ws.closeWith(1000, "done")
 }
 
 // numbered is message i of /ws/send: its number, then filler up to size.
