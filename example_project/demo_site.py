@@ -14,6 +14,7 @@ catalogue for run_distributed.py).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime
 import functools
@@ -51,6 +52,10 @@ BINARIES = {"firmware-1.0.bin": 3 * MIB, "dataset.csv.bin": 512 * 1024, "logo.bi
 #: through memory. Generated as it is sent; never stored.
 LARGE_FILE = "dataset-256MiB.bin"
 LARGE_SIZE = 256 * MIB
+
+
+#: RFC 6455 1.3: hashed with the client's key into Sec-WebSocket-Accept.
+WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 def binary_block(name: str) -> bytes:
@@ -257,6 +262,11 @@ class DemoHandler(BaseHTTPRequestHandler):
         headers = [(name.lower(), value) for name, value in self.headers.items()]
         seen = self.server.seen(self.client_address, headers, "HTTP/1.1", None)
         query = {key: values[0] for key, values in parse_qs(parts.query).items()}
+        if parts.path == "/ws/ticker" and (self.headers.get("Upgrade") or "").lower() == "websocket":
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError, ssl.SSLError, EOFError):
+                self.ticker(query)
+            self.close_connection = True
+            return
         reply = reply_for(self.server, Visit(parts.path, query, headers, seen))
         # The client going away is how a stopped stream looks here.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError, ssl.SSLError):
@@ -283,6 +293,54 @@ class DemoHandler(BaseHTTPRequestHandler):
                 self.wfile.write(piece)
         if chunked:
             self.wfile.write(b"0\r\n\r\n")
+
+    def ticker(self, query: dict[str, str]) -> None:
+        """A WebSocket quote feed (RFC 6455, server side, no extensions):
+        waits for the client's subscription, a text message naming a
+        symbol, then sends ``messages`` quotes for it every ``interval_ms``
+        and closes with 1000."""
+        key = self.headers.get("Sec-WebSocket-Key") or ""
+        accept = base64.b64encode(hashlib.sha1((key + WEBSOCKET_GUID).encode()).digest()).decode()
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept)
+        self.end_headers()
+        self.wfile.flush()
+        opcode, subscription = self.read_frame()
+        if opcode != 1:
+            return
+        symbol = json.loads(subscription).get("subscribe", "ACME")
+        count, interval = feed_size(query, "messages")
+        for n in range(count):
+            quote = {"n": n, "symbol": symbol, "price": round(100 + 5 * ((n * 7919) % 13) / 13, 2)}
+            self.write_frame(1, json.dumps(quote).encode())
+            time.sleep(interval)
+        self.write_frame(8, (1000).to_bytes(2, "big") + b"end of demo")
+        while self.read_frame()[0] != 8:  # the client's answering close
+            pass
+
+    def read_frame(self) -> tuple[int, bytes]:
+        """One client frame (masked, unfragmented): its opcode and payload."""
+        head = self.rfile.read(2)
+        if len(head) < 2:
+            raise EOFError
+        size = head[1] & 0x7F
+        if size >= 126:
+            size = int.from_bytes(self.rfile.read(2 if size == 126 else 8), "big")
+        mask = self.rfile.read(4)
+        data = self.rfile.read(size)
+        return head[0] & 0x0F, bytes(byte ^ mask[i % 4] for i, byte in enumerate(data))
+
+    def write_frame(self, opcode: int, payload: bytes) -> None:
+        size = len(payload)
+        head = (
+            bytes([0x80 | opcode, size])
+            if size < 126
+            else bytes([0x80 | opcode, 126]) + size.to_bytes(2, "big")
+        )
+        self.wfile.write(head + payload)
+        self.wfile.flush()
 
     def log_message(self, format: str, *args: object) -> None:
         pass

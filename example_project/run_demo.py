@@ -1,6 +1,6 @@
 """Start the local demo site and run the example spiders against it:
 
-    python run_demo.py           # all four below, one after the other
+    python run_demo.py           # all five below, one after the other
 
     python run_demo.py sse       # one item per Server-Sent Event, with its arrival time
     python run_demo.py ndjson    # one item per NDJSON line, with its arrival time
@@ -8,6 +8,7 @@
                                  # file with progress lines and its SHA-256
     python run_demo.py fingerprints  # the JA4 and Akamai HTTP/2 fingerprints the
                                      # site saw for three browser profiles
+    python run_demo.py ticker    # one item per WebSocket message, with its arrival time
 
 Items go to stdout as JSON lines (``-o -:jsonl``). On stderr, the lines of
 the crawl's log that show what the project does (scrapy_tlsclient's and the
@@ -32,6 +33,7 @@ FEEDS = {
     "ndjson": "/ndjson?lines=20&interval_ms=50",
     "binaries": "/files/",
     "fingerprints": "/fingerprint",
+    "ticker": "/ws/ticker?messages=20&interval_ms=50",
 }
 #: The head of a log record: date, time, logger, level.
 RECORD = re.compile(r"^\d{4}-\d\d-\d\d (?P<time>\d\d:\d\d:\d\d) \[(?P<logger>[^\]]+)\] (?P<level>[A-Z]+): ")
@@ -65,7 +67,7 @@ def crawl(spider: str, url: str, *, show_start_up: bool) -> int:
         "crawl",
         spider,
         "-a",
-        f"url={url}{FEEDS[spider]}",
+        f"url={'wss' + url[len('https') :] if spider == 'ticker' else url}{FEEDS[spider]}",
         "-a",
         "limit=20",
         "-o",

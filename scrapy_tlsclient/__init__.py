@@ -18,6 +18,7 @@ from .streaming import (
     TLSClientStreamMiddleware,
     stream_of,
 )
+from .websocket import WebSocket, WebSocketConnectionLost, WebSocketMessage, websocket_of
 
 __all__ = [
     "FailoverMiddleware",
@@ -29,6 +30,10 @@ __all__ = [
     "TLSClientSettingsError",
     "TLSClientStreamMiddleware",
     "TLSFilesPipeline",
+    "WebSocket",
+    "WebSocketConnectionLost",
+    "WebSocketMessage",
     "__version__",
     "stream_of",
+    "websocket_of",
 ]

@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from ._event_loop import Waiter, call_later, call_soon, watch_readable
+from .binding.envelopes import raise_for_error
 from .binding.errors import NativeCancelledError, NativeLibraryError
 from .binding.library import FRAME_BODY_MAX
 from .binding.socket_frames import CompletionFrameReader, FrameBody, submission_frames
@@ -67,6 +68,10 @@ class CompletionDispatcher:
         self._decoders: dict[str, Callable[[dict[str, Any], FrameBody], Any]] = {
             "readStream": library.decode_stream_read,
             "pushStream": library.decode_stream_read,
+            "pushWebSocket": library.decode_websocket_event,
+            # Answered by success, or an error envelope.
+            "sendWebSocket": lambda envelope, _body: raise_for_error(envelope),
+            "closeWebSocket": lambda envelope, _body: raise_for_error(envelope),
         }
         loop = asyncio.get_event_loop() if is_asyncio_available() else None
         self._loop = loop
@@ -130,6 +135,37 @@ class CompletionDispatcher:
         payload = {"streamId": stream_id, "window": PUSH_WINDOW, "maxBytes": PUSH_PIECE_MAX}
         self._send(self._library.submit_document(self._queue, "pushStream", ticket, payload))
         return pushed
+
+    async def open_websocket(self, request_input: RequestInput) -> NativeResponse:
+        """Open a WebSocket; the handshake's response (``stream_id`` names
+        the socket after a 101). docs/abi.rst, "WebSockets"."""
+        result: NativeResponse = await self._submit("openWebSocket", request_input)
+        return result
+
+    def push_websocket(self, socket_id: str, heartbeat_s: float) -> PushedStream:
+        """Have the library push ``socket_id``'s messages here, with the
+        credit of pushed streams; waiting returns None every ``heartbeat_s``."""
+        pushed = PushedStream(self, socket_id, heartbeat_s)
+        if self._stopped:
+            message = "native pushWebSocket not started: the download handler is closed"
+            pushed.deliver(None, NativeCancelledError(message, CANCELLED))
+            return pushed
+        ticket = next(self._tickets)
+        self._pushed[ticket] = pushed
+        payload = {"webSocketId": socket_id, "window": PUSH_WINDOW}
+        self._send(self._library.submit_document(self._queue, "pushWebSocket", ticket, payload))
+        return pushed
+
+    async def send_websocket(self, socket_id: str, kind: str, data: str) -> None:
+        """Send one message (``kind`` text, or binary with ``data`` in base64);
+        returns when the library has written it to the connection."""
+        await self._submit("sendWebSocket", {"webSocketId": socket_id, "type": kind, "data": data})
+
+    def close_websocket(self, socket_id: str, code: int, reason: str) -> None:
+        """Send a close frame; the peer's answer ends the pushed messages."""
+        if not self._stopped:
+            payload = {"webSocketId": socket_id, "code": code, "reason": reason}
+            self._send(self._library.submit_document(self._queue, "closeWebSocket", "", payload))
 
     def grant(self, stream_id: str, size: int) -> None:
         """Let the library push ``size`` bytes more of ``stream_id``."""

@@ -71,9 +71,11 @@ from ._tail_hash import TailHasher
 from ._threads import make_runner
 from ._tls_options import PROCESS_PINS
 from ._version import __version__
+from ._websocket_open import WebSocketOpener
 from .binding.envelopes import StreamRead
 from .binding.errors import NativeError
 from .streaming import STREAM_META_KEY, attach, live_body_of
+from .websocket import WEBSOCKET_META_KEY
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -159,6 +161,7 @@ class TLSClientDownloadHandler:
         self._in_flight: set[str] = set()
         #: Bodies handed to spiders and not yet collected.
         self._live: weakref.WeakSet[LiveBody] = weakref.WeakSet()
+        self._websockets = WebSocketOpener(self)
         self._closing = False
         self._dataloss_warned = False
         if crawler in _SCHEDULING_CHECKED:
@@ -192,6 +195,7 @@ class TLSClientDownloadHandler:
         made from a streamed one (``response.request.replace(...)``) loses
         the copy of that response's stream its meta carries."""
         request.meta.pop(STREAM_META_KEY, None)
+        request.meta.pop(WEBSOCKET_META_KEY, None)
         try:
             check_serialisable_meta(request.meta)
         except ValueError as exc:
@@ -205,6 +209,8 @@ class TLSClientDownloadHandler:
         if self._closing:
             raise DownloadCancelledError(f"The download handler is closed; not downloading {request.url}")
         scheme = urlparse_cached(request).scheme
+        if scheme in ("ws", "wss"):
+            return await self._websockets.open(request)
         if scheme not in ("http", "https"):
             raise UnsupportedURLSchemeError(f"Unsupported URL scheme {scheme!r} in {request.url}")
         # Resume state only for body_file requests: the usual request pays nothing.
@@ -761,10 +767,13 @@ class TLSClientDownloadHandler:
         self._closing = True
         for body in list(self._live):
             body.cancel("closing")
+        websockets = self._websockets.close_all()
         in_flight = list(self._in_flight)
         sessions = self._sessions.drain()
 
         def release() -> None:
+            for socket_id in websockets:  # before their sessions go
+                self._library.cancel_stream(socket_id)
             for stream_id in in_flight:
                 self._library.cancel_stream(stream_id)
             for session_id in sessions:

@@ -8,6 +8,9 @@ NEWSPIDER_MODULE = "example_project.spiders"
 DOWNLOAD_HANDLERS = {
     "http": "scrapy_tlsclient.TLSClientDownloadHandler",
     "https": "scrapy_tlsclient.TLSClientDownloadHandler",
+    # WebSockets (docs/websocket.rst)
+    "ws": "scrapy_tlsclient.TLSClientDownloadHandler",
+    "wss": "scrapy_tlsclient.TLSClientDownloadHandler",
 }
 # Browser headers that match the profile (after Scrapy's header middlewares).
 DOWNLOADER_MIDDLEWARES = {"scrapy_tlsclient.TLSClientMiddleware": 950}

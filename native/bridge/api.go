@@ -27,7 +27,7 @@ var Capabilities = []string{
 	"tlsInfo", "peerCertificate", "errorCode", "debugLog", "negativeTimeout",
 	"perRequestDeadline", "streamOutputTruncate", "unknownProfileError",
 	"binaryBuffers", "readStreamOutputPath", "registerProfiles",
-	"sslKeyLogFile", "measureProfile", "latin1Headers",
+	"sslKeyLogFile", "measureProfile", "latin1Headers", "webSocket",
 }
 
 func (b *Bridge) parseInput(payload []byte) (*RequestInput, error) {
@@ -479,6 +479,7 @@ func (b *Bridge) DestroyAll() (string, []byte) {
 		delete(b.tombstones, id)
 	}
 	b.mu.Unlock()
+	b.closeAllWebSockets()
 	b.sessions.removeAll()
 	b.buffers.discardAll()
 	out := successOutput{ID: b.newID(), Success: true}
@@ -582,6 +583,8 @@ type Stats struct {
 	// size: nonzero at rest means a caller dropped handles.
 	UntakenBuffers     int   `json:"untakenBuffers"`
 	UntakenBufferBytes int64 `json:"untakenBufferBytes"`
+	// WebSocketsOpen counts the WebSockets opened and not yet released.
+	WebSocketsOpen int `json:"webSocketsOpen"`
 }
 
 // GetStats reports the bridge's live counters.
@@ -597,5 +600,6 @@ func (b *Bridge) GetStats() (string, []byte) {
 	out.Goroutines = runtime.NumGoroutine()
 	out.CompletionsPending = b.completions.pending()
 	out.UntakenBuffers, out.UntakenBufferBytes = b.buffers.stats()
+	out.WebSocketsOpen = b.webSockets.count()
 	return out.ID, marshal(out)
 }

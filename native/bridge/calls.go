@@ -182,6 +182,7 @@ type Bridge struct {
 	sessions    *sessionRegistry
 	completions *completionQueues
 	buffers     *bufferRegistry
+	webSockets  *webSockets
 
 	mu         sync.Mutex
 	calls      map[string]*call
@@ -201,6 +202,7 @@ func New() *Bridge {
 		sessions:    newSessionRegistry(),
 		completions: newCompletionQueues(),
 		buffers:     newBufferRegistry(),
+		webSockets:  &webSockets{sockets: map[string]*wsConn{}},
 		calls:       map[string]*call{},
 		streams:     map[string]*stream{},
 		tombstones:  map[string]time.Time{},
@@ -291,6 +293,9 @@ func (b *Bridge) endCall(c *call, completed bool) {
 
 // cancelCall aborts a call or stream by id; unknown ids leave a tombstone.
 func (b *Bridge) cancelCall(id string) {
+	if b.cancelWebSocket(id) {
+		return
+	}
 	b.mu.Lock()
 	c, ok := b.calls[id]
 	if ok {

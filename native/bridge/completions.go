@@ -207,14 +207,39 @@ func (b *Bridge) submit(payload, body []byte) {
 		queue.push(Completion{Ticket: in.Ticket, Op: in.Op, Result: marshal(out)})
 		return
 	}
-	if in.Op == "pushStream" && len(body) == 0 {
+	switch in.Op {
+	case "pushStream", "pushWebSocket", "sendWebSocket", "closeWebSocket", "openWebSocket":
+		if len(body) > 0 {
+			out := b.errorResponse(nil, newError(CodeInvalidInput, "this operation takes no body"))
+			queue.push(Completion{Ticket: in.Ticket, Op: in.Op, Result: marshal(out)})
+			return
+		}
+	}
+	switch in.Op {
+	case "pushStream":
 		go b.pushStream(queue, in.Ticket, in.Input)
+		return
+	case "pushWebSocket":
+		go b.pushWebSocket(queue, in.Ticket, in.Input)
+		return
+	case "sendWebSocket", "closeWebSocket":
+		b.enqueueWebSocketWrite(queue, in.Op, in.Ticket, in.Input)
+		return
+	case "openWebSocket":
+		go func() {
+			result := b.openWebSocket(in.Input, in.Queue)
+			if !queue.push(Completion{Ticket: in.Ticket, Op: in.Op, Result: result.json}) {
+				// Dropped while the handshake ran: nobody has the socket.
+				b.closeWebSocketsOf(in.Queue)
+			}
+		}()
 		return
 	}
 	op, ok := submitOps[in.Op]
 	if !ok {
 		out := b.errorResponse(nil, newError(CodeInvalidInput, "unknown submit op "+in.Op+
-			"; accepted: request, requestStream, readStream, readStreamAll, pushStream, streamCredit, cancelStream"))
+			"; accepted: request, requestStream, readStream, readStreamAll, pushStream, streamCredit, cancelStream, "+
+			"openWebSocket, pushWebSocket, sendWebSocket, closeWebSocket"))
 		queue.push(Completion{Ticket: in.Ticket, Op: in.Op, Result: marshal(out)})
 		return
 	}
@@ -254,6 +279,7 @@ func (b *Bridge) DropCompletionQueue(payload []byte) (string, []byte) {
 		return out.ID, marshal(out)
 	}
 	b.buffers.discard(b.completions.drop(in.Queue)...)
+	b.closeWebSocketsOf(in.Queue)
 	out := successOutput{ID: b.newID(), Success: true}
 	return out.ID, marshal(out)
 }

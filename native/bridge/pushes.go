@@ -171,6 +171,9 @@ func (b *Bridge) grantCredit(payload []byte) error {
 	if in.Bytes <= 0 {
 		return newError(CodeInvalidInput, "streamCredit needs bytes > 0")
 	}
+	if b.grantWebSocketCredit(in.StreamID, in.Bytes) {
+		return nil
+	}
 	if s, ok := b.lookupStream(in.StreamID); ok {
 		if c := s.pushCredit(); c != nil {
 			c.grant(in.Bytes)

@@ -232,7 +232,10 @@ func (s *completionSocket) frames(batch []Completion) net.Buffers {
 // closing its end drops the queue, as dropCompletionQueue would: nobody is
 // left to take its results.
 func (b *Bridge) readSubmissions(s *completionSocket) {
-	defer func() { b.buffers.discard(b.completions.drop(s.queue)...) }() // idempotent
+	defer func() { // idempotent
+		b.buffers.discard(b.completions.drop(s.queue)...)
+		b.closeWebSocketsOf(s.queue)
+	}()
 	reader := bufio.NewReaderSize(s.conn, 64<<10)
 	var head [8]byte
 	for {

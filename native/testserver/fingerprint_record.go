@@ -2,6 +2,7 @@ package testserver
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -138,6 +139,21 @@ func handleFingerprint(w http.ResponseWriter, r *http.Request) {
 	rec, ok := r.Context().Value(fingerprintKey{}).(*connRecord)
 	if !ok {
 		http.Error(w, "no fingerprint recorded for this connection", http.StatusInternalServerError)
+		return
+	}
+	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		// A WebSocket handshake: its fingerprints come as one text
+		// message, then a close (websocket.go).
+		reply := rec.reply(r)
+		ws, err := upgradeWebSocket(w, r)
+		if err != nil {
+			return
+		}
+		defer ws.conn.Close()
+		data, _ := json.Marshal(reply)
+		if ws.write(opText, data, 0) == nil {
+			ws.closeWith(1000, "fingerprint")
+		}
 		return
 	}
 	writeJSON(w, rec.reply(r))

@@ -80,6 +80,7 @@ func Handler() http.Handler {
 	mux.HandleFunc("/tls", handleTLS)
 	registerLive(mux)
 	registerRanges(mux)
+	registerWebSocket(mux)
 	return withWireHeaders(mux)
 }
 

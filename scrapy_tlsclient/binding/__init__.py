@@ -4,7 +4,7 @@ built on it; it can be used on its own (docs/binding.rst)."""
 
 from __future__ import annotations
 
-from .envelopes import NativeResponse, RequestInput, StreamRead, TLSDetails
+from .envelopes import NativeResponse, RequestInput, StreamRead, TLSDetails, WebSocketEvent
 from .errors import (
     NativeCancelledError,
     NativeConnectionLostError,
@@ -50,6 +50,7 @@ __all__ = [
     "StreamRead",
     "TLSDetails",
     "UnknownProfileError",
+    "WebSocketEvent",
     "get_library",
     "load_library",
 ]

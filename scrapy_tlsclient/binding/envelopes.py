@@ -124,6 +124,41 @@ class StreamRead:
     written: int = 0
 
 
+@dataclass(frozen=True)
+class WebSocketEvent:
+    """One pushWebSocket frame: a message (``binary`` or text, its bytes in
+    ``data``), or the end by the peer's close (``closed``, with its code
+    and reason). An abrupt end comes as the NativeError of its frame."""
+
+    data: bytes = b""
+    binary: bool = False
+    closed: bool = False
+    close_code: int | None = None
+    close_reason: str = ""
+
+    @property
+    def eof(self) -> bool:
+        """The last event of the socket (the dispatcher forgets it then)."""
+        return self.closed
+
+
+def websocket_event_from_envelope(envelope: dict[str, Any], data: bytes | None = None) -> WebSocketEvent:
+    """Turn a pushWebSocket frame into a WebSocketEvent, or raise its error.
+
+    ``data`` is the message's ``chunkBuffer``, taken or from its frame."""
+    raise_for_error({"error": envelope.get("error"), "errorCode": envelope.get("errorCode")})
+    if envelope.get("closed"):
+        code = envelope.get("closeCode")
+        return WebSocketEvent(
+            closed=True,
+            close_code=int(code) if code else None,
+            close_reason=str(envelope.get("closeReason") or ""),
+        )
+    if envelope.get("chunkBuffer") and data is None:
+        raise _untaken(envelope, "chunkBuffer")
+    return WebSocketEvent(data=data or b"", binary=envelope.get("type") == "binary")
+
+
 def raise_for_error(envelope: dict[str, Any]) -> None:
     """Raise the NativeError an error envelope describes, if it is one."""
     error = error_from_envelope(envelope)

@@ -24,9 +24,11 @@ from .envelopes import (
     NativeResponse,
     RequestInput,
     StreamRead,
+    WebSocketEvent,
     raise_for_error,
     response_from_envelope,
     stream_read_from_envelope,
+    websocket_event_from_envelope,
 )
 from .errors import NativeFeatureUnavailable, NativeLibraryError, native_error_from
 from .measurement import Measurement, measurement_from_envelope
@@ -316,6 +318,13 @@ class NativeLibrary:
         """A readStream answer as a StreamRead, with the bytes of its
         ``chunkBuffer``: taken, or from its completion frame."""
         return stream_read_from_envelope(envelope, self._taken(envelope, "chunkBuffer", framed))
+
+    def decode_websocket_event(
+        self, envelope: dict[str, Any], framed: FrameBody = TAKE_BUFFER
+    ) -> WebSocketEvent:
+        """A pushWebSocket frame as a WebSocketEvent, with the bytes of its
+        ``chunkBuffer``: taken, or from its completion frame."""
+        return websocket_event_from_envelope(envelope, self._taken(envelope, "chunkBuffer", framed))
 
     # -- typed API ------------------------------------------------------------
 

@@ -368,9 +368,7 @@ async def test_other_schemes_are_refused_before_any_native_call() -> None:
         "s3://bucket/key",
         "ftp://127.0.0.1:1/x",
         "gopher://127.0.0.1:1/",
-        "ws://127.0.0.1:1/",
-        "wss://127.0.0.1:1/",
-    ]
+    ]  # ws:// and wss:// open WebSockets (test_websocket.py)
     before = calls_started()
     async with open_handler() as handler:
         for url in urls:

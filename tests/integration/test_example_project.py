@@ -92,6 +92,16 @@ def test_feed_spiders_show_each_event_as_it_arrives(demo: Demo, spider: str) -> 
     )
 
 
+def test_ticker_spider_reads_a_websocket_feed_as_it_arrives(demo: Demo) -> None:
+    items = demo.items_of(feed="ticker")
+    assert [item["quote"]["n"] for item in items] == list(range(20))
+    assert all(item["quote"]["symbol"] == "ACME" for item in items)  # the subscription reached the feed
+    arrivals = [item["arrived_s"] for item in items]
+    assert arrivals == sorted(arrivals)
+    assert arrivals[-1] - arrivals[0] >= 19 * 0.05 * 0.8
+    assert len(lines_of(demo, "ticker")) == 20
+
+
 def test_binaries_spider_stores_the_small_files_with_the_pipeline(demo: Demo) -> None:
     items = [item for item in demo.items if "file_urls" in item]
     assert sorted(item["name"] for item in items) == sorted(demo_site.BINARIES)
@@ -151,7 +161,7 @@ def test_the_demo_log_holds_only_what_it_shows(demo: Demo) -> None:
     assert not [line for line in demo.log if "[scrapy." in line]
     assert sum("INFO: scrapy_tlsclient " in line for line in demo.log) == 1
     assert [line for line in demo.log if line.startswith("--- scrapy crawl ")] == [
-        f"--- scrapy crawl {spider}" for spider in ("sse", "ndjson", "binaries", "fingerprints")
+        f"--- scrapy crawl {spider}" for spider in ("sse", "ndjson", "binaries", "fingerprints", "ticker")
     ]
 
 

@@ -18,8 +18,12 @@ def test_exported_names() -> None:
         "TLSClientSettingsError",
         "TLSClientStreamMiddleware",
         "TLSFilesPipeline",
+        "WebSocket",
+        "WebSocketConnectionLost",
+        "WebSocketMessage",
         "__version__",
         "stream_of",
+        "websocket_of",
     ]
     for name in scrapy_tlsclient.__all__:
         assert hasattr(scrapy_tlsclient, name), name
@@ -50,6 +54,7 @@ def test_binding_names() -> None:
         "StreamRead",
         "TLSDetails",
         "UnknownProfileError",
+        "WebSocketEvent",
         "get_library",
         "load_library",
     ]

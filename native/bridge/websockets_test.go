@@ -1,0 +1,149 @@
+package bridge
+
+import (
+	"encoding/base64"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// openWS opens a WebSocket over the completion socket and starts pushing
+// its messages under ticket "m"; it returns the socket's id.
+func openWS(t *testing.T, ours net.Conn, queue, url string) string {
+	t.Helper()
+	id := "ws-" + strings.NewReplacer("/", "-", ":", "-", "?", "-").Replace(url)
+	writeSubmissions(t, ours, map[string]any{"queue": queue, "op": "openWebSocket", "ticket": "open",
+		"input": req(url, map[string]any{"streamId": id})})
+	frames := readFrames(t, ours, 1, 10*time.Second)
+	frame, ok := frames["open"]
+	if !ok {
+		t.Fatalf("open %s: %+v", url, frames)
+	}
+	opened := decode[Response](t, frame.Result)
+	if opened.Status != 101 || opened.StreamID != id {
+		t.Fatalf("open %s: %+v", url, opened)
+	}
+	writeSubmissions(t, ours, map[string]any{"queue": queue, "op": "pushWebSocket", "ticket": "m",
+		"input": map[string]any{"webSocketId": id, "window": 1 << 20}})
+	return id
+}
+
+// nextWSEvent reads the next pushed WebSocket event and its body.
+func nextWSEvent(t *testing.T, ours net.Conn) (WebSocketEvent, []byte) {
+	t.Helper()
+	if err := ours.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		c, err := readFrame(ours)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Ticket == "m" {
+			return decode[WebSocketEvent](t, c.Result), c.body
+		}
+	}
+}
+
+func wsOpen(t *testing.T, b *Bridge) int {
+	t.Helper()
+	_, out := b.GetStats()
+	return decode[Stats](t, out).WebSocketsOpen
+}
+
+func TestAWebSocketEchoesAndClosesWithItsCode(t *testing.T) {
+	b := New()
+	s := testServers(t)
+	ours := socketPair(t, b, "")
+	for _, base := range []string{s.HTTP, s.HTTPS} {
+		url := "ws" + strings.TrimPrefix(base, "http") + "/ws/echo"
+		id := openWS(t, ours, "", url)
+		writeSubmissions(t, ours,
+			map[string]any{"op": "sendWebSocket", "ticket": "s1", "input": map[string]any{"webSocketId": id, "type": "text", "data": "héllo"}},
+			map[string]any{"op": "sendWebSocket", "ticket": "s2", "input": map[string]any{"webSocketId": id, "type": "binary",
+				"data": base64.StdEncoding.EncodeToString([]byte{0, 1, 255})}})
+		var got []string
+		for len(got) < 2 {
+			ev, body := nextWSEvent(t, ours)
+			if ev.Error != "" || ev.Closed {
+				t.Fatalf("%s: %+v", url, ev)
+			}
+			got = append(got, ev.Type+":"+string(body))
+		}
+		if got[0] != "text:héllo" || got[1] != "binary:\x00\x01\xff" {
+			t.Fatalf("%s: %q", url, got)
+		}
+		writeSubmissions(t, ours, map[string]any{"op": "closeWebSocket", "ticket": "c",
+			"input": map[string]any{"webSocketId": id, "code": 4000, "reason": "done"}})
+		ev, _ := nextWSEvent(t, ours)
+		if !ev.Closed || ev.CloseCode != 4000 || ev.CloseReason != "done" {
+			t.Fatalf("%s: after close: %+v", url, ev)
+		}
+		waitFor(t, func() bool { return wsOpen(t, b) == 0 })
+		assertNoBuffers(t, b)
+	}
+}
+
+func TestAnAbruptDropIsAnError(t *testing.T) {
+	b := New()
+	s := testServers(t)
+	ours := socketPair(t, b, "")
+	openWS(t, ours, "", "wss"+strings.TrimPrefix(s.HTTPS, "https")+"/ws/drop")
+	if ev, body := nextWSEvent(t, ours); string(body) != "bye" {
+		t.Fatalf("first: %+v %q", ev, body)
+	}
+	ev, _ := nextWSEvent(t, ours)
+	if ev.Closed || ev.ErrorCode != CodeConnectionLost {
+		t.Fatalf("after the drop: %+v", ev)
+	}
+	waitFor(t, func() bool { return wsOpen(t, b) == 0 })
+}
+
+func TestDestroyAllAndDroppedQueuesReleaseWebSockets(t *testing.T) {
+	b := New()
+	s := testServers(t)
+	ours := socketPair(t, b, "q1")
+	id := openWS(t, ours, "q1", "ws"+strings.TrimPrefix(s.HTTP, "http")+"/ws/echo")
+	// An echo read proves the push started before destroyAll.
+	writeSubmissions(t, ours, map[string]any{"queue": "q1", "op": "sendWebSocket", "ticket": "s",
+		"input": map[string]any{"webSocketId": id, "type": "text", "data": "x"}})
+	if ev, body := nextWSEvent(t, ours); string(body) != "x" {
+		t.Fatalf("echo: %+v", ev)
+	}
+	b.DestroyAll()
+	if ev, _ := nextWSEvent(t, ours); ev.ErrorCode != CodeCancelled {
+		t.Fatalf("after destroyAll: %+v", ev)
+	}
+	waitFor(t, func() bool { return wsOpen(t, b) == 0 })
+
+	other := socketPair(t, b, "q2")
+	openWS(t, other, "q2", "ws"+strings.TrimPrefix(s.HTTP, "http")+"/ws/echo")
+	if wsOpen(t, b) != 1 {
+		t.Fatal("not open")
+	}
+	b.DropCompletionQueue(mustJSON(t, map[string]any{"queue": "q2"}))
+	waitFor(t, func() bool { return wsOpen(t, b) == 0 })
+	assertNoBuffers(t, b)
+}
+
+func TestWebSocketInputIsChecked(t *testing.T) {
+	b := New()
+	s := testServers(t)
+	out := b.openWebSocket(mustJSON(t, req(s.HTTP+"/ws/echo", nil)), "")
+	if r := decode[Response](t, out.json); r.ErrorCode != CodeUnsupportedScheme {
+		t.Fatalf("http URL: %+v", r)
+	}
+	_, _, err := b.parseWebSocketWrite("closeWebSocket", mustJSON(t, map[string]any{"webSocketId": "x", "code": 1006}))
+	if errorCode(err) != CodeInvalidInput || !strings.Contains(err.Error(), "1000 or 3000-4999") {
+		t.Fatalf("close code 1006: %v", err)
+	}
+	_, _, err = b.parseWebSocketWrite("sendWebSocket", mustJSON(t, map[string]any{"webSocketId": "x", "type": "json"}))
+	if errorCode(err) != CodeInvalidInput {
+		t.Fatalf("type json: %v", err)
+	}
+	_, _, err = b.parseWebSocketWrite("sendWebSocket", mustJSON(t, map[string]any{"webSocketId": "x", "type": "text"}))
+	if errorCode(err) != CodeUnknownStream {
+		t.Fatalf("unknown socket: %v", err)
+	}
+}
