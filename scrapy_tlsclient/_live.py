@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("scrapy_tlsclient")
 
-__all__ = ["DECODED_PIECE_MAX", "LiveBody"]
+__all__ = ["DECODED_PIECE_MAX", "LiveBody", "release_native"]
 
 #: The most one read() returns of a body the stream decodes: a compressed
 #: piece can stand for any amount of output, so output is cut to this.
@@ -64,7 +64,7 @@ class LiveBody:
         #: a finalizer must not hold the body itself, which holds its request,
         #: whose meta holds the stream (a cycle the finalizer would keep).
         self._native: list[str | None] = [stream_id]
-        release = weakref.finalize(self, _release_native, self._native, cancel_native)
+        release = weakref.finalize(self, release_native, self._native, cancel_native)
         release.atexit = False  # the handler's close() has cancelled it by then
         self._pending = first_chunk
         self._error = first_error
@@ -226,8 +226,9 @@ class LiveBody:
             self._pushed.close()
 
 
-def _release_native(box: list[str | None], cancel_native: Callable[[str], None]) -> None:
-    """A body collected with its native stream still open: cancel it."""
-    stream_id, box[0] = box[0], None
-    if stream_id is not None:
-        cancel_native(stream_id)
+def release_native(box: list[str | None], cancel_native: Callable[[str], None]) -> None:
+    """The finalizer of an object collected with its native stream (or
+    WebSocket) still open: cancel it, once."""
+    native_id, box[0] = box[0], None
+    if native_id is not None:
+        cancel_native(native_id)

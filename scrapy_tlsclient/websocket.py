@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 
 from scrapy.exceptions import DownloadCancelledError, DownloadFailedError
 
+from ._live import release_native
 from .binding.errors import NativeCancelledError, NativeError
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ class WebSocket:
         self.request = request
         #: The native socket while it is open, in a box the finalizer shares.
         self._native: list[str | None] = [socket_id]
-        release = weakref.finalize(self, _release_native, self._native, cancel_native)
+        release = weakref.finalize(self, release_native, self._native, cancel_native)
         release.atexit = False  # the handler's close() has cancelled it by then
         self._calls = calls
         self._pushed = pushed
@@ -265,10 +266,3 @@ class WebSocket:
         if self._on_close is not None:
             on_close, self._on_close = self._on_close, None
             on_close()
-
-
-def _release_native(box: list[str | None], cancel_native: Callable[[str], None]) -> None:
-    """A WebSocket collected still open: close it."""
-    socket_id, box[0] = box[0], None
-    if socket_id is not None:
-        cancel_native(socket_id)
