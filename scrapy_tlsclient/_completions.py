@@ -156,10 +156,11 @@ class CompletionDispatcher:
         self._send(self._library.submit_document(self._queue, "pushWebSocket", ticket, payload))
         return pushed
 
-    async def send_websocket(self, socket_id: str, kind: str, data: str) -> None:
-        """Send one message (``kind`` text, or binary with ``data`` in base64);
-        returns when the library has written it to the connection."""
-        await self._submit("sendWebSocket", {"webSocketId": socket_id, "type": kind, "data": data})
+    async def send_websocket(self, socket_id: str, kind: str, data: bytes) -> None:
+        """Send one message (``kind`` text, UTF-8, or binary), its bytes
+        raw beside the input; returns when the library has written it to
+        the connection."""
+        await self._submit("sendWebSocket", {"webSocketId": socket_id, "type": kind}, data)
 
     def close_websocket(self, socket_id: str, code: int, reason: str) -> None:
         """Send a close frame; the peer's answer ends the pushed messages."""

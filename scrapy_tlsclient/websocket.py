@@ -18,7 +18,6 @@ being collected closes the socket with a close frame. docs/websocket.rst.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import weakref
@@ -207,9 +206,9 @@ class WebSocket:
         if socket_id is None or self._closing_sent:
             raise DownloadCancelledError(f"The WebSocket {self.request.url} is closed")
         if isinstance(data, str):
-            kind, payload = "text", data
+            kind, payload = "text", data.encode("utf-8")
         elif isinstance(data, bytes | bytearray | memoryview):
-            kind, payload = "binary", base64.b64encode(data).decode("ascii")
+            kind, payload = "binary", bytes(data)
         else:
             raise TypeError(f"WebSocket.send() takes str or bytes, got {type(data).__name__}")
         try:

@@ -208,7 +208,7 @@ func (b *Bridge) submit(payload, body []byte) {
 		return
 	}
 	switch in.Op {
-	case "pushStream", "pushWebSocket", "sendWebSocket", "closeWebSocket", "openWebSocket":
+	case "pushStream", "pushWebSocket", "closeWebSocket", "openWebSocket":
 		if len(body) > 0 {
 			out := b.errorResponse(nil, newError(CodeInvalidInput, "this operation takes no body"))
 			queue.push(Completion{Ticket: in.Ticket, Op: in.Op, Result: marshal(out)})
@@ -223,7 +223,7 @@ func (b *Bridge) submit(payload, body []byte) {
 		go b.pushWebSocket(queue, in.Ticket, in.Input)
 		return
 	case "sendWebSocket", "closeWebSocket":
-		b.enqueueWebSocketWrite(queue, in.Op, in.Ticket, in.Input)
+		b.enqueueWebSocketWrite(queue, in.Op, in.Ticket, in.Input, body)
 		return
 	case "openWebSocket":
 		go func() {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	http "github.com/bogdanfinn/fhttp"
 	"github.com/bogdanfinn/websocket"
@@ -66,11 +67,12 @@ type wsPushInput struct {
 	Window int `json:"window"`
 }
 
+// wsSendInput is sendWebSocket's input; the message is the submission
+// frame's body, raw bytes (UTF-8 for text).
 type wsSendInput struct {
 	WebSocketID string `json:"webSocketId"`
-	// Type is "text" or "binary"; Data is the text, or base64 of the bytes.
+	// Type is "text" or "binary".
 	Type string `json:"type"`
-	Data string `json:"data"`
 }
 
 type wsCloseInput struct {
@@ -466,8 +468,8 @@ type wsWrite struct {
 // their own, in any order; a socket's writes must keep the caller's
 // order, so they are queued here, by the goroutine reading submissions.
 // A large send is paced by TCP: it completes once written.
-func (b *Bridge) enqueueWebSocketWrite(queue *completionQueue, op, ticket string, payload []byte) {
-	item, w, err := b.parseWebSocketWrite(op, payload)
+func (b *Bridge) enqueueWebSocketWrite(queue *completionQueue, op, ticket string, payload, body []byte) {
+	item, w, err := b.parseWebSocketWrite(op, payload, body)
 	if err != nil {
 		go queue.push(Completion{Ticket: ticket, Op: op, Result: marshal(b.errorResponse(nil, err))})
 		return
@@ -501,7 +503,7 @@ func (b *Bridge) drainWebSocketWrites(w *wsConn) {
 }
 
 // parseWebSocketWrite checks a send or close input and finds its socket.
-func (b *Bridge) parseWebSocketWrite(op string, payload []byte) (wsWrite, *wsConn, error) {
+func (b *Bridge) parseWebSocketWrite(op string, payload, body []byte) (wsWrite, *wsConn, error) {
 	item := wsWrite{op: op}
 	var id string
 	if op == "closeWebSocket" {
@@ -525,13 +527,12 @@ func (b *Bridge) parseWebSocketWrite(op string, payload []byte) (wsWrite, *wsCon
 		}
 		switch in.Type {
 		case "text":
-			item.kind, item.data = websocket.TextMessage, []byte(in.Data)
-		case "binary":
-			decoded, err := base64.StdEncoding.DecodeString(in.Data)
-			if err != nil {
-				return item, nil, newError(CodeInvalidInput, "sendWebSocket data must be base64 for binary: "+err.Error())
+			if !utf8.Valid(body) {
+				return item, nil, newError(CodeInvalidInput, "sendWebSocket text must be UTF-8 (RFC 6455 5.6)")
 			}
-			item.kind, item.data = websocket.BinaryMessage, decoded
+			item.kind, item.data = websocket.TextMessage, body
+		case "binary":
+			item.kind, item.data = websocket.BinaryMessage, body
 		default:
 			return item, nil, newError(CodeInvalidInput, "sendWebSocket type must be text or binary, got "+in.Type)
 		}

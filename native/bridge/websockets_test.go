@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"encoding/base64"
 	"net"
 	"strings"
 	"testing"
@@ -59,10 +58,8 @@ func TestAWebSocketEchoesAndClosesWithItsCode(t *testing.T) {
 	for _, base := range []string{s.HTTP, s.HTTPS} {
 		url := "ws" + strings.TrimPrefix(base, "http") + "/ws/echo"
 		id := openWS(t, ours, "", url)
-		writeSubmissions(t, ours,
-			map[string]any{"op": "sendWebSocket", "ticket": "s1", "input": map[string]any{"webSocketId": id, "type": "text", "data": "héllo"}},
-			map[string]any{"op": "sendWebSocket", "ticket": "s2", "input": map[string]any{"webSocketId": id, "type": "binary",
-				"data": base64.StdEncoding.EncodeToString([]byte{0, 1, 255})}})
+		writeWithBody(t, ours, map[string]any{"op": "sendWebSocket", "ticket": "s1", "input": map[string]any{"webSocketId": id, "type": "text"}}, []byte("héllo"))
+		writeWithBody(t, ours, map[string]any{"op": "sendWebSocket", "ticket": "s2", "input": map[string]any{"webSocketId": id, "type": "binary"}}, []byte{0, 1, 255})
 		var got []string
 		for len(got) < 2 {
 			ev, body := nextWSEvent(t, ours)
@@ -106,8 +103,8 @@ func TestDestroyAllAndDroppedQueuesReleaseWebSockets(t *testing.T) {
 	ours := socketPair(t, b, "q1")
 	id := openWS(t, ours, "q1", "ws"+strings.TrimPrefix(s.HTTP, "http")+"/ws/echo")
 	// An echo read proves the push started before destroyAll.
-	writeSubmissions(t, ours, map[string]any{"queue": "q1", "op": "sendWebSocket", "ticket": "s",
-		"input": map[string]any{"webSocketId": id, "type": "text", "data": "x"}})
+	writeWithBody(t, ours, map[string]any{"queue": "q1", "op": "sendWebSocket", "ticket": "s",
+		"input": map[string]any{"webSocketId": id, "type": "text"}}, []byte("x"))
 	if ev, body := nextWSEvent(t, ours); string(body) != "x" {
 		t.Fatalf("echo: %+v", ev)
 	}
@@ -134,15 +131,19 @@ func TestWebSocketInputIsChecked(t *testing.T) {
 	if r := decode[Response](t, out.json); r.ErrorCode != CodeUnsupportedScheme {
 		t.Fatalf("http URL: %+v", r)
 	}
-	_, _, err := b.parseWebSocketWrite("closeWebSocket", mustJSON(t, map[string]any{"webSocketId": "x", "code": 1006}))
+	_, _, err := b.parseWebSocketWrite("closeWebSocket", mustJSON(t, map[string]any{"webSocketId": "x", "code": 1006}), nil)
 	if errorCode(err) != CodeInvalidInput || !strings.Contains(err.Error(), "1000 or 3000-4999") {
 		t.Fatalf("close code 1006: %v", err)
 	}
-	_, _, err = b.parseWebSocketWrite("sendWebSocket", mustJSON(t, map[string]any{"webSocketId": "x", "type": "json"}))
+	_, _, err = b.parseWebSocketWrite("sendWebSocket", mustJSON(t, map[string]any{"webSocketId": "x", "type": "json"}), nil)
 	if errorCode(err) != CodeInvalidInput {
 		t.Fatalf("type json: %v", err)
 	}
-	_, _, err = b.parseWebSocketWrite("sendWebSocket", mustJSON(t, map[string]any{"webSocketId": "x", "type": "text"}))
+	_, _, err = b.parseWebSocketWrite("sendWebSocket", mustJSON(t, map[string]any{"webSocketId": "x", "type": "text"}), []byte{0xff})
+	if errorCode(err) != CodeInvalidInput {
+		t.Fatalf("text that is not UTF-8: %v", err)
+	}
+	_, _, err = b.parseWebSocketWrite("sendWebSocket", mustJSON(t, map[string]any{"webSocketId": "x", "type": "text"}), nil)
 	if errorCode(err) != CodeUnknownStream {
 		t.Fatalf("unknown socket: %v", err)
 	}
