@@ -67,8 +67,10 @@ func recordHellos(config *tls.Config) *tls.Config {
 // handleTLS answers with the ClientHello of the connection the request
 // came on; 404 on plain HTTP.
 func handleTLS(w http.ResponseWriter, r *http.Request) {
+	// A plain connection has no ClientHello, whatever an earlier TLS
+	// connection from the same address and port left recorded.
 	summary, ok := hellos.lookup(r.RemoteAddr)
-	if !ok {
+	if r.TLS == nil || !ok {
 		http.Error(w, "no TLS ClientHello recorded for this connection", http.StatusNotFound)
 		return
 	}
