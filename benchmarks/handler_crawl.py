@@ -10,12 +10,18 @@ start to the spider's close, so interpreter start-up and imports are left
 out; peak RSS is the child's whole-life high-water mark. Prints pages/s,
 CPU ms per page and peak RSS for each handler, and for each handler other
 than the ``http11`` baseline the ratios against it and whether they meet the
-targets (>= 1.25x the pages/s, <= 0.9x the CPU per page). With ``--repeat R``
+targets (>= 1.25x the pages/s, <= 0.8x the CPU per page). With ``--repeat R``
 every crawl runs R times (handlers interleaved, their order alternating)
 and the medians are shown, then the median of the CPU ratios of each
 round's adjacent crawls (paired by round, which cancels the machine's slow
 phases better). ``--json PATH`` also writes the figures, with
 the command, the machine, the date and every run, to PATH as JSON.
+
+``--middleware`` crawls every handler but ``http11`` with
+``TLSClientMiddleware`` (the browser's headers), as users run it.
+``--before DIR`` adds a handler ``before``: the tlsclient handler imported
+from an older checkout's package in DIR (``PYTHONPATH=DIR``), the code
+before a change measured in the same run.
 
 ``--handler-path NAME=dotted.Path`` (repeatable) points a handler name at
 another class; a NAME not in ``--handlers`` is run as an extra handler.
@@ -55,7 +61,12 @@ REACTORS = {
     "twisted": "twisted.internet.epollreactor.EPollReactor",
 }
 SPEED_TARGET = 1.25  # at least this many times the baseline's pages/s
-CPU_TARGET = 0.9  # at most this many times the baseline's CPU per page
+CPU_TARGET = 0.8  # at most this many times the baseline's CPU per page
+#: The middleware every tlsclient-family handler crawls with under ``--middleware``
+#: (the browser's headers, per request kind, as users run it).
+MIDDLEWARE = {"scrapy_tlsclient.TLSClientMiddleware": 950}
+#: Run with ``PYTHONPATH=--before``: the tlsclient handler of an older checkout.
+BEFORE = "before"
 
 
 # --- child: one crawl ------------------------------------------------------
@@ -121,6 +132,7 @@ def run_child(config: dict[str, Any]) -> None:
         "DOWNLOAD_DELAY": 0,
         "DOWNLOAD_HANDLERS": {"http": config["handler"], "https": config["handler"]},
         "TWISTED_REACTOR": REACTORS[config["reactor"]],
+        "DOWNLOADER_MIDDLEWARES": MIDDLEWARE if config["middleware"] else {},
     }
     spider = crawl(BytesSpider, settings, base=config["base"], pages=config["pages"], size=config["size"])
     result = {
@@ -153,11 +165,14 @@ def last_line(text: str) -> str:
     return lines[-1] if lines else "no output"
 
 
-def run_crawl(config: dict[str, Any], timeout: float) -> dict[str, Any] | str:
+def run_crawl(config: dict[str, Any], timeout: float, pythonpath: Path | None) -> dict[str, Any] | str:
     """Run one crawl in a fresh interpreter: its JSON result, or a failure message."""
     command = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(config)]
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath), env.get("PYTHONPATH")]))
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, check=False)
     except subprocess.TimeoutExpired:  # subprocess.run has killed the child
         return f"timeout after {timeout:.0f} s"
     results = [line for line in done.stdout.splitlines() if line.startswith("{")]
@@ -199,8 +214,9 @@ def measure(
                 "concurrency": concurrency,
                 "handler": path,
                 "reactor": args.reactor,
+                "middleware": args.middleware and name != BASELINE,
             }
-            result = run_crawl(config, args.timeout)
+            result = run_crawl(config, args.timeout, args.before if name == BEFORE else None)
             if isinstance(result, str):
                 failures[name] = result
                 note = result
@@ -325,7 +341,9 @@ def print_header(args: argparse.Namespace, handlers: dict[str, str]) -> None:
         f"<= {CPU_TARGET}x CPU/page"
     )
     for name, path in handlers.items():
-        print(f"  {name}: {path}")
+        where = f" from {args.before}" if name == BEFORE else ""
+        with_mw = " + TLSClientMiddleware" if args.middleware and name != BASELINE else ""
+        print(f"  {name}: {path}{with_mw}{where}")
     print()
 
 
@@ -360,6 +378,8 @@ def write_json(
         "size": args.size,
         "server": args.server,
         "reactor": args.reactor,
+        "middleware": args.middleware,
+        "before": str(args.before) if args.before else None,
         "repeat": args.repeat,
         "handlers": handlers,
         "baseline": BASELINE,
@@ -381,6 +401,9 @@ def handler_paths(args: argparse.Namespace) -> dict[str, str]:
         paths[name] = path
         if name not in args.handlers:
             extra.append(name)
+    if args.before is not None:
+        paths[BEFORE] = HANDLER_PATHS["tlsclient"]
+        extra.append(BEFORE)
     unknown = [name for name in args.handlers if name not in paths]
     if unknown:
         raise SystemExit(f"unknown handler(s) {', '.join(unknown)}: give --handler-path NAME=dotted.path")
@@ -399,6 +422,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--handlers", nargs="+", default=[BASELINE, "tlsclient"], help="names to run")
     parser.add_argument(
         "--handler-path", action="append", default=[], metavar="NAME=PATH", help="handler class for NAME"
+    )
+    parser.add_argument(
+        "--middleware", action="store_true", help="crawl with TLSClientMiddleware (all but http11)"
+    )
+    parser.add_argument(
+        "--before", type=Path, help="a directory with an older scrapy_tlsclient: run it as 'before'"
     )
     parser.add_argument("--reactor", choices=sorted(REACTORS), default="asyncio")
     parser.add_argument("--timeout", type=float, default=600, help="seconds before a crawl is killed")

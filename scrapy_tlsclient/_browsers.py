@@ -31,7 +31,7 @@ from scrapy.settings import default_settings
 from ._identities import REQUEST_KINDS, load_identities, packaged_identity_files
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from scrapy import Request
     from scrapy.http.headers import Headers
@@ -40,9 +40,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Browser",
+    "BrowserHeaders",
     "accept_encoding",
-    "add_browser_headers",
     "browser_for",
+    "browser_header_values",
     "fetch_site",
     "incoherences",
     "order_headers",
@@ -573,45 +574,131 @@ def incoherences(browser: Browser, headers: Headers) -> list[str]:
     return problems
 
 
+#: BROWSER_ONLY_HEADERS as Scrapy's Headers stores names (title case,
+#: bytes): looking these up directly skips Headers' normalising per name.
+_BROWSER_ONLY_KEYS = tuple(sorted(name.title().encode() for name in BROWSER_ONLY_HEADERS))
+
+
 def wants_browser_headers(headers: Headers) -> bool:
     """True when the request has Scrapy's User-Agent (or none) and none of
     the headers only a browser sends: the user has not dressed it."""
     user_agent = headers.get(b"User-Agent")
     if user_agent is not None and user_agent != _SCRAPY_DEFAULTS[b"user-agent"]:
         return False
-    return not any(name in headers for name in BROWSER_ONLY_HEADERS)
+    return not any(dict.__contains__(headers, key) for key in _BROWSER_ONLY_KEYS)
 
 
-def add_browser_headers(
-    headers: Headers, browser: Browser, url: str, kind: str = "navigation", *, decoded_here: bool = False
-) -> None:
-    """Give ``headers`` the browser's headers for a request of ``kind``,
-    keeping every header whose value is not one of Scrapy's defaults.
-    Accept-Encoding is only rewritten where Scrapy set it (no
+#: A header as Scrapy's Headers stores it: name, values.
+_Stored = tuple[bytes, tuple[bytes, ...]]
+
+
+def browser_header_values(
+    browser: Browser,
+    kind: str,
+    current: Sequence[Sequence[bytes]],
+    site: str,
+    *,
+    decoded_here: bool = False,
+) -> tuple[_Stored, ...]:
+    """The headers to set on a request of ``kind``
+    whose values of the kind's headers are ``current`` (in the order of
+    ``headers_for(kind)``, empty where absent) and whose Sec-Fetch-Site
+    is ``site``: every header whose value is not one of Scrapy's defaults
+    is kept. Accept-Encoding is only rewritten where Scrapy set it (no
     decompression, no header), or set where the handler decodes the body
     itself (``decoded_here``: body_file requests, which Scrapy's
     HttpCompressionMiddleware is to leave alone, scrapy/scrapy#7987)."""
-    referer = headers.get(b"Referer")
-    for name, value in browser.headers_for(kind):
+    values: list[_Stored] = []
+    for (name, value), present in zip(browser.headers_for(kind), current, strict=True):
         key = name.encode()
-        current = headers.getlist(key)
-        if current and current != [_SCRAPY_DEFAULTS.get(key)]:
+        if present and list(present) != [_SCRAPY_DEFAULTS.get(key)]:
             continue
         if name == "accept-encoding":
-            if not current and not decoded_here:
+            if not present and not decoded_here:
                 continue
             value = accept_encoding(browser)
         elif name == "sec-fetch-site":
-            value = fetch_site(url, referer.decode("latin-1") if referer else None, kind)
-        headers[key] = value
+            value = site
+        values.append((name.title().encode(), (value.encode(),)))
+    return tuple(values)
+
+
+class BrowserHeaders:
+    """A browser's headers given to requests (browser_header_values), with
+    what they set remembered by the request's values of the headers
+    involved and its Sec-Fetch-Site: a crawl dresses thousands of requests
+    alike, and working the browser's headers out through Scrapy's Headers
+    (which normalises each name and value it is given) cost more than the
+    rest of the middleware."""
+
+    #: Results kept; when full, the next new one starts over.
+    MAX_KNOWN = 512
+
+    def __init__(self) -> None:
+        #: Each result beside its browser, which it keeps alive: a key's
+        #: browser id then names no other browser.
+        self._known: dict[tuple[object, ...], tuple[Browser, tuple[_Stored, ...]]] = {}
+
+    def dress(
+        self, headers: Headers, browser: Browser, url: str, kind: str, *, decoded_here: bool = False
+    ) -> None:
+        """Give ``headers`` (of a request to ``url``) ``browser``'s headers
+        for a request of ``kind``, keeping every header whose value is not
+        one of Scrapy's defaults."""
+        current = _current(headers, browser, kind)
+        site = _site(headers, url, kind)
+        key = (id(browser), kind, decoded_here, site, current)
+        found = self._known.get(key)
+        if found is None:
+            values = browser_header_values(browser, kind, current, site, decoded_here=decoded_here)
+            if len(self._known) >= self.MAX_KNOWN:
+                self._known.clear()
+            self._known[key] = (browser, values)
+        else:
+            values = found[1]
+        _set_stored(headers, values)
+
+
+def _current(headers: Headers, browser: Browser, kind: str) -> tuple[tuple[bytes, ...], ...]:
+    """The request's values of the headers of ``kind``, in its order."""
+    return tuple(tuple(dict.get(headers, key, ())) for key in _stored_names(browser.headers_for(kind)))
+
+
+def _site(headers: Headers, url: str, kind: str) -> str:
+    referer = headers.get(b"Referer")
+    return fetch_site(url, referer.decode("latin-1") if referer else None, kind)
+
+
+def _set_stored(headers: Headers, values: Iterable[_Stored]) -> None:
+    for key, stored in values:
+        dict.__setitem__(headers, key, list(stored))
+
+
+@cache
+def _stored_names(pairs: Pairs) -> tuple[bytes, ...]:
+    """Header names as Scrapy's Headers stores them (title case, bytes)."""
+    return tuple(name.title().encode() for name, _ in pairs)
+
+
+@cache
+def _ranks(order: tuple[str, ...]) -> tuple[dict[bytes, int], dict[str, int]]:
+    """Each name's position in ``order``, by the name as Headers stores it
+    and by its lowercase text."""
+    lower = {name: position for position, name in enumerate(order)}
+    return {name.title().encode(): position for name, position in lower.items()}, lower
 
 
 def order_headers(headers: Headers, order: Sequence[str]) -> None:
     """Reorder ``headers`` in place: names in ``order`` (lowercase) first,
     in that order, then the others in their current order."""
-    rank = {name: position for position, name in enumerate(order)}
-    entries = list(dict.items(headers))
-    entries.sort(key=lambda entry: rank.get(entry[0].lower().decode("latin-1"), len(rank)))
+    stored, lower = _ranks(tuple(order))
+    last = len(order)
+
+    def position(entry: tuple[bytes, list[bytes]]) -> int:
+        found = stored.get(entry[0])
+        return found if found is not None else lower.get(entry[0].decode("latin-1").lower(), last)
+
+    entries = sorted(dict.items(headers), key=position)
     dict.clear(headers)
     for key, values in entries:
         dict.__setitem__(headers, key, values)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import base64
 import binascii
 import difflib
+import functools
 import hashlib
 import ipaddress
 import json
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import quote, urlsplit
 
 from scrapy.http.headers import Headers
@@ -41,6 +42,7 @@ __all__ = [
     "LONGEST_DEADLINE",
     "META_KEYS",
     "ClientOptionsCache",
+    "HeaderLines",
     "NativeCall",
     "check_serialisable_meta",
     "client_options",
@@ -170,7 +172,10 @@ def request_input_from(
         "requestUrl": request.url,
         "requestMethod": request.method,
         "headersList": header_pairs(
-            request.headers, _header_order(request), wire.http1_keys if wire else None
+            request.headers,
+            _header_order(request),
+            wire.http1_keys if wire else None,
+            clients.header_lines if clients is not None else None,
         ),
         "streamId": stream_id,
         "timeoutMilliseconds": timeout_ms,
@@ -295,6 +300,7 @@ class ClientOptionsCache:
         self._options: dict[tuple[object, ...], tuple[RequestInput, str]] = {}
         #: Netlocs that passed the target check (_check_target).
         self.good_netlocs: set[str] = set()
+        self.header_lines = HeaderLines()
 
     def serves(self, config: HandlerConfig, profiles: Collection[str]) -> bool:
         return config is self._config and profiles is self._profiles
@@ -552,39 +558,90 @@ def _dressing(request: Request, options: Mapping[str, object], config: HandlerCo
 
 
 def header_pairs(
-    headers: Headers, order: Sequence[str] | None = None, wire_names: Mapping[bytes, str] | None = None
+    headers: Headers,
+    order: Sequence[str] | None = None,
+    wire_names: Mapping[bytes, str] | None = None,
+    known: HeaderLines | None = None,
 ) -> list[list[str]]:
     """Request headers as ordered [name, value] pairs, Proxy-Authorization
     removed (it goes to the proxy only) and ``None`` values dropped; names
     in ``order`` (lowercase) first, in that order; with ``wire_names``
     (the name as Headers stores it -> as the browser writes it), names
-    written as that browser writes them.
+    written as that browser writes them. ``known`` remembers the header
+    lines already checked and converted (a crawl repeats a few dozen).
     """
     # Scrapy's Headers stores normalised names and lists of bytes values,
     # which its items() looks up again name by name: read them directly.
     items: Iterable[tuple[bytes, list[bytes]]] = (
         dict.items(headers) if type(headers) is Headers else headers.items()
     )
+    line = known.line if known is not None else header_line
+    lines = [line(name, values) for name, values in items]
     if order:
-        rank = {name: position for position, name in enumerate(order)}
-        items = sorted(items, key=lambda item: rank.get(item[0].decode("latin-1").lower(), len(rank)))
+        rank = _ranks(tuple(order))
+        lines.sort(key=lambda found: rank.get(found.lower, len(rank)))
     pairs: list[list[str]] = []
-    for name, values in items:
-        if name.lower() == b"proxy-authorization":
+    for found in lines:
+        if found.lower == "proxy-authorization":
             continue
-        if None in values:
-            values = [value for value in values if value is not None]
-        # A control character is in the joined values iff it is in one.
-        if _HEADER_NAME.fullmatch(name) is None or _BAD_VALUE.search(b"".join(values)):
-            # Refused here, before anything is sent (Go would refuse it too,
-            # as a failed download that RetryMiddleware would retry).
-            raise ValueError(
-                f"Request header {name!r}: {values!r} is not a valid header (names are HTTP tokens; "
-                "values may not contain CR, LF, NUL or other control characters except tab)"
-            )
-        text_name = (wire_names.get(name) if wire_names is not None else None) or name.decode("latin-1")
-        pairs.extend([text_name, _header_text(value)] for value in values)
+        text_name = (wire_names.get(found.name) if wire_names is not None else None) or found.text_name
+        pairs.extend([text_name, value] for value in found.values)
     return pairs
+
+
+class HeaderLine(NamedTuple):
+    """One request header, checked, as the library takes it."""
+
+    #: As Headers stores it.
+    name: bytes
+    #: For ordering: lowercase text.
+    lower: str
+    text_name: str
+    values: tuple[str, ...]
+
+
+def header_line(name: bytes, values: Sequence[bytes | None]) -> HeaderLine:
+    """Check one header and convert it to text; ValueError if it is not a
+    valid header."""
+    present = [value for value in values if value is not None]
+    # A control character is in the joined values iff it is in one.
+    if _HEADER_NAME.fullmatch(name) is None or _BAD_VALUE.search(b"".join(present)):
+        # Refused here, before anything is sent (Go would refuse it too,
+        # as a failed download that RetryMiddleware would retry).
+        raise ValueError(
+            f"Request header {name!r}: {list(values)!r} is not a valid header (names are HTTP tokens; "
+            "values may not contain CR, LF, NUL or other control characters except tab)"
+        )
+    text_name = name.decode("latin-1")
+    return HeaderLine(name, text_name.lower(), text_name, tuple(_header_text(value) for value in present))
+
+
+class HeaderLines:
+    """header_line results by name and values: a crawl sends the same few
+    dozen header lines (the browser's, its cookies) again and again, and
+    checking and converting each costs more than looking it up."""
+
+    #: Lines kept; when full, the next new line starts over.
+    MAX_LINES = 1024
+
+    def __init__(self) -> None:
+        self._lines: dict[tuple[bytes, tuple[bytes | None, ...]], HeaderLine] = {}
+
+    def line(self, name: bytes, values: Sequence[bytes | None]) -> HeaderLine:
+        key = (name, tuple(values))
+        found = self._lines.get(key)
+        if found is None:
+            found = header_line(name, values)
+            if len(self._lines) >= self.MAX_LINES:
+                self._lines.clear()
+            self._lines[key] = found
+        return found
+
+
+@functools.lru_cache(maxsize=64)
+def _ranks(order: tuple[str, ...]) -> dict[str, int]:
+    """Each name's position in ``order`` (a browser's, one of a few)."""
+    return {name: position for position, name in enumerate(order)}
 
 
 _HEADER_NAME = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")

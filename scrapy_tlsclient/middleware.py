@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from scrapy.settings import default_settings
 
 from ._browsers import (
+    BrowserHeaders,
     accept_encoding,
-    add_browser_headers,
     browser_for,
     incoherences,
     order_headers,
@@ -50,6 +50,7 @@ class TLSClientMiddleware:
         self._warned: set[tuple[str, bool]] = set()
         #: (profile, what) pairs already reported, so each is logged once.
         self._reported: set[tuple[str, str]] = set()
+        self._browser_headers = BrowserHeaders()
         if config.custom_tls is None and config.profile is not None:
             self._warn_once(config.profile, "TLS_CLIENT_PROFILE")
             browser = browser_for(config.profile)
@@ -115,7 +116,7 @@ class TLSClientMiddleware:
             return
         kind = request_kind(request)
         if wants_browser_headers(request.headers):
-            add_browser_headers(
+            self._browser_headers.dress(
                 request.headers,
                 browser,
                 request.url,

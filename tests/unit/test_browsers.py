@@ -230,3 +230,34 @@ def test_contradictions_and_app_profiles_with_scrapys_user_agent_warn_once(
     assert len(warnings) == 2, warnings
     assert "User-Agent header claims firefox" in warnings[0] and DEFAULT_PROFILE in warnings[0]
     assert "imitates an app" in warnings[1] and "okhttp4_android_13" in warnings[1]
+
+
+def test_one_middleware_dresses_each_request_as_a_fresh_one_would() -> None:
+    """What the middleware remembers of earlier requests never leaks into a
+    request whose headers differ: each comes out as from a new middleware."""
+    variants: list[tuple[dict[str, str], dict[str, object]]] = [
+        ({}, {}),
+        ({"Accept-Language": "de-DE"}, {}),
+        ({}, {}),
+        ({"Referer": "https://example.com/list"}, {}),
+        ({"Referer": "https://other.test/"}, {}),
+        ({"Accept": "application/json"}, {}),
+        ({}, {"body_file": "/tmp/x.bin"}),
+        ({"Cookie": "a=1"}, {}),
+        ({}, {"tls_client_profile": "firefox_147"}),
+        ({}, {}),
+    ]
+    shared = middleware()
+    dressed = []
+    for headers, meta in variants:
+        request, fresh = (
+            scrapy_request(headers=headers, meta=meta),
+            scrapy_request(headers=headers, meta=meta),
+        )
+        shared.process_request(request)
+        middleware().process_request(fresh)
+        assert list(request.headers.items()) == list(fresh.headers.items()), (headers, meta)
+        dressed.append(request)
+    # Each request owns its values: changing one changes no other.
+    dressed[0].headers.appendlist(b"Sec-Fetch-Mode", b"changed")
+    assert dressed[2].headers.getlist(b"Sec-Fetch-Mode") == [b"navigate"]

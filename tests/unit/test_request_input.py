@@ -12,6 +12,7 @@ from scrapy_tlsclient._config import DEFAULT_PROFILE, HandlerConfig
 from scrapy_tlsclient._request_input import (
     CLIENT_META_KEYS,
     META_KEYS,
+    HeaderLines,
     check_serialisable_meta,
     client_options,
     header_pairs,
@@ -36,6 +37,22 @@ def test_headers_keep_repeats_drop_none_and_proxy_authorization() -> None:
         },
     )
     assert header_pairs(request.headers) == [["X-Repeat", "1"], ["X-Repeat", "2"], ["Accept", "a/b"]]
+
+
+def test_remembered_header_lines_give_what_fresh_ones_give() -> None:
+    known = HeaderLines()
+    requests = [
+        Request("https://example.com/", headers={"Accept": "a/b", "X-Repeat": ["1", "2"]}),
+        Request("https://example.com/", headers={"X-Repeat": ["1", "2"], "Accept": "a/b"}),
+        Request("https://example.com/", headers={"Accept": "a/c", "Proxy-Authorization": "Basic eA=="}),
+    ]
+    for request in requests:
+        order = ["x-repeat", "accept"]
+        assert header_pairs(request.headers, order, known=known) == header_pairs(request.headers, order)
+    # A header seen valid does not make a different value of it valid.
+    bad = Request("https://example.com/", headers={"Accept": "a/b\r\nX-Evil: 1"})
+    with pytest.raises(ValueError, match="is not a valid header"):
+        header_pairs(bad.headers, known=known)
 
 
 def test_the_body_goes_beside_the_input_and_scrapy_owns_redirects_cookies_decoding() -> None:
