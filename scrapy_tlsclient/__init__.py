@@ -18,7 +18,14 @@ from .streaming import (
     TLSClientStreamMiddleware,
     stream_of,
 )
-from .websocket import WebSocket, WebSocketConnectionLost, WebSocketMessage, websocket_of
+from .websocket import (
+    WebSocket,
+    WebSocketConnectionFailed,
+    WebSocketConnectionLost,
+    WebSocketIdleTimeout,
+    WebSocketMessage,
+    websocket_of,
+)
 
 __all__ = [
     "FailoverMiddleware",
@@ -31,7 +38,9 @@ __all__ = [
     "TLSClientStreamMiddleware",
     "TLSFilesPipeline",
     "WebSocket",
+    "WebSocketConnectionFailed",
     "WebSocketConnectionLost",
+    "WebSocketIdleTimeout",
     "WebSocketMessage",
     "__version__",
     "stream_of",

@@ -21,7 +21,7 @@ from ._request_input import request_input_from
 from ._response_args import scrapy_headers
 from ._scrapy_errors import scrapy_error_for
 from .binding.errors import NativeError
-from .websocket import WEBSOCKET_META_KEY, WebSocket
+from .websocket import WEBSOCKET_META_KEY, WebSocket, WebSocketConnectionFailed
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -86,6 +86,7 @@ class WebSocketOpener:
             cancel_native=lambda sid: handler._runner.submit(handler._library.cancel_stream, sid),
             is_closing=handler._crawl_closing,
             on_close=lambda: handler._count("websockets/closed"),
+            reopen=lambda: self._reopen(request),
         )
         handler._count("websockets/opened")
         self._open.add(socket)
@@ -96,6 +97,20 @@ class WebSocketOpener:
         if 101 not in allowed:
             request.meta["handle_httpstatus_list"] = [*allowed, 101]
         return _make_response(base_args, b"", flags=["websocket"])
+
+    async def _reopen(self, request: Request) -> WebSocket:
+        """Open ``request``'s socket again, for reconnection: the same
+        request straight to the library (Scrapy's middlewares ran for the
+        first connection); any answer but 101 fails it."""
+        again = request.replace()
+        response = await self.open(again)
+        socket = again.meta.get(WEBSOCKET_META_KEY)
+        if response.status != 101 or not isinstance(socket, WebSocket):
+            raise WebSocketConnectionFailed(
+                f"Reopening the WebSocket {request.url} was answered with {response.status}, not 101"
+            )
+        self._handler._count("websockets/reconnected")
+        return socket
 
     def close_all(self) -> list[str]:
         """End every socket still open (the handler is closing) and return

@@ -774,3 +774,32 @@ func closeEndsStalledRequests(t *testing.T, s *testserver.Servers, errs <-chan e
 		t.Fatal("Close did not return")
 	}
 }
+
+func TestWebSocketOpensLimit(t *testing.T) {
+	s := start(t)
+	c := client(t, s)
+	tag := fmt.Sprintf("limit-%d", time.Now().UnixNano())
+	handshake := func() int {
+		req, err := http.NewRequest("GET", s.HTTP+"/ws/echo?tag="+tag+"&opens=1", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Connection", "Upgrade")
+		req.Header.Set("Upgrade", "websocket")
+		req.Header.Set("Sec-WebSocket-Version", "13")
+		req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := [2]int{handshake(), handshake()}; got != [2]int{101, 503} {
+		t.Fatalf("handshakes under a tag with opens=1: %v, want [101 503]", got)
+	}
+	_, body := do(t, c, target{"http", s.HTTP, 1}, "GET", "/ws-stalls?tag="+tag, nil, nil)
+	if !strings.Contains(string(body), `"opens":2`) {
+		t.Fatalf("/ws-stalls: %s", body)
+	}
+}

@@ -41,7 +41,11 @@ import (
 //	              it is written, then closes with 1000 (benchmarks)
 //
 // With ?tag=NAME, the codes of the close frames the client sends are
-// recorded; GET /ws-closes?tag=NAME answers them as a JSON list.
+// recorded; GET /ws-closes?tag=NAME answers them as a JSON list. With a
+// tag, ?opens=N refuses handshakes (503) after the first N under it, and
+// /ws/send records its longest single write (how long a client that stops
+// reading held the server back): GET /ws-stalls?tag=NAME answers
+// {"opens": N, "longest_write_ms": MS}.
 //
 // Every endpoint answers a close frame with the same code and ends.
 
@@ -57,6 +61,47 @@ func registerWebSocket(mux *http.ServeMux) {
 	mux.HandleFunc("GET /ws-closes", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, closeLog.codes(r.URL.Query().Get("tag")))
 	})
+	mux.HandleFunc("GET /ws-stalls", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, tagLog.get(r.URL.Query().Get("tag")))
+	})
+}
+
+// tagLog counts the handshakes and the longest write of /ws/send, by tag.
+var tagLog = &wsTagLog{byTag: map[string]wsTagRecord{}}
+
+type wsTagLog struct {
+	mu    sync.Mutex
+	byTag map[string]wsTagRecord
+}
+
+type wsTagRecord struct {
+	Opens          int     `json:"opens"`
+	LongestWriteMs float64 `json:"longest_write_ms"`
+}
+
+// open counts a handshake under tag and says whether it is within limit
+// (limit <= 0: no limit).
+func (l *wsTagLog) open(tag string, limit int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	record := l.byTag[tag]
+	record.Opens++
+	l.byTag[tag] = record
+	return limit <= 0 || record.Opens <= limit
+}
+
+func (l *wsTagLog) wrote(tag string, took time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	record := l.byTag[tag]
+	record.LongestWriteMs = max(record.LongestWriteMs, float64(took)/float64(time.Millisecond))
+	l.byTag[tag] = record
+}
+
+func (l *wsTagLog) get(tag string) wsTagRecord {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.byTag[tag]
 }
 
 // closeLog records the close codes clients sent, by tag.
@@ -104,12 +149,16 @@ const (
 
 func handleWebSocket(w http.ResponseWriter, r *http.Request) {
 	wire, _ := wireHeaders(r)
+	q := r.URL.Query()
+	if tag := q.Get("tag"); tag != "" && !tagLog.open(tag, atoiOr(q.Get("opens"), 0)) {
+		http.Error(w, "no more WebSockets under this tag", http.StatusServiceUnavailable)
+		return
+	}
 	ws, err := upgradeWebSocket(w, r)
 	if err != nil {
 		return
 	}
 	defer ws.conn.Close()
-	q := r.URL.Query()
 	ws.tag = q.Get("tag")
 	switch r.PathValue("mode") {
 	case "echo":
@@ -126,8 +175,12 @@ func handleWebSocket(w http.ResponseWriter, r *http.Request) {
 			op = opBinary
 		}
 		for i := 0; i < n; i++ {
+			started := time.Now()
 			if ws.write(op, numbered(i, size), 0) != nil {
 				return
+			}
+			if ws.tag != "" {
+				tagLog.wrote(ws.tag, time.Since(started))
 			}
 		}
 		ws.closeWith(1000, "done")
