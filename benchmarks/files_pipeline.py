@@ -21,6 +21,10 @@ C + 2): ``TLSFilesPipeline`` resumes with ``Range``/``If-Range``,
 FilesPipeline (which holds the file in memory twice); so does ``--server
 h2`` (Scrapy's HTTP11 handler cannot speak HTTP/2). Targets (issue 18):
 TLSFilesPipeline within 1.3x curl's time, peak RSS growth <= 64 MiB.
+
+Without cuts, ``curl | tee FILE | md5sum`` runs too: the same download
+with its MD5 computed as it arrives by the fastest tools at hand, what
+"checksum included" costs on this machine whoever computes it.
 ``--json PATH`` also writes every figure and run there.
 """
 
@@ -131,6 +135,20 @@ def curl_once(curl: str, http: list[str], url: str, target: Path, size: int) -> 
     return seconds
 
 
+def curl_md5_once(curl: str, http: list[str], url: str, target: Path, size: int) -> float:
+    """curl's download written to ``target`` and hashed as it arrives."""
+    pipeline = (
+        f"set -o pipefail; {shlex.quote(curl)} -sk {shlex.join(http)} {shlex.quote(url)}"
+        f" | tee {shlex.quote(str(target))} | md5sum"
+    )
+    started = time.monotonic()
+    subprocess.run(["bash", "-c", pipeline], check=True, timeout=3600, capture_output=True)
+    seconds = time.monotonic() - started
+    assert target.stat().st_size == size
+    target.unlink()
+    return seconds
+
+
 def crawl_once(
     mode: str, urls: dict[str, str], url: str, tmp: Path, size: int, retries: int
 ) -> dict[str, Any]:
@@ -202,6 +220,11 @@ def main() -> None:
                 curl, http, file_url(base, key, size, args.cuts), Path(tmp, "curl.bin"), size
             )
             run["curl_sent"] = sent_per_byte(urls["http"], key, size)
+            if not args.cuts:
+                key = f"curl-md5-{repeat}-{time.monotonic_ns()}"
+                run["curl_md5_s"] = curl_md5_once(
+                    curl, http, file_url(base, key, size, 0), Path(tmp, "curl-md5.bin"), size
+                )
             for mode in modes:
                 key = f"{mode}-{repeat}-{time.monotonic_ns()}"
                 figures = crawl_once(
@@ -241,6 +264,10 @@ def main() -> None:
         f"(server sent {report['curl_sent_per_byte']:.2f} bytes per byte); "
         f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
     )
+    if not args.cuts:
+        curl_md5_s = statistics.median(r["curl_md5_s"] for r in runs)
+        report["curl_md5_s"] = curl_md5_s
+        print(f"curl | tee | md5sum: {curl_md5_s:.2f} s, {curl_md5_s / curl_s:.2f}x curl")
     names = {
         "tls": "TLSFilesPipeline",
         "tls-after": "TLSFilesPipeline, checksum after the download",
