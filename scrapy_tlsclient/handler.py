@@ -96,8 +96,10 @@ __all__ = ["TLSClientDownloadHandler"]
 #: readStream heartbeat: a blocked read returns at least this often, so a
 #: closing crawler is noticed even if a cancel were lost.
 READ_HEARTBEAT_MS = 1000
-#: Bytes one readStream call may return (already-buffered chunks joined).
-READ_MAX_BYTES = 512 * 1024
+#: Bytes one readStream call may return (already-buffered chunks joined):
+#: what the library reads ahead of a large body (about 1 MiB, streams.go),
+#: so that a read takes all of it at once.
+READ_MAX_BYTES = 1 << 20
 #: When Python writes a body_file it takes up to this much per read; when
 #: the library writes, a read goes on until the heartbeat or
 #: DOWNLOAD_MAXSIZE (docs/abi.rst, "Body to a file").

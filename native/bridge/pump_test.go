@@ -64,3 +64,24 @@ func TestPumpAllocatesASmallBodysSizeNotABlock(t *testing.T) {
 			known, unknown)
 	}
 }
+
+func TestALargeOrUnknownBodyBuffersMoreReads(t *testing.T) {
+	for _, tc := range []struct {
+		expected int64
+		asked    int
+		want     int
+	}{
+		{expected: 2048, want: defaultStreamBufferItems},
+		{expected: largeBodyBytes, want: defaultStreamBufferItems},
+		{expected: largeBodyBytes + 1, want: largeBodyBufferItems},
+		{expected: -1, want: largeBodyBufferItems},
+		{expected: 1 << 30, asked: 32, want: 32}, // streamBufferChunks decides
+	} {
+		c := &call{done: make(chan struct{}), input: &RequestInput{StreamBufferChunks: tc.asked}}
+		s := newStream(c, io.NopCloser(bytes.NewReader(nil)), Response{}, tc.expected)
+		if got := cap(s.events); got != tc.want {
+			t.Errorf("expected %d, streamBufferChunks %d: room for %d reads, want %d", tc.expected, tc.asked, got, tc.want)
+		}
+		close(c.done)
+	}
+}

@@ -16,6 +16,13 @@ import (
 const (
 	defaultStreamBlockSize   = 64 * 1024
 	defaultStreamBufferItems = 16
+	// A body longer than a megabyte, or of unknown length, buffers up to
+	// this many reads (about 1 MiB of 16 KiB TLS records) while the
+	// consumer copies the previous ones out: with 16, a 1 GiB body read
+	// into a Scrapy Response waited on every round trip (measured in
+	// docs/benchmarks.rst, "Large bodies").
+	largeBodyBytes       = 1 << 20
+	largeBodyBufferItems = 64
 )
 
 // streamEvent is one step of a body: data, or the end (eof or err).
@@ -74,6 +81,8 @@ func newStream(c *call, body io.ReadCloser, meta Response, expected int64) *stre
 	capacity := defaultStreamBufferItems
 	if c.input.StreamBufferChunks > 0 {
 		capacity = c.input.StreamBufferChunks
+	} else if expected < 0 || expected > largeBodyBytes {
+		capacity = largeBodyBufferItems
 	}
 	s := &stream{call: c, events: make(chan streamEvent, capacity), meta: meta}
 	go s.pump(body, blockSize, expected)
