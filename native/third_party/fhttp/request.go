@@ -628,10 +628,10 @@ func (r *Request) write(w io.Writer, usingProxy bool, extraHeaders Header, waitF
 		}
 	}
 
-	// if user agent field is not present, add it
-	if uaCap, uaLow := r.Header["User-Agent"], r.Header["user-agent"]; uaCap == nil && uaLow == nil {
-		r.Header.Set("User-Agent", "Go-http-client/1.1")
-	}
+	// No default User-Agent (scrapy-tlsclient patch): a request without one
+	// goes out without one, as a browser's fetch with the header removed
+	// and Scrapy's HTTP11 handler do; "Go-http-client/1.1" would name the
+	// client a fingerprint is meant to hide.
 
 	// Process Body,ContentLength,Close,Trailer
 	tw, err := newTransferWriter(r)

@@ -1824,7 +1824,6 @@ func (cc *ClientConn) encodeHeaders(req *http.Request, addGzipHeader bool, trail
 		}
 
 		// Formats and writes headers with f function
-		var didUA bool
 		var kvs []http.HeaderKeyValues
 
 		if headerOrder, ok := hdrs[http.HeaderOrderKey]; ok {
@@ -1880,11 +1879,7 @@ func (cc *ClientConn) encodeHeaders(req *http.Request, addGzipHeader bool, trail
 
 				continue
 			} else if strings.EqualFold(kv.Key, "user-agent") {
-				// Match Go's http1 behavior: at most one
-				// User-Agent. If set to nil or empty string,
-				// then omit it. Otherwise if not mentioned,
-				// include the default (below).
-				didUA = true
+				// At most one User-Agent; an empty string omits it.
 				if len(kv.Values) > 1 {
 					kv.Values = kv.Values[:1]
 				}
@@ -1899,9 +1894,8 @@ func (cc *ClientConn) encodeHeaders(req *http.Request, addGzipHeader bool, trail
 			}
 		}
 
-		if !didUA {
-			f("user-agent", defaultUserAgent)
-		}
+		// No default User-Agent (scrapy-tlsclient patch): a request without
+		// one goes out without one, as over HTTP/1.1 (request.go).
 	}
 
 	// Do a first pass over the headers counting bytes to ensure
