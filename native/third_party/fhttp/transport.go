@@ -2273,9 +2273,6 @@ func (pc *persistConn) readResponse(rc requestAndChan, trace *httptrace.ClientTr
 			trace.GotFirstResponseByte()
 		}
 	}
-	num1xx := 0               // number of informational 1xx headers received
-	const max1xxResponses = 5 // arbitrary bound on number of informational responses
-
 	continueCh := rc.continueCh
 	for {
 		resp, err = ReadResponse(pc.br, rc.req)
@@ -2299,11 +2296,13 @@ func (pc *persistConn) readResponse(rc requestAndChan, trace *httptrace.ClientTr
 		// treat 101 as a terminal status, see issue 26161
 		is1xxNonTerminal := is1xx && resCode != StatusSwitchingProtocols
 		if is1xxNonTerminal {
-			num1xx++
-			if num1xx > max1xxResponses {
-				return nil, errors.New("net/http: too many 1xx informational responses")
-			}
-			pc.readLimit = pc.maxHeaderResponseSize() // reset the limit
+			// scrapy-tlsclient patch: any number of 1xx responses (a
+			// server may repeat 103 Early Hints; Chrome and Scrapy's
+			// HTTP11 handler take them all), bounded as Go's net/http
+			// now bounds those it does not hand to a trace hook: the
+			// read limit is not reset, so all 1xx heads and the final
+			// one together stay within maxHeaderResponseSize, and a
+			// server that never stops sending them fails there.
 			if trace != nil && trace.Got1xxResponse != nil {
 				if err := trace.Got1xxResponse(resCode, textproto.MIMEHeader(resp.Header)); err != nil {
 					return nil, err

@@ -174,6 +174,23 @@ func (t *Transport) GetT1() *http.Transport {
 	return t.t1
 }
 
+// max1xxHeaderSize bounds the header fields of all 1xx responses to one
+// request together: the larger of the header list size limit and
+// net/http.Transport.MaxResponseHeaderBytes, as in Go's net/http
+// (http2clientConnReadLoop.handleResponse in
+// https://github.com/golang/go/blob/go1.26.0/src/net/http/h2_bundle.go),
+// and 10 MiB where neither sets one.
+func (t *Transport) max1xxHeaderSize() int64 {
+	limit := int64(t.maxHeaderListSize())
+	if t.t1 != nil && t.t1.MaxResponseHeaderBytes > limit {
+		limit = t.t1.MaxResponseHeaderBytes
+	}
+	if limit == 0 {
+		limit = 10 << 20
+	}
+	return limit
+}
+
 func (t *Transport) maxHeaderListSize() uint32 {
 	maxHeaderListSize, ok := t.Settings[SettingMaxHeaderListSize]
 
@@ -378,8 +395,9 @@ type clientStream struct {
 	flow         flow // guarded by cc.mu
 	gotEndStream bool // got frame with END_STREAM flag set
 	ID           uint32
-	inflow       flow  // guarded by cc.mu
-	num1xx       uint8 // number of 1xx responses seen
+	inflow       flow // guarded by cc.mu
+	// size of the header fields of the 1xx responses seen
+	total1xxHeaderSize int64
 
 	on100 func() // optional code to run if get a 100 continue response
 
@@ -2322,10 +2340,17 @@ func (rl *clientConnReadLoop) handleResponse(cs *clientStream, f *MetaHeadersFra
 	}
 
 	if statusCode >= 100 && statusCode <= 199 {
-		cs.num1xx++
-		const max1xxResponses = 5 // arbitrary bound on number of informational responses, same as net/http
-		if cs.num1xx > max1xxResponses {
-			return nil, errors.New("http2: too many 1xx informational responses")
+		// scrapy-tlsclient patch: any number of 1xx responses (a server may
+		// repeat 103 Early Hints; Chrome and Scrapy's HTTP11 handler take
+		// them all), bounded by the size of all their header fields
+		// together, as Go's net/http now does in place of its old count of
+		// five: a server that never stops sending them fails at the header
+		// size limit a final response is held to.
+		for _, hf := range f.Fields {
+			cs.total1xxHeaderSize += int64(hf.Size())
+		}
+		if limit := cs.cc.t.max1xxHeaderSize(); cs.total1xxHeaderSize > limit {
+			return nil, fmt.Errorf("http2: 1xx informational responses larger than %d bytes of header fields in all", limit)
 		}
 		if fn := cs.get1xxTraceFunc(); fn != nil {
 			if err := fn(statusCode, textproto.MIMEHeader(header)); err != nil {
