@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/textproto"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -716,6 +717,14 @@ func (t *transferReader) parseTransferEncoding() error {
 func fixLength(isResponse bool, status int, requestMethod string, header Header, chunked bool) (int64, error) {
 	isRequest := !isResponse
 	contentLens := header["Content-Length"]
+	if isResponse {
+		// scrapy-tlsclient patch: "Content-Length: 5, 5" is the list of
+		// identical values RFC 9110 section 8.6 lets a recipient read as
+		// one; the check below refuses it when the values differ.
+		if contentLens = splitContentLengths(contentLens); len(contentLens) == 1 {
+			header["Content-Length"] = contentLens
+		}
+	}
 
 	// Hardening against HTTP request smuggling
 	if len(contentLens) > 1 {
@@ -1094,6 +1103,24 @@ func (bl bodyLocked) Read(p []byte) (n int, err error) {
 
 // parseContentLength trims whitespace from s and returns -1 if no value
 // is set, or the value if it's >= 0.
+// splitContentLengths returns the elements of the comma-separated lists in
+// values, trimmed, without the empty ones (RFC 9110 section 5.6.1); values
+// itself when none holds a comma.
+func splitContentLengths(values []string) []string {
+	if !slices.ContainsFunc(values, func(v string) bool { return strings.Contains(v, ",") }) {
+		return values
+	}
+	var out []string
+	for _, v := range values {
+		for _, element := range strings.Split(v, ",") {
+			if element = textproto.TrimString(element); element != "" {
+				out = append(out, element)
+			}
+		}
+	}
+	return out
+}
+
 func parseContentLength(cl string) (int64, error) {
 	cl = textproto.TrimString(cl)
 	if cl == "" {

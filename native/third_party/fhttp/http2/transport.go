@@ -2372,8 +2372,11 @@ func (rl *clientConnReadLoop) handleResponse(cs *clientStream, f *MetaHeadersFra
 	isHead := cs.req.Method == "HEAD"
 	if !streamEnded || isHead {
 		res.ContentLength = -1
-		if clens := res.Header["Content-Length"]; len(clens) == 1 {
+		// scrapy-tlsclient patch: "content-length: 5, 5", identical
+		// values in a list (RFC 9110 section 8.6), is read as one value.
+		if clens := identicalContentLengths(res.Header["Content-Length"]); len(clens) == 1 {
 			if cl, err := strconv.ParseUint(clens[0], 10, 63); err == nil {
+				res.Header["Content-Length"] = clens
 				res.ContentLength = int64(cl)
 			} else {
 				// TODO: care? unlike http/1, it won't mess up our framing, so it's
@@ -3222,4 +3225,27 @@ func traceFirstResponseByte(trace *httptrace.ClientTrace) {
 	if trace != nil && trace.GotFirstResponseByte != nil {
 		trace.GotFirstResponseByte()
 	}
+}
+
+// identicalContentLengths returns the one value that the Content-Length
+// values list, trimmed, when they are one value or a comma-separated list of
+// the same value (RFC 9110 section 8.6); values itself otherwise.
+func identicalContentLengths(values []string) []string {
+	var first string
+	for _, v := range values {
+		for _, element := range strings.Split(v, ",") {
+			element = strings.TrimSpace(element)
+			switch {
+			case element == "":
+			case first == "":
+				first = element
+			case element != first:
+				return values
+			}
+		}
+	}
+	if first == "" {
+		return values
+	}
+	return []string{first}
 }
