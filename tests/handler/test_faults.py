@@ -84,6 +84,8 @@ class Fault:
     bug: str = ""
     #: Why ``ours`` differs from ``scrapy``, where it does.
     note: str = ""
+    #: The body a 200 must have, where the row checks it (both handlers).
+    body: bytes | None = None
 
     @property
     def id(self) -> str:
@@ -147,6 +149,9 @@ def h1_faults(server: str) -> list[Fault]:
             "Scrapy skips such lines on purpose, as browsers do (scrapy/scrapy#210)",
         ),
         Fault("h1/bad-content-length", server, "/bad-content-length", FAILED, FAILED),
+        Fault("h1/early-hints", server, "/early-hints?n=8", None, None, body=b"ok"),
+        Fault("h1/content-length-list", server, "/content-length-list?list=5,5", None, None, body=b"hello"),
+        Fault("h1/content-length-differing", server, "/content-length-list?list=5,6", FAILED, FAILED),
     ]
 
 
@@ -209,6 +214,8 @@ H2_FAULTS = [
     Fault("h2/huge-headers", "h2", "/huge-headers", FAILED, NA),
     Fault("h2/bad-status", "h2", "/bad-status", FAILED, NA),
     Fault("h2/no-status", "h2", "/no-status", FAILED, NA),
+    Fault("h2/early-hints", "h2", "/early-hints?n=8", None, NA, body=b"ok"),
+    Fault("h2/content-length-list", "h2", "/content-length-list?list=5,5", None, NA, body=b"hello"),
 ]
 
 TLS_FAULTS = [
@@ -308,6 +315,12 @@ def outcome_problems(expected: object, outcome: Response | Exception) -> list[st
     if type(outcome) is expected:
         return []
     return [f"expected {expected.__name__}, got {describe(outcome)}"]
+
+
+def body_problems(fault: Fault, outcome: Response | Exception) -> list[str]:
+    if fault.body is None or not isinstance(outcome, Response) or outcome.body == fault.body:
+        return []
+    return [f"expected the body {fault.body!r}, got {outcome.body[:60]!r}"]
 
 
 def dataloss_problems(outcome: Response | Exception) -> list[str]:
@@ -426,7 +439,7 @@ async def test_fault_through_the_handler(fault: Fault, fault_servers: FaultServe
     async with open_handler() as handler:
         outcome, elapsed = await attempt(handler, request_for(fault, fault_servers))
         check_time(fault, outcome, elapsed)
-        wrong += outcome_problems(fault.ours, outcome)
+        wrong += outcome_problems(fault.ours, outcome) + body_problems(fault, outcome)
         if fault.dataloss:
             request = request_for(fault, fault_servers, fail_on_dataloss=False)
             partial, elapsed = await attempt(handler, request)
@@ -449,6 +462,7 @@ async def test_scrapy_http11_handler(fault: Fault, fault_servers: FaultServers) 
         outcome, elapsed = await attempt(http11, request_for(fault, fault_servers))
         check_time(fault, outcome, elapsed)
         assert not outcome_problems(fault.scrapy, outcome), describe(outcome)
+        assert not body_problems(fault, outcome), describe(outcome)
         if fault.dataloss:
             request = request_for(fault, fault_servers, fail_on_dataloss=False)
             partial, elapsed = await attempt(http11, request)
