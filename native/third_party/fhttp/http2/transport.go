@@ -336,6 +336,9 @@ type ClientConn struct {
 
 	goAway      *GoAwayFrame // if non-nil, the GoAwayFrame we received
 	goAwayDebug string       // goAway frame's debug data, retained as a string
+	// goAwaySilence closes the connection goAwaySilenceLimit after the
+	// last frame that followed a GOAWAY; set once, guarded by mu.
+	goAwaySilence *time.Timer
 
 	hbuf             bytes.Buffer // HPACK encoder writes into this
 	henc             *hpack.Encoder
@@ -413,6 +416,7 @@ type clientStream struct {
 
 	resTrailer   *http.Header           // client's Response.Trailer
 	startedWrite bool                   // started request body write; guarded by cc.mu
+	writingBody  bool                   // request body write under way; guarded by cc.mu
 	stopReqBody  error                  // if non-nil, stop writing req body; guarded by cc.mu
 	trace        *httptrace.ClientTrace // or nil
 
@@ -2112,6 +2116,9 @@ func (rl *clientConnReadLoop) cleanup() {
 	if cc.idleTimer != nil {
 		cc.idleTimer.Stop()
 	}
+	if cc.goAwaySilence != nil {
+		cc.goAwaySilence.Stop()
+	}
 
 	// Close any response bodies if the server closes prematurely.
 	// TODO: also do this if we've written the headers but not
@@ -2154,6 +2161,9 @@ func (rl *clientConnReadLoop) run() error {
 		f, err := cc.fr.ReadFrame()
 		if t != nil {
 			t.Reset(readIdleTimeout)
+		}
+		if cc.goAwaySilence != nil { // only this goroutine sets it
+			cc.goAwaySilence.Reset(goAwaySilenceLimit)
 		}
 		if err != nil {
 			cc.vlogf("http2: Transport readFrame error on conn %p: (%T) %v", cc, err, err)
@@ -2714,8 +2724,57 @@ func (rl *clientConnReadLoop) processGoAway(f *GoAwayFrame) error {
 		cc.vlogf("transport got GOAWAY with error code = %v", f.ErrCode)
 	}
 	cc.setGoAway(f)
+	cc.mu.Lock()
+	if cc.goAwaySilence == nil {
+		cc.goAwaySilence = time.AfterFunc(goAwaySilenceLimit, cc.closeAfterGoAwaySilence)
+	}
+	cc.mu.Unlock()
 
 	return nil
+}
+
+// goAwaySilenceLimit is how long a connection that received a GOAWAY stays
+// open, for the streams the GOAWAY kept, while no frame at all arrives on
+// it (scrapy-tlsclient patch). RFC 9113 section 6.8 lets the server still
+// answer those streams, and Chrome waits for them: a graceful shutdown
+// that is still sending keeps going, each frame starting the period anew.
+// A server that went silent after its GOAWAY would otherwise hold each of
+// them until the caller's own timeout (a crawler's download timeout,
+// minutes); two seconds is long enough for a server's pause between frames
+// on a loaded machine and short against any such timeout. Time the client
+// holds the server back does not count (closeAfterGoAwaySilence).
+const goAwaySilenceLimit = 2 * time.Second
+
+// goAwaySilenceError ends the streams a GOAWAY kept when no frame followed
+// it for goAwaySilenceLimit.
+type goAwaySilenceError struct {
+	LastStreamID uint32
+	ErrCode      ErrCode
+}
+
+func (e goAwaySilenceError) Error() string {
+	return fmt.Sprintf("http2: server sent GOAWAY (LastStreamID=%v, ErrCode=%v) and then no frame for %v; "+
+		"connection closed", e.LastStreamID, e.ErrCode, goAwaySilenceLimit)
+}
+
+// closeAfterGoAwaySilence closes the connection, failing its streams with a
+// goAwaySilenceError, unless the client itself is what keeps the server
+// quiet: a stream whose response data the caller has not read (its flow
+// control window may be spent), or whose request body is still being
+// written while the server's window lets it. Then the period starts anew.
+func (cc *ClientConn) closeAfterGoAwaySilence() {
+	cc.mu.Lock()
+	for _, cs := range cc.streams {
+		if cs.bufPipe.Len() > 0 || (cs.writingBody && cs.flow.available() > 0) {
+			cc.goAwaySilence.Reset(goAwaySilenceLimit)
+			cc.mu.Unlock()
+
+			return
+		}
+	}
+	err := goAwaySilenceError{LastStreamID: cc.goAway.LastStreamID, ErrCode: cc.goAway.ErrCode}
+	cc.mu.Unlock()
+	cc.closeForError(err)
 }
 
 func (rl *clientConnReadLoop) processSettings(f *SettingsFrame) error {
@@ -3073,8 +3132,13 @@ func (t *Transport) getBodyWriterState(cs *clientStream, body io.Reader) (s body
 	s.fn = func() {
 		cs.cc.mu.Lock()
 		cs.startedWrite = true
+		cs.writingBody = true
 		cs.cc.mu.Unlock()
-		resc <- cs.writeRequestBody(body, cs.req.Body)
+		err := cs.writeRequestBody(body, cs.req.Body)
+		cs.cc.mu.Lock()
+		cs.writingBody = false
+		cs.cc.mu.Unlock()
+		resc <- err
 	}
 	s.delay = t.expectContinueTimeout()
 	if s.delay == 0 ||
