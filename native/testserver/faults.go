@@ -94,6 +94,11 @@ import (
 //	                               with last=at, s (it may still be
 //	                               answered); no answer, the connection
 //	                               left open
+//	/goaway-slow-answer?frames=4&interval_ms=1000
+//	                               GOAWAY(NO_ERROR) with last stream id s,
+//	                               then the answer "ok" in frames frames
+//	                               (HEADERS, DATA "o", empty DATA ..., "k"
+//	                               with END_STREAM), one every interval
 //	/truncate?declared=100000&send=5000
 //	                               content-length declared, send bytes, END_STREAM
 //	/stall-body?declared=100000&send=5000
@@ -602,6 +607,31 @@ func h2Fault(ctx context.Context, c *tls.Conn, fr *http2.Framer, encode func(...
 	case "/content-length-list":
 		return headers(encode(":status", "200", "content-length", q.contentLengthList()), false) == nil &&
 			data([]byte("hello"), true) == nil
+	case "/goaway-slow-answer":
+		if fr.WriteGoAway(id, http2.ErrCodeNo, nil) != nil {
+			return false
+		}
+		frames, interval := max(q.size("frames", 4), 3), time.Duration(q.size("interval_ms", 1000))*time.Millisecond
+		for i := range frames {
+			if !faultPause(ctx, interval) {
+				return false
+			}
+			var err error
+			switch i {
+			case 0:
+				err = headers(encode(":status", "200", "content-length", "2"), false)
+			case 1:
+				err = fr.WriteData(id, false, []byte("o"))
+			case frames - 1:
+				err = fr.WriteData(id, true, []byte("k"))
+			default:
+				err = fr.WriteData(id, false, nil)
+			}
+			if err != nil {
+				return false
+			}
+		}
+		return true
 	case "/reset-mid-body":
 		if partial(false) {
 			faultPause(ctx, faultResetDelay)
