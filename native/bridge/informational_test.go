@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -23,12 +24,20 @@ func TestManyEarlyHintsAreTakenWithinABound(t *testing.T) {
 			if out.Status != 200 || string(dataURLBytes(t, out.Body)) != "ok" {
 				t.Fatalf("50 early hints: status %d error %q %q", out.Status, out.ErrorCode, out.Body)
 			}
-			start := time.Now()
-			out = doRequest(t, b, req(base+"/early-hints?n=262144", nil))
-			if out.Status != 0 || out.ErrorCode == "" {
-				t.Fatalf("262144 early hints: status %d, no error", out.Status)
+			// Past the bound: 10 MiB of heads over HTTP/1.1; over HTTP/2
+			// the profile's header list size (256 KiB). The HTTP/2 fault
+			// server does not read the client's RST_STREAM while it sends,
+			// so n stays near what the bound needs there.
+			n := 262144
+			if name == "h2" {
+				n = 20000
 			}
-			t.Logf("262144 early hints: %s %q after %v", out.ErrorCode, out.Body, time.Since(start))
+			start := time.Now()
+			out = doRequest(t, b, req(fmt.Sprintf("%s/early-hints?n=%d", base, n), nil))
+			if out.Status != 0 || out.ErrorCode == "" {
+				t.Fatalf("%d early hints: status %d, no error", n, out.Status)
+			}
+			t.Logf("%d early hints: %s %q after %v", n, out.ErrorCode, out.Body, time.Since(start))
 		})
 	}
 }
