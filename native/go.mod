@@ -27,3 +27,5 @@ require (
 	golang.org/x/crypto v0.46.0 // indirect
 	golang.org/x/text v0.32.0 // indirect
 )
+
+replace github.com/bogdanfinn/fhttp => ./third_party/fhttp

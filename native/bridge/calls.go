@@ -328,16 +328,10 @@ func (b *Bridge) send(c *call) (*http.Response, error) {
 	}
 	trace := &httptrace.ClientTrace{GotConn: c.gotConn}
 	header, http2Only := req.Header, c.input.HTTP2OnlyHeaders
-	if omitsUserAgent(header) || len(http2Only) > 0 {
-		omitUA := omitsUserAgent(header)
+	if len(http2Only) > 0 {
 		trace.GotConn = func(info httptrace.GotConnInfo) {
 			c.gotConn(info)
-			if omitUA {
-				omitUserAgentOn(header, info.Conn)
-			}
-			if len(http2Only) > 0 {
-				dropHTTP2OnlyOn(header, http2Only, info.Conn)
-			}
+			dropHTTP2OnlyOn(header, http2Only, info.Conn)
 		}
 	}
 	req = req.WithContext(httptrace.WithClientTrace(c.ctx, trace))
@@ -408,13 +402,9 @@ func buildRequest(in *RequestInput) (*http.Request, error) {
 		req.Host = *in.RequestHostOverride
 	}
 	if in.HeadersList != nil {
+		// headersList is the exact header block; the patched fhttp adds
+		// no User-Agent of its own (third_party/fhttp/PATCHES.md).
 		order = placeHost(header, order, hostName, req.Host)
-		// headersList is the exact header block: Go must not add its own
-		// User-Agent (user_agent.go: the empty list is HTTP/1.1's way to
-		// say none; send switches it for HTTP/2).
-		if !hasHeader(header, "User-Agent") {
-			header["User-Agent"] = []string{}
-		}
 	} else if !in.RawBody && !hasHeader(header, "Accept-Encoding") && req.Method != http.MethodHead &&
 		!hasHeader(header, "Range") && !(in.TransportOptions != nil && in.TransportOptions.DisableCompression) {
 		// Upstream's transport adds this when the caller does not; ours

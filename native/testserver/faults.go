@@ -73,6 +73,9 @@ import (
 //	/bad-status-line              a status line without an HTTP version
 //	/bad-header                   a header line without a colon
 //	/bad-content-length           "Content-Length: abc"
+//	/early-hints?n=8              n "103 Early Hints" heads, then a 200 "ok"
+//	/content-length-list?list=5,5 "Content-Length: " and list (commas get a
+//	                              space after them), then the 5 bytes "hello"
 //
 // HTTP/2 paths (h2), on stream s of the request:
 //
@@ -91,6 +94,11 @@ import (
 //	                               with last=at, s (it may still be
 //	                               answered); no answer, the connection
 //	                               left open
+//	/goaway-slow-answer?frames=4&interval_ms=1000
+//	                               GOAWAY(NO_ERROR) with last stream id s,
+//	                               then the answer "ok" in frames frames
+//	                               (HEADERS, DATA "o", empty DATA ..., "k"
+//	                               with END_STREAM), one every interval
 //	/truncate?declared=100000&send=5000
 //	                               content-length declared, send bytes, END_STREAM
 //	/stall-body?declared=100000&send=5000
@@ -101,6 +109,9 @@ import (
 //	                               HEADERS and CONTINUATION frames, then "ok"
 //	/bad-status                    ":status: abc"
 //	/no-status                     a header block without :status
+//	/early-hints?n=8               n 103 heads, then a 200 "ok"
+//	/content-length-list?list=5,5  content-length: list (as for HTTP/1.1),
+//	                               then the 5 bytes "hello"
 //
 // Every connection lives at most faultConnLife; stalls end when the client
 // leaves, the connection's time is up or the servers close. Mid-stream
@@ -115,6 +126,11 @@ const (
 	faultResetDelay  = 300 * time.Millisecond
 	faultMaxFrames   = 10000
 	faultStallDrain  = 1 << 20 // bytes read from a stalled client at most
+	// faultMaxEarlyHints is enough 103 heads (about 60 bytes each over
+	// HTTP/1.1, 120 counted over HTTP/2) to pass the 10 MiB a client holds
+	// all heads of one response to, so that the bound can be shown.
+	faultMaxEarlyHints  = 1 << 18
+	faultEarlyHintsLink = "Link: </style.css>; rel=preload; as=style"
 )
 
 // FaultServers are the running fault servers.
@@ -322,6 +338,16 @@ func (q faultQuery) size(name string, def int) int {
 	return min(max(n, 0), faultMaxSize)
 }
 
+// contentLengthList is the list query value as a Content-Length value:
+// "5,5" becomes "5, 5"; "5, 5" where absent.
+func (q faultQuery) contentLengthList() string {
+	list := q.query.Get("list")
+	if list == "" {
+		list = "5,5"
+	}
+	return strings.ReplaceAll(list, ",", ", ")
+}
+
 // payload returns n bytes of the /bytes pattern: byte i is i%256.
 func faultPayload(n int) []byte {
 	b := make([]byte, n)
@@ -457,6 +483,15 @@ func serveH1Fault(ctx context.Context, c, raw net.Conn) {
 	case "/bad-content-length":
 		send("HTTP/1.1 200 OK\r\nContent-Length: abc\r\nConnection: close\r\n\r\nok")
 		faultClose(c)
+	case "/early-hints":
+		for range min(q.size("n", 8), faultMaxEarlyHints) {
+			_, _ = bw.WriteString("HTTP/1.1 103 Early Hints\r\n" + faultEarlyHintsLink + "\r\n\r\n")
+		}
+		send("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+		faultClose(c)
+	case "/content-length-list":
+		send("HTTP/1.1 200 OK\r\nContent-Length: " + q.contentLengthList() + "\r\nConnection: close\r\n\r\nhello")
+		faultClose(c)
 	default:
 		send("HTTP/1.1 404 Not Found\r\nContent-Length: 13\r\nConnection: close\r\n\r\nunknown fault")
 		faultClose(c)
@@ -561,6 +596,42 @@ func h2Fault(ctx context.Context, c *tls.Conn, fr *http2.Framer, encode func(...
 			last = 0
 		}
 		return fr.WriteGoAway(last, http2.ErrCodeNo, nil) == nil
+	case "/early-hints":
+		for range min(q.size("n", 8), faultMaxEarlyHints) {
+			link := strings.TrimPrefix(faultEarlyHintsLink, "Link: ")
+			if headers(encode(":status", "103", "link", link), false) != nil {
+				return false
+			}
+		}
+		return headers(encode(":status", "200", "content-length", "2"), false) == nil && data([]byte("ok"), true) == nil
+	case "/content-length-list":
+		return headers(encode(":status", "200", "content-length", q.contentLengthList()), false) == nil &&
+			data([]byte("hello"), true) == nil
+	case "/goaway-slow-answer":
+		if fr.WriteGoAway(id, http2.ErrCodeNo, nil) != nil {
+			return false
+		}
+		frames, interval := max(q.size("frames", 4), 3), time.Duration(q.size("interval_ms", 1000))*time.Millisecond
+		for i := range frames {
+			if !faultPause(ctx, interval) {
+				return false
+			}
+			var err error
+			switch i {
+			case 0:
+				err = headers(encode(":status", "200", "content-length", "2"), false)
+			case 1:
+				err = fr.WriteData(id, false, []byte("o"))
+			case frames - 1:
+				err = fr.WriteData(id, true, []byte("k"))
+			default:
+				err = fr.WriteData(id, false, nil)
+			}
+			if err != nil {
+				return false
+			}
+		}
+		return true
 	case "/reset-mid-body":
 		if partial(false) {
 			faultPause(ctx, faultResetDelay)

@@ -53,6 +53,12 @@ STALL_TIMEOUT_S = 1.0
 FAST_TIMEOUT_S = 3.0
 #: On top of the timeout, for a loaded machine.
 MARGIN_S = 2.0
+#: How long a connection that got a GOAWAY keeping the request's stream
+#: waits for a frame (goAwaySilenceLimit, native/third_party/fhttp/http2).
+GOAWAY_SILENCE_S = 2.0
+#: The download timeout of the GOAWAY rows: far longer than the silence, so
+#: that what ends them is not the timeout.
+GOAWAY_TIMEOUT_S = 20.0
 #: How long whatever a fault left behind gets to go away.
 SETTLE_S = 5.0
 
@@ -84,6 +90,13 @@ class Fault:
     bug: str = ""
     #: Why ``ours`` differs from ``scrapy``, where it does.
     note: str = ""
+    #: The body a 200 must have, where the row checks it (both handlers).
+    body: bytes | None = None
+    #: The row's download timeout, where it is not the default below.
+    download_timeout: float | None = None
+    #: Seconds within which the outcome must come, where that is sooner
+    #: than the download timeout (and the margin).
+    ends_within: float | None = None
 
     @property
     def id(self) -> str:
@@ -92,6 +105,8 @@ class Fault:
 
     @property
     def timeout(self) -> float:
+        if self.download_timeout is not None:
+            return self.download_timeout
         if DownloadTimeoutError in (self.ours, self.scrapy):
             return STALL_TIMEOUT_S
         return FAST_TIMEOUT_S
@@ -147,6 +162,9 @@ def h1_faults(server: str) -> list[Fault]:
             "Scrapy skips such lines on purpose, as browsers do (scrapy/scrapy#210)",
         ),
         Fault("h1/bad-content-length", server, "/bad-content-length", FAILED, FAILED),
+        Fault("h1/early-hints", server, "/early-hints?n=8", None, None, body=b"ok"),
+        Fault("h1/content-length-list", server, "/content-length-list?list=5,5", None, None, body=b"hello"),
+        Fault("h1/content-length-differing", server, "/content-length-list?list=5,6", FAILED, FAILED),
     ]
 
 
@@ -189,11 +207,24 @@ H2_FAULTS = [
         "h2/goaway-unanswered",
         "h2",
         "/goaway-unanswered?last=at",
-        TIMEOUT,
+        FAILED,
         NA,
+        download_timeout=GOAWAY_TIMEOUT_S,
+        ends_within=GOAWAY_SILENCE_S + MARGIN_S,
         note="the GOAWAY keeps the request's stream, which RFC 9113 lets the server still answer; "
-        "the transport waits for it as Chrome does, and fhttp does not tell the library about "
-        "the GOAWAY",
+        "the connection waits for it only while frames keep coming, and fails it two seconds "
+        "after the last one, well before the download timeout",
+    ),
+    Fault(
+        "h2/goaway-slow-answer",
+        "h2",
+        "/goaway-slow-answer?frames=4&interval_ms=900",
+        None,
+        NA,
+        body=b"ok",
+        download_timeout=GOAWAY_TIMEOUT_S,
+        note="the answer comes after the GOAWAY in four frames 0.9 s apart, longer in all than "
+        "the two seconds a silent server gets",
     ),
     Fault(
         "h2/reset-mid-body",
@@ -209,6 +240,8 @@ H2_FAULTS = [
     Fault("h2/huge-headers", "h2", "/huge-headers", FAILED, NA),
     Fault("h2/bad-status", "h2", "/bad-status", FAILED, NA),
     Fault("h2/no-status", "h2", "/no-status", FAILED, NA),
+    Fault("h2/early-hints", "h2", "/early-hints?n=8", None, NA, body=b"ok"),
+    Fault("h2/content-length-list", "h2", "/content-length-list?list=5,5", None, NA, body=b"hello"),
 ]
 
 TLS_FAULTS = [
@@ -290,8 +323,9 @@ def describe(outcome: Response | Exception) -> str:
 
 
 def check_time(fault: Fault, outcome: Response | Exception, elapsed: float) -> None:
-    """Within the timeout plus the margin; a timeout not before the timeout."""
-    assert elapsed < fault.timeout + MARGIN_S, f"{fault.key}: {elapsed:.2f} s for {describe(outcome)}"
+    """Within the timeout plus the margin (or ends_within); a timeout not before the timeout."""
+    limit = fault.ends_within or fault.timeout + MARGIN_S
+    assert elapsed < limit, f"{fault.key}: {elapsed:.2f} s for {describe(outcome)}"
     if isinstance(outcome, DownloadTimeoutError):
         assert elapsed >= fault.timeout - 0.1, f"{fault.key}: a timeout after {elapsed:.2f} s"
 
@@ -308,6 +342,12 @@ def outcome_problems(expected: object, outcome: Response | Exception) -> list[st
     if type(outcome) is expected:
         return []
     return [f"expected {expected.__name__}, got {describe(outcome)}"]
+
+
+def body_problems(fault: Fault, outcome: Response | Exception) -> list[str]:
+    if fault.body is None or not isinstance(outcome, Response) or outcome.body == fault.body:
+        return []
+    return [f"expected the body {fault.body!r}, got {outcome.body[:60]!r}"]
 
 
 def dataloss_problems(outcome: Response | Exception) -> list[str]:
@@ -426,7 +466,7 @@ async def test_fault_through_the_handler(fault: Fault, fault_servers: FaultServe
     async with open_handler() as handler:
         outcome, elapsed = await attempt(handler, request_for(fault, fault_servers))
         check_time(fault, outcome, elapsed)
-        wrong += outcome_problems(fault.ours, outcome)
+        wrong += outcome_problems(fault.ours, outcome) + body_problems(fault, outcome)
         if fault.dataloss:
             request = request_for(fault, fault_servers, fail_on_dataloss=False)
             partial, elapsed = await attempt(handler, request)
@@ -449,6 +489,7 @@ async def test_scrapy_http11_handler(fault: Fault, fault_servers: FaultServers) 
         outcome, elapsed = await attempt(http11, request_for(fault, fault_servers))
         check_time(fault, outcome, elapsed)
         assert not outcome_problems(fault.scrapy, outcome), describe(outcome)
+        assert not body_problems(fault, outcome), describe(outcome)
         if fault.dataloss:
             request = request_for(fault, fault_servers, fail_on_dataloss=False)
             partial, elapsed = await attempt(http11, request)

@@ -327,8 +327,9 @@ async def test_non_ascii_and_tab_values_arrive_as_one_header(servers: Servers) -
 
 @deferred_f_from_coro_f
 async def test_no_header_is_added_that_the_request_does_not_have(servers: Servers) -> None:
-    """Not even fhttp's User-Agent: Go-http-client/1.1 or /2.0 (native/bridge/user_agent.go),
-    on a new and a reused connection, direct and through a proxy."""
+    """Not even upstream fhttp's User-Agent: Go-http-client/1.1 or /2.0 (the patched copy,
+    native/third_party/fhttp/PATCHES.md, adds none), on a new and a reused connection, direct
+    and through a proxy."""
     async with open_handler() as handler:
         for base in (servers.http, servers.https, servers.h2):
             for proxy in (None, servers.proxy):
