@@ -13,8 +13,9 @@ import (
 // the capture server: the page itself (a navigation typed by the user, so
 // sec-fetch-site none), its style sheet, the font the style sheet names,
 // a script, an image, an iframe, then from the script two fetch() calls,
-// an XMLHttpRequest, a WebSocket (after setting a cookie, so that the
-// handshake shows where it carries one), an <a download> click, a click on
+// an XMLHttpRequest, a WebSocket offering two subprotocols (after setting a
+// cookie, so that the handshake shows where it carries both), an
+// <a download> click, a click on
 // a link whose response is an attachment, and last a click on a
 // same-origin link, whose page reports done.
 
@@ -83,7 +84,7 @@ window.addEventListener("load", async () => {
   await new Promise(done => {
     const t = setTimeout(done, 3000);
     try {
-      const ws = new WebSocket("wss://" + location.host + "/websocket");
+      const ws = new WebSocket("wss://" + location.host + "/websocket", ["capture.v1", "capture.v2"]);
       ws.onclose = () => { clearTimeout(t); done(); };
     } catch (e) { clearTimeout(t); done(); }
   });
@@ -156,8 +157,9 @@ func (p *pageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // acceptWebSocket completes the browser's WebSocket handshake (RFC 6455
-// 4.2.2, no extension accepted) and closes at once with 1000, so that the
-// page's step ends as soon as the handshake, already recorded, is done.
+// 4.2.2: the first subprotocol offered, no extension) and closes at once
+// with 1000, so that the page's step ends as soon as the handshake, already
+// recorded, is done.
 func acceptWebSocket(w http.ResponseWriter, r *http.Request) {
 	key := r.Header.Get("Sec-WebSocket-Key")
 	hj, ok := w.(http.Hijacker)
@@ -171,8 +173,13 @@ func acceptWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	defer conn.Close()
 	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	_, _ = rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-		"Sec-WebSocket-Accept: " + base64.StdEncoding.EncodeToString(sum[:]) + "\r\n\r\n")
+	head := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Accept: " + base64.StdEncoding.EncodeToString(sum[:]) + "\r\n"
+	if offered := r.Header.Get("Sec-WebSocket-Protocol"); offered != "" {
+		first, _, _ := strings.Cut(offered, ",")
+		head += "Sec-WebSocket-Protocol: " + strings.TrimSpace(first) + "\r\n"
+	}
+	_, _ = rw.WriteString(head + "\r\n")
 	// A close frame, FIN + opcode 8, payload 2 bytes: code 1000.
 	_, _ = rw.Write([]byte{0x88, 0x02, 0x03, 0xe8})
 	_ = rw.Flush()
