@@ -44,11 +44,13 @@ __all__ = [
     "add_browser_headers",
     "browser_for",
     "fetch_site",
+    "handshake_order",
     "incoherences",
     "order_headers",
     "request_kind",
     "use_identities",
     "wants_browser_headers",
+    "websocket_origin",
 ]
 
 Pairs = tuple[tuple[str, str], ...]
@@ -479,7 +481,12 @@ def _origin(url: str) -> tuple[str, str, int | None]:
         port = parts.port
     except ValueError:
         port = None
-    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+    # A WebSocket is fetched at its http(s) URL (WHATWG WebSockets,
+    # "establish a WebSocket connection").
+    scheme = parts.scheme.lower()
+    scheme = {"wss": "https", "ws": "http"}.get(scheme, scheme)
+    default = {"https": 443, "http": 80}.get(scheme)
+    return scheme, (parts.hostname or "").lower(), default if port is None else port
 
 
 # -- applying a browser to a request's headers ----------------------------
@@ -506,12 +513,14 @@ def accept_encoding(browser: Browser) -> str:
     return ", ".join(encoding for encoding in offered if encoding in decodable)
 
 
+_WEBSOCKET_SCHEMES = ("ws", "wss")
 _IMAGE_SUFFIXES = (".avif", ".bmp", ".gif", ".ico", ".jpeg", ".jpg", ".png", ".svg", ".webp")
 
 
 def request_kind(request: Request) -> str:
     """What kind of request a browser would make for ``request``:
-    ``tls_client_request_kind`` when set; a download for ``body_file`` and
+    ``tls_client_request_kind`` when set; a WebSocket's opening handshake
+    for a ``ws://`` or ``wss://`` URL; a download for ``body_file`` and
     for the media pipelines' requests (an image when the path names one);
     a fetch when the spider set an Accept that is not a page's (JSON, an
     event stream, ...); else a navigation."""
@@ -522,7 +531,15 @@ def request_kind(request: Request) -> str:
                 f"The 'tls_client_request_kind' request meta key must be one of {', '.join(REQUEST_KINDS)}, "
                 f"got {kind!r}"
             )
+        websocket = urlsplit(request.url).scheme.lower() in _WEBSOCKET_SCHEMES
+        if kind == "websocket" and not websocket:
+            raise ValueError(
+                "The 'tls_client_request_kind' request meta key is 'websocket', which only ws:// and wss:// "
+                f"requests can be (a WebSocket's opening handshake), got {request.url}"
+            )
         return str(kind)
+    if urlsplit(request.url).scheme.lower() in _WEBSOCKET_SCHEMES:
+        return "websocket"
     if request.meta.get("body_file") is not None:
         return "download"
     # FilesPipeline and ImagesPipeline (MediaPipeline) send their requests
@@ -590,20 +607,61 @@ def add_browser_headers(
     Accept-Encoding is only rewritten where Scrapy set it (no
     decompression, no header), or set where the handler decodes the body
     itself (``decoded_here``: body_file requests, which Scrapy's
-    HttpCompressionMiddleware is to leave alone, scrapy/scrapy#7987)."""
-    referer = headers.get(b"Referer")
-    for name, value in browser.headers_for(kind):
+    HttpCompressionMiddleware is to leave alone, scrapy/scrapy#7987).
+
+    A WebSocket handshake (``kind`` "websocket") gets the browser's
+    Accept-Encoding as it is (the 101 has no body to decode), an Origin
+    when the request has none (the Referer's origin, else the socket's
+    own: browsers send one with every handshake), and loses Scrapy's
+    default headers that the browser does not send with it (Accept for
+    Chrome and Safari)."""
+    referer_value = headers.get(b"Referer")
+    referer = referer_value.decode("latin-1") if referer_value else None
+    if kind == "websocket" and b"Origin" not in headers:
+        headers[b"Origin"] = websocket_origin(url, referer)
+    # A handshake's initiator is the page its Origin names.
+    origin = headers.get(b"Origin") if kind == "websocket" else None
+    initiator = origin.decode("latin-1") if origin else referer
+    sent = browser.headers_for(kind)
+    for name, value in sent:
         key = name.encode()
         current = headers.getlist(key)
         if current and current != [_SCRAPY_DEFAULTS.get(key)]:
             continue
-        if name == "accept-encoding":
+        if name == "accept-encoding" and kind != "websocket":
             if not current and not decoded_here:
                 continue
             value = accept_encoding(browser)
         elif name == "sec-fetch-site":
-            value = fetch_site(url, referer.decode("latin-1") if referer else None, kind)
+            value = fetch_site(url, initiator, kind)
         headers[key] = value
+    if kind == "websocket":
+        names = {name for name, _ in sent}
+        for key, default in _SCRAPY_DEFAULTS.items():
+            if key.decode() not in names and headers.getlist(key) == [default]:
+                del headers[key]
+
+
+def websocket_origin(url: str, referer: str | None) -> str:
+    """The Origin a browser sends with the handshake of a WebSocket to
+    ``url``: the origin of the page that opened it, taken to be the
+    Referer's when the request has one, else the socket's own origin
+    (``https`` for ``wss``, ``http`` for ``ws``), serialised as RFC 6454
+    6.2 says (no default port)."""
+    scheme, host, port = _origin(referer or url)
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != {"https": 443, "http": 80}.get(scheme):
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}"
+
+
+def handshake_order(browser: Browser, names: Sequence[str]) -> list[str]:
+    """Where each header of a WebSocket handshake goes: the request's own
+    (``names``, lowercase, in their order) and, among them, every other
+    header of the browser's handshake (those the websocket library writes
+    itself included) where the browser's ``websocket`` kind places it."""
+    return list(_merged_order(list(names), browser.order_for("websocket")))
 
 
 def order_headers(headers: Headers, order: Sequence[str]) -> None:

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	http "github.com/bogdanfinn/fhttp"
 )
 
 // openWS opens a WebSocket over the completion socket and starts pushing
@@ -146,5 +148,41 @@ func TestWebSocketInputIsChecked(t *testing.T) {
 	_, _, err = b.parseWebSocketWrite("sendWebSocket", mustJSON(t, map[string]any{"webSocketId": "x", "type": "text"}), nil)
 	if errorCode(err) != CodeUnknownStream {
 		t.Fatalf("unknown socket: %v", err)
+	}
+}
+
+// wsHeaders keeps the request's header names as given (the browser's
+// HTTP/1.1 case) and takes the order from headerOrder, which also places
+// the headers the dialer writes itself; Host goes first unless placed.
+func TestWSHeadersPlaceTheDialersHeadersByHeaderOrder(t *testing.T) {
+	in := &RequestInput{
+		HeadersList: [][2]string{
+			{"User-Agent", "agent"}, {"Origin", "https://a.test"}, {"sec-ch-ua", `"x"`},
+			{"Connection", "Upgrade"}, {"Sec-WebSocket-Extensions", "permessage-deflate"},
+		},
+		HeaderOrder: []string{"connection", "user-agent", "upgrade", "origin", "sec-websocket-version",
+			"sec-websocket-key", "sec-websocket-extensions"},
+	}
+	h := wsHeaders(in)
+	want := []string{"host", "connection", "user-agent", "upgrade", "origin", "sec-websocket-version",
+		"sec-websocket-key", "sec-websocket-extensions", "sec-ch-ua"}
+	if got := h[http.HeaderOrderKey]; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("order %v, want %v", got, want)
+	}
+	if _, ok := h["sec-ch-ua"]; !ok {
+		t.Errorf("sec-ch-ua renamed: %v", h)
+	}
+	if _, ok := h["Connection"]; ok {
+		t.Errorf("Connection passed to the dialer, which writes its own: %v", h)
+	}
+	// Under the dialer's non-canonical spelling, which it passes through.
+	if v := h["Sec-WebSocket-Extensions"]; len(v) != 1 || v[0] != "permessage-deflate" {
+		t.Errorf("extensions: %v", h)
+	}
+
+	// Without headerOrder: the list's order, Host first.
+	in.HeaderOrder = nil
+	if got := wsHeaders(in)[http.HeaderOrderKey]; got[0] != "host" || got[1] != "user-agent" {
+		t.Errorf("order %v", got)
 	}
 }

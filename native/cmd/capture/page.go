@@ -15,9 +15,8 @@ import (
 // a script, an image, an iframe, then from the script two fetch() calls,
 // an XMLHttpRequest, a WebSocket offering two subprotocols (after setting a
 // cookie, so that the handshake shows where it carries both), an
-// <a download> click, a click on
-// a link whose response is an attachment, and last a click on a
-// same-origin link, whose page reports done.
+// <a download> click, a click on a link whose response is an attachment,
+// and last a click on a same-origin link, whose page reports done.
 
 // kinds maps each path of the page to the kind of request it stands for.
 var kinds = map[string]string{
