@@ -301,6 +301,20 @@ func (b *Bridge) openWebSocket(payload []byte, queue string) answer {
 		return c, err
 	}
 	tlsDial, plainDial := client.GetTLSDialer(), client.GetDialer()
+	if strings.HasPrefix(lower, "wss://") {
+		// The browser's ClientHello for a connection offering http/1.1
+		// only (websocket_hello.go).
+		own, err := websocketTLSDialer(req)
+		if err != nil {
+			if ephemeral {
+				sess.close()
+			}
+			return responseAnswer(b.errorResponse(req, err))
+		}
+		if own != nil {
+			tlsDial = own
+		}
+	}
 	dialer := &websocket.Dialer{
 		ReadBufferSize:  wsBufferSize,
 		WriteBufferSize: wsBufferSize,

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	http "github.com/bogdanfinn/fhttp"
+	tls "github.com/bogdanfinn/utls"
 )
 
 // openWS opens a WebSocket over the completion socket and starts pushing
@@ -184,5 +185,36 @@ func TestWSHeadersPlaceTheDialersHeadersByHeaderOrder(t *testing.T) {
 	in.HeaderOrder = nil
 	if got := wsHeaders(in)[http.HeaderOrderKey]; got[0] != "host" || got[1] != "user-agent" {
 		t.Errorf("order %v", got)
+	}
+}
+
+// A Chrome ClientHello on a WebSocket's connection: ALPN http/1.1 and no
+// ALPS, as BoringSSL sends it; a hello without ALPS (Firefox) is left to
+// tls-client's own WebSocket dial.
+func TestTheWebSocketHelloDropsALPSForHTTP1(t *testing.T) {
+	hello, changed, err := http1OnlyHello(tls.HelloChrome_133)
+	if err != nil || !changed {
+		t.Fatalf("chrome: changed %v, err %v", changed, err)
+	}
+	spec, err := hello.ToSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	original, _ := tls.UTLSIdToSpec(tls.HelloChrome_133)
+	if len(spec.Extensions) != len(original.Extensions)-1 {
+		t.Errorf("%d extensions, want the %d of Chrome's less ALPS", len(spec.Extensions), len(original.Extensions))
+	}
+	for _, ext := range spec.Extensions {
+		switch e := ext.(type) {
+		case *tls.ApplicationSettingsExtension, *tls.ApplicationSettingsExtensionNew:
+			t.Errorf("ALPS left in: %T", e)
+		case *tls.ALPNExtension:
+			if strings.Join(e.AlpnProtocols, ",") != "http/1.1" {
+				t.Errorf("ALPN %v", e.AlpnProtocols)
+			}
+		}
+	}
+	if _, changed, err := http1OnlyHello(tls.HelloFirefox_120); changed || err != nil {
+		t.Errorf("firefox: changed %v, err %v", changed, err)
 	}
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -108,13 +109,30 @@ def test_handshake_headers_are_the_identitys_websocket_kind_in_order(
     assert len(sent["sec-websocket-key"]) == 24  # 16 random bytes, base64
 
 
+def captured_handshake_ja4(capture: str) -> set[str]:
+    """The JA4s of a real browser's WebSocket handshakes (native/captures)."""
+    document = json.loads((CAPTURES / capture).read_text())
+    return {r["ja4"] for run in document["runs"] for r in run["requests"] if r["kind"] == "websocket"}
+
+
+CAPTURES = Path(__file__).resolve().parents[2] / "native" / "captures"
+CHROMIUM_HANDSHAKE_JA4 = captured_handshake_ja4("chromium-156.0.8078.114-linux-websocket.json")
+
+
 @pytest.mark.parametrize("profile", PROFILES)
-def test_handshake_client_hello_is_the_identitys_with_http1_alpn(seen: dict[str, Any], profile: str) -> None:
+def test_handshake_client_hello_is_the_browsers(seen: dict[str, Any], profile: str) -> None:
     record, page = seen["sockets"][profile], seen["pages"][profile]
     assert record["alpn"] == ["http/1.1"] and page["alpn"][0] == "h2"
-    # The identity's ClientHello with ALPN http/1.1 only: JA4's "h2"
-    # becomes "h1" (docs/websocket.rst says where browsers differ).
-    assert record["ja4"] == page["ja4"].replace("h2_", "h1_", 1)
     published = IDENTITIES[profile].published
     if published is not None:
         assert page["ja4"] == published.ja4
+    if IDENTITIES[profile].family in ("chrome", "edge"):
+        # Chromium's: ALPN http/1.1 and no ALPS, as captured from the
+        # real browser (the page's ClientHello less application_settings).
+        assert {record["ja4"]} == CHROMIUM_HANDSHAKE_JA4
+        assert record["ja4"].startswith("t13d1516h1_") and page["ja4"].startswith("t13d1517h2_")
+    else:
+        # No ALPS to drop: the identity's ClientHello with ALPN http/1.1
+        # only, JA4's "h2" read "h1" (Firefox's own handshake connection
+        # differs: docs/websocket.rst).
+        assert record["ja4"] == page["ja4"].replace("h2_", "h1_", 1)
