@@ -4,7 +4,7 @@ go 1.24.1
 
 replace github.com/bogdanfinn/quic-go-utls => github.com/bogdanfinn/quic-go-utls v1.0.9-utls
 
-replace github.com/bogdanfinn/websocket => github.com/bogdanfinn/websocket v1.5.5-barnius
+replace github.com/bogdanfinn/websocket => ./third_party/websocket
 
 require (
 	github.com/bogdanfinn/fhttp v0.6.9

@@ -42,14 +42,17 @@ __all__ = [
     "Browser",
     "BrowserHeaders",
     "accept_encoding",
+    "add_browser_headers",
     "browser_for",
     "browser_header_values",
     "fetch_site",
+    "handshake_order",
     "incoherences",
     "order_headers",
     "request_kind",
     "use_identities",
     "wants_browser_headers",
+    "websocket_origin",
 ]
 
 Pairs = tuple[tuple[str, str], ...]
@@ -480,7 +483,12 @@ def _origin(url: str) -> tuple[str, str, int | None]:
         port = parts.port
     except ValueError:
         port = None
-    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+    # A WebSocket is fetched at its http(s) URL (WHATWG WebSockets,
+    # "establish a WebSocket connection").
+    scheme = parts.scheme.lower()
+    scheme = {"wss": "https", "ws": "http"}.get(scheme, scheme)
+    default = {"https": 443, "http": 80}.get(scheme)
+    return scheme, (parts.hostname or "").lower(), default if port is None else port
 
 
 # -- applying a browser to a request's headers ----------------------------
@@ -507,12 +515,14 @@ def accept_encoding(browser: Browser) -> str:
     return ", ".join(encoding for encoding in offered if encoding in decodable)
 
 
+_WEBSOCKET_SCHEMES = ("ws", "wss")
 _IMAGE_SUFFIXES = (".avif", ".bmp", ".gif", ".ico", ".jpeg", ".jpg", ".png", ".svg", ".webp")
 
 
 def request_kind(request: Request) -> str:
     """What kind of request a browser would make for ``request``:
-    ``tls_client_request_kind`` when set; a download for ``body_file`` and
+    ``tls_client_request_kind`` when set; a WebSocket's opening handshake
+    for a ``ws://`` or ``wss://`` URL; a download for ``body_file`` and
     for the media pipelines' requests (an image when the path names one);
     a fetch when the spider set an Accept that is not a page's (JSON, an
     event stream, ...); else a navigation."""
@@ -523,7 +533,15 @@ def request_kind(request: Request) -> str:
                 f"The 'tls_client_request_kind' request meta key must be one of {', '.join(REQUEST_KINDS)}, "
                 f"got {kind!r}"
             )
+        websocket = urlsplit(request.url).scheme.lower() in _WEBSOCKET_SCHEMES
+        if kind == "websocket" and not websocket:
+            raise ValueError(
+                "The 'tls_client_request_kind' request meta key is 'websocket', which only ws:// and wss:// "
+                f"requests can be (a WebSocket's opening handshake), got {request.url}"
+            )
         return str(kind)
+    if urlsplit(request.url).scheme.lower() in _WEBSOCKET_SCHEMES:
+        return "websocket"
     if request.meta.get("body_file") is not None:
         return "download"
     # FilesPipeline and ImagesPipeline (MediaPipeline) send their requests
@@ -600,20 +618,22 @@ def browser_header_values(
     *,
     decoded_here: bool = False,
 ) -> tuple[_Stored, ...]:
-    """The headers to set on a request of ``kind``
-    whose values of the kind's headers are ``current`` (in the order of
-    ``headers_for(kind)``, empty where absent) and whose Sec-Fetch-Site
-    is ``site``: every header whose value is not one of Scrapy's defaults
-    is kept. Accept-Encoding is only rewritten where Scrapy set it (no
-    decompression, no header), or set where the handler decodes the body
-    itself (``decoded_here``: body_file requests, which Scrapy's
-    HttpCompressionMiddleware is to leave alone, scrapy/scrapy#7987)."""
+    """The headers to set on a request of ``kind`` whose values of the
+    kind's headers are ``current`` (in the order of ``headers_for(kind)``,
+    empty where absent) and whose Sec-Fetch-Site is ``site``: every header
+    whose value is not one of Scrapy's defaults is kept. Accept-Encoding
+    is only rewritten where Scrapy set it (no decompression, no header),
+    or set where the handler decodes the body itself (``decoded_here``:
+    body_file requests, which Scrapy's HttpCompressionMiddleware is to
+    leave alone, scrapy/scrapy#7987); a WebSocket handshake (``kind``
+    "websocket") gets the browser's as it is (the 101 has no body to
+    decode)."""
     values: list[_Stored] = []
     for (name, value), present in zip(browser.headers_for(kind), current, strict=True):
         key = name.encode()
         if present and list(present) != [_SCRAPY_DEFAULTS.get(key)]:
             continue
-        if name == "accept-encoding":
+        if name == "accept-encoding" and kind != "websocket":
             if not present and not decoded_here:
                 continue
             value = accept_encoding(browser)
@@ -623,13 +643,37 @@ def browser_header_values(
     return tuple(values)
 
 
+def add_browser_headers(
+    headers: Headers, browser: Browser, url: str, kind: str = "navigation", *, decoded_here: bool = False
+) -> None:
+    """Give ``headers`` (of a request to ``url``) ``browser``'s headers for
+    a request of ``kind`` (browser_header_values).
+
+    A WebSocket handshake also gets an Origin when the request has none
+    (the Referer's origin, else the socket's own: browsers send one with
+    every handshake), and loses Scrapy's default headers that the browser
+    does not send with it (Accept for Chrome and Safari)."""
+    if kind == "websocket" and b"Origin" not in headers:
+        headers[b"Origin"] = websocket_origin(url, _referer(headers))
+    current = _current(headers, browser, kind)
+    _set_stored(
+        headers,
+        browser_header_values(browser, kind, current, _site(headers, url, kind), decoded_here=decoded_here),
+    )
+    if kind == "websocket":
+        sent = {name for name, _ in browser.headers_for(kind)}
+        for key, default in _SCRAPY_DEFAULTS.items():
+            if key.decode() not in sent and headers.getlist(key) == [default]:
+                del headers[key]
+
+
 class BrowserHeaders:
-    """A browser's headers given to requests (browser_header_values), with
-    what they set remembered by the request's values of the headers
-    involved and its Sec-Fetch-Site: a crawl dresses thousands of requests
-    alike, and working the browser's headers out through Scrapy's Headers
-    (which normalises each name and value it is given) cost more than the
-    rest of the middleware."""
+    """add_browser_headers for one crawl, with what it sets remembered by
+    the request's values of the headers involved and its Sec-Fetch-Site: a
+    crawl dresses thousands of requests alike, and working the browser's
+    headers out through Scrapy's Headers (which normalises each name and
+    value it is given) cost more than the rest of the middleware. A
+    WebSocket handshake (one per socket) is dressed afresh."""
 
     #: Results kept; when full, the next new one starts over.
     MAX_KNOWN = 512
@@ -645,6 +689,9 @@ class BrowserHeaders:
         """Give ``headers`` (of a request to ``url``) ``browser``'s headers
         for a request of ``kind``, keeping every header whose value is not
         one of Scrapy's defaults."""
+        if kind == "websocket":
+            add_browser_headers(headers, browser, url, kind, decoded_here=decoded_here)
+            return
         current = _current(headers, browser, kind)
         site = _site(headers, url, kind)
         key = (id(browser), kind, decoded_here, site, current)
@@ -664,9 +711,16 @@ def _current(headers: Headers, browser: Browser, kind: str) -> tuple[tuple[bytes
     return tuple(tuple(dict.get(headers, key, ())) for key in _stored_names(browser.headers_for(kind)))
 
 
-def _site(headers: Headers, url: str, kind: str) -> str:
+def _referer(headers: Headers) -> str | None:
     referer = headers.get(b"Referer")
-    return fetch_site(url, referer.decode("latin-1") if referer else None, kind)
+    return referer.decode("latin-1") if referer else None
+
+
+def _site(headers: Headers, url: str, kind: str) -> str:
+    """The request's Sec-Fetch-Site: from its Referer, or for a WebSocket
+    handshake from its Origin (the page that opened the socket)."""
+    origin = headers.get(b"Origin") if kind == "websocket" else None
+    return fetch_site(url, origin.decode("latin-1") if origin else _referer(headers), kind)
 
 
 def _set_stored(headers: Headers, values: Iterable[_Stored]) -> None:
@@ -686,6 +740,28 @@ def _ranks(order: tuple[str, ...]) -> tuple[dict[bytes, int], dict[str, int]]:
     and by its lowercase text."""
     lower = {name: position for position, name in enumerate(order)}
     return {name.title().encode(): position for name, position in lower.items()}, lower
+
+
+def websocket_origin(url: str, referer: str | None) -> str:
+    """The Origin a browser sends with the handshake of a WebSocket to
+    ``url``: the origin of the page that opened it, taken to be the
+    Referer's when the request has one, else the socket's own origin
+    (``https`` for ``wss``, ``http`` for ``ws``), serialised as RFC 6454
+    6.2 says (no default port)."""
+    scheme, host, port = _origin(referer or url)
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != {"https": 443, "http": 80}.get(scheme):
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}"
+
+
+def handshake_order(browser: Browser, names: Sequence[str]) -> list[str]:
+    """Where each header of a WebSocket handshake goes: the request's own
+    (``names``, lowercase, in their order) and, among them, every other
+    header of the browser's handshake (those the websocket library writes
+    itself included) where the browser's ``websocket`` kind places it."""
+    return list(_merged_order(list(names), browser.order_for("websocket")))
 
 
 def order_headers(headers: Headers, order: Sequence[str]) -> None:

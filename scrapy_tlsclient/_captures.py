@@ -29,7 +29,16 @@ CAPTURED_KINDS = {
     "script": "script",
     "style": "style",
     "download": "download-attribute",
+    "websocket": "websocket",
 }
+#: Kinds a browser sends over HTTP/1.1 only: a WebSocket's handshake goes
+#: on a connection of its own unless the server offers WebSockets over
+#: HTTP/2 (RFC 8441), which the capture server does not.
+_HTTP1_ONLY = frozenset({"websocket"})
+#: Request headers a handshake always carries with the same value: the
+#: browser's no-cache pair (Chromium's LOAD_DISABLE_CACHE, WebKit's and
+#: Gecko's own), not the request's.
+_HANDSHAKE_FIXED = frozenset({"pragma", "cache-control"})
 
 
 def identity_from_capture(
@@ -62,16 +71,25 @@ def identity_from_capture(
     http1_names: dict[str, str] = {}
     http2_only: set[str] = set()
     for kind in REQUEST_KINDS:
-        record = h2[CAPTURED_KINDS[kind]]
+        record = (h1 if kind in _HTTP1_ONLY else h2)[CAPTURED_KINDS[kind]]
+        fixed = _HANDSHAKE_FIXED if kind == "websocket" else frozenset()
         pairs: list[list[str | None]] = [
-            [header, None if header in _IDENTITY_WIDE or header in REQUEST_DEPENDENT else value]
+            [
+                header,
+                None
+                if header in _IDENTITY_WIDE or (header in REQUEST_DEPENDENT and header not in fixed)
+                else value,
+            ]
             for header, value in ((n.lower(), v) for n, v in record["headers"])
-            if not header.startswith(":")
+            if not header.startswith(":") and header != "host"
         ]
         wire = [(n, v) for n, v in h1[CAPTURED_KINDS[kind]]["headers"] if n.lower() != "host"]
         for written, _ in wire:
             http1_names[written.lower()] = written
         names_h1 = [n.lower() for n, _ in wire]
+        if kind in _HTTP1_ONLY:
+            kinds[kind] = pairs
+            continue
         http2_only |= {str(header) for header, _ in pairs if header not in names_h1}
         if "connection" in names_h1:
             # Connection is HTTP/1.1's own: placed where the browser puts
@@ -150,7 +168,12 @@ def _first_of_each_kind(capture: dict[str, Any], protocol: str) -> dict[str, dic
         for record in run["requests"]:
             if record.get("protocol") == protocol:
                 out.setdefault(record["kind"], record)
-    missing = sorted(set(CAPTURED_KINDS.values()) - set(out))
+    wanted = {
+        captured
+        for kind, captured in CAPTURED_KINDS.items()
+        if protocol == "http/1.1" or kind not in _HTTP1_ONLY
+    }
+    missing = sorted(wanted - set(out))
     if missing:
         raise ValueError(f"the capture has no {protocol} request of kind {', '.join(missing)}")
     return out

@@ -36,17 +36,22 @@ __all__ = [
 ]
 
 #: The kinds of request a browser sends different headers for
-#: (``tls_client_request_kind``; docs/middleware.rst).
-REQUEST_KINDS = ("navigation", "fetch", "image", "script", "style", "download")
+#: (``tls_client_request_kind``; docs/middleware.rst). ``websocket`` is the
+#: opening handshake of ``new WebSocket(...)`` (HTTP/1.1, RFC 6455 4.1).
+REQUEST_KINDS = ("navigation", "fetch", "image", "script", "style", "download", "websocket")
 FAMILIES = ("chrome", "edge", "firefox", "safari")
 PLATFORMS = ("windows", "macos", "linux", "android", "ios")
 #: Headers every kind of request carries with the same value: kept once
 #: per identity instead of once per kind.
 _IDENTITY_WIDE = ("user-agent", "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform")
 #: Headers whose value comes from the request, when it has one: a kind
-#: lists them (value null) only to place them.
+#: lists them (value null) only to place them. Sec-WebSocket-Key is drawn
+#: per handshake by the websocket library, which writes it where the kind
+#: places it.
 REQUEST_DEPENDENT = frozenset(
     {
+        "sec-websocket-key",
+        "sec-websocket-protocol",
         "referer",
         "cookie",
         "origin",

@@ -22,7 +22,7 @@ from urllib.parse import quote, urlsplit
 from scrapy.http.headers import Headers
 from scrapy.utils.httpobj import urlparse_cached
 
-from ._browsers import browser_for, request_kind
+from ._browsers import browser_for, handshake_order, request_kind
 from ._config import HandlerConfig, bind_address_from_meta
 from ._failover_settings import check_failover_meta
 from ._profiles import check_profile
@@ -183,6 +183,11 @@ def request_input_from(
     }
     if wire is not None and wire.http2_only:
         request_input["http2OnlyHeaders"] = list(wire.http2_only)
+    if wire is not None and urlsplit(request.url).scheme.lower() in ("ws", "wss"):
+        # The headers the websocket library writes go where the browser
+        # writes them (docs/websocket.rst, "What the handshake looks like").
+        names = [name.lower() for name, _ in request_input["headersList"]]
+        request_input["headerOrder"] = handshake_order(wire, names)
     if not stream:
         # A streamed response goes to the spider at its headers: waiting for
         # body bytes would delay its first events.

@@ -44,7 +44,7 @@ from ._profiles import check_profile
 from ._sites import site_of
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Collection, Coroutine, Sequence
+    from collections.abc import Callable, Collection, Coroutine, Iterable, Sequence
     from typing import Self
 
     from scrapy import Request, Spider
@@ -442,9 +442,9 @@ def _user_jar(jar: object) -> str:
     return text
 
 
-def _identity_header_values(browser: Browser) -> dict[bytes, set[bytes]]:
+def _identity_header_values(browser: Browser, kinds: Iterable[str]) -> dict[bytes, set[bytes]]:
     values: dict[bytes, set[bytes]] = {}
-    for kind in browser.kinds or {"navigation": browser.headers}:
+    for kind in kinds:
         for name, value in browser.headers_for(kind):
             values.setdefault(name.encode(), set()).add(value.encode("latin-1"))
     values.setdefault(b"accept-encoding", set()).add(accept_encoding(browser).encode())
@@ -458,7 +458,11 @@ def _strip_identity_headers(request: Request, identity: str) -> None:
     browser = browser_for(identity)
     if browser is None:
         return
-    for name, values in _identity_header_values(browser).items():
+    # The middleware sees http(s) requests only (FailoverMiddleware._manages):
+    # a request keeps its own Cache-Control: no-cache, which only the
+    # browser's WebSocket handshake sends.
+    kinds = [kind for kind in browser.kinds if kind != "websocket"] or ["navigation"]
+    for name, values in _identity_header_values(browser, kinds).items():
         current = request.headers.getlist(name)
         if current and (name == b"sec-fetch-site" or all(value in values for value in current)):
             del request.headers[name]

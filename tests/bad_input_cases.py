@@ -72,6 +72,11 @@ META_CASES: list[tuple[str, object, str]] = [
         "'tls_client_request_kind' request meta key must be one of navigation, fetch",
     ),
     ("tls_client_request_kind", None, "'tls_client_request_kind' request meta key must be one of"),
+    (
+        "tls_client_request_kind",
+        "websocket",
+        "'tls_client_request_kind' request meta key is 'websocket', which only ws:// and wss:// requests",
+    ),
     ("tls_client_failover", "no", "'tls_client_failover' request meta key must be True or False"),
     ("tls_client_failover", 0, "'tls_client_failover' request meta key must be True or False"),
     ("tls_client_identity", "", "'tls_client_identity' request meta key must be a non-empty identity name"),

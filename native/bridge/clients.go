@@ -431,6 +431,12 @@ func buildClient(spec clientSpec, state clientState, logger tls_client.Logger) (
 	if err != nil {
 		return nil, err
 	}
+	return buildClientWith(profile, spec, state, logger)
+}
+
+// buildClientWith builds the client of spec with another profile than its
+// own (a WebSocket's ClientHello, websocket_hello.go).
+func buildClientWith(profile profiles.ClientProfile, spec clientSpec, state clientState, logger tls_client.Logger) (tls_client.HttpClient, error) {
 	options := []tls_client.HttpClientOption{
 		tls_client.WithClientProfile(profile),
 		tls_client.WithTimeoutMilliseconds(int(spec.Timeout / time.Millisecond)),

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -194,11 +195,34 @@ func (b *Bridge) cancelWebSocket(id string) bool {
 
 // wsHeaders splits the request's headers into what the dialer is given
 // and their order (lower-case names, as fhttp's order key wants them).
-// Sec-WebSocket-Extensions is passed under its RFC spelling, which the
-// dialer does not recognise as its own, so the browser's offer goes out
-// as given.
+// Names keep the request's spelling (the browser's HTTP/1.1 case, which
+// the caller chose), but for the two the dialer recognises under its own
+// spelling: Sec-WebSocket-Extensions (not one it writes itself, so the
+// browser's offer goes out as given) and Sec-WebSocket-Protocol.
+//
+// The order is the request's, or headerOrder when the caller gives one
+// with headersList: it also places the headers the dialer writes itself
+// (Upgrade, Connection, Sec-WebSocket-Key, Sec-WebSocket-Version), which
+// fhttp's writer then puts where the browser does. Host goes first unless
+// the order places it: every browser captured writes it first (Chromium,
+// Firefox: native/captures/*-websocket.json).
 func wsHeaders(in *RequestInput) http.Header {
 	header, order, host, _ := requestHeaders(in)
+	if in.HeadersList != nil && len(in.HeaderOrder) > 0 {
+		given := order
+		order = make([]string, 0, len(in.HeaderOrder)+len(given))
+		placed := map[string]bool{}
+		for _, name := range append(append([]string{}, in.HeaderOrder...), given...) {
+			lower := strings.ToLower(name)
+			if !placed[lower] {
+				placed[lower] = true
+				order = append(order, lower)
+			}
+		}
+	}
+	if !slices.Contains(order, "host") {
+		order = append([]string{"host"}, order...)
+	}
 	out := http.Header{}
 	for name, values := range header {
 		lower := strings.ToLower(name)
@@ -211,15 +235,13 @@ func wsHeaders(in *RequestInput) http.Header {
 		case "sec-websocket-protocol":
 			out["Sec-Websocket-Protocol"] = values
 		default:
-			out[http.CanonicalHeaderKey(name)] = values
+			out[name] = append(out[name], values...)
 		}
 	}
 	if host != "" {
 		out["Host"] = []string{host}
 	}
-	if len(order) > 0 {
-		out[http.HeaderOrderKey] = order
-	}
+	out[http.HeaderOrderKey] = order
 	return out
 }
 
@@ -279,6 +301,20 @@ func (b *Bridge) openWebSocket(payload []byte, queue string) answer {
 		return c, err
 	}
 	tlsDial, plainDial := client.GetTLSDialer(), client.GetDialer()
+	if strings.HasPrefix(lower, "wss://") {
+		// The browser's ClientHello for a connection offering http/1.1
+		// only (websocket_hello.go).
+		own, err := websocketTLSDialer(req)
+		if err != nil {
+			if ephemeral {
+				sess.close()
+			}
+			return responseAnswer(b.errorResponse(req, err))
+		}
+		if own != nil {
+			tlsDial = own
+		}
+	}
 	dialer := &websocket.Dialer{
 		ReadBufferSize:  wsBufferSize,
 		WriteBufferSize: wsBufferSize,

@@ -5,6 +5,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	http "github.com/bogdanfinn/fhttp"
+	tls "github.com/bogdanfinn/utls"
 )
 
 // openWS opens a WebSocket over the completion socket and starts pushing
@@ -146,5 +149,72 @@ func TestWebSocketInputIsChecked(t *testing.T) {
 	_, _, err = b.parseWebSocketWrite("sendWebSocket", mustJSON(t, map[string]any{"webSocketId": "x", "type": "text"}), nil)
 	if errorCode(err) != CodeUnknownStream {
 		t.Fatalf("unknown socket: %v", err)
+	}
+}
+
+// wsHeaders keeps the request's header names as given (the browser's
+// HTTP/1.1 case) and takes the order from headerOrder, which also places
+// the headers the dialer writes itself; Host goes first unless placed.
+func TestWSHeadersPlaceTheDialersHeadersByHeaderOrder(t *testing.T) {
+	in := &RequestInput{
+		HeadersList: [][2]string{
+			{"User-Agent", "agent"}, {"Origin", "https://a.test"}, {"sec-ch-ua", `"x"`},
+			{"Connection", "Upgrade"}, {"Sec-WebSocket-Extensions", "permessage-deflate"},
+		},
+		HeaderOrder: []string{"connection", "user-agent", "upgrade", "origin", "sec-websocket-version",
+			"sec-websocket-key", "sec-websocket-extensions"},
+	}
+	h := wsHeaders(in)
+	want := []string{"host", "connection", "user-agent", "upgrade", "origin", "sec-websocket-version",
+		"sec-websocket-key", "sec-websocket-extensions", "sec-ch-ua"}
+	if got := h[http.HeaderOrderKey]; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("order %v, want %v", got, want)
+	}
+	if _, ok := h["sec-ch-ua"]; !ok {
+		t.Errorf("sec-ch-ua renamed: %v", h)
+	}
+	if _, ok := h["Connection"]; ok {
+		t.Errorf("Connection passed to the dialer, which writes its own: %v", h)
+	}
+	// Under the dialer's non-canonical spelling, which it passes through.
+	if v := h["Sec-WebSocket-Extensions"]; len(v) != 1 || v[0] != "permessage-deflate" {
+		t.Errorf("extensions: %v", h)
+	}
+
+	// Without headerOrder: the list's order, Host first.
+	in.HeaderOrder = nil
+	if got := wsHeaders(in)[http.HeaderOrderKey]; got[0] != "host" || got[1] != "user-agent" {
+		t.Errorf("order %v", got)
+	}
+}
+
+// A Chrome ClientHello on a WebSocket's connection: ALPN http/1.1 and no
+// ALPS, as BoringSSL sends it; a hello without ALPS (Firefox) is left to
+// tls-client's own WebSocket dial.
+func TestTheWebSocketHelloDropsALPSForHTTP1(t *testing.T) {
+	hello, changed, err := http1OnlyHello(tls.HelloChrome_133)
+	if err != nil || !changed {
+		t.Fatalf("chrome: changed %v, err %v", changed, err)
+	}
+	spec, err := hello.ToSpec()
+	if err != nil {
+		t.Fatal(err)
+	}
+	original, _ := tls.UTLSIdToSpec(tls.HelloChrome_133)
+	if len(spec.Extensions) != len(original.Extensions)-1 {
+		t.Errorf("%d extensions, want the %d of Chrome's less ALPS", len(spec.Extensions), len(original.Extensions))
+	}
+	for _, ext := range spec.Extensions {
+		switch e := ext.(type) {
+		case *tls.ApplicationSettingsExtension, *tls.ApplicationSettingsExtensionNew:
+			t.Errorf("ALPS left in: %T", e)
+		case *tls.ALPNExtension:
+			if strings.Join(e.AlpnProtocols, ",") != "http/1.1" {
+				t.Errorf("ALPN %v", e.AlpnProtocols)
+			}
+		}
+	}
+	if _, changed, err := http1OnlyHello(tls.HelloFirefox_120); changed || err != nil {
+		t.Errorf("firefox: changed %v, err %v", changed, err)
 	}
 }

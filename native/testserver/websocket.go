@@ -21,8 +21,17 @@ import (
 
 // A WebSocket server (RFC 6455) of its own, so that tests control every
 // frame: fragmentation, pings, close codes, an abrupt drop. It accepts
-// permessage-deflate (RFC 7692) only with ?deflate=1, and then only
-// without context takeover either way, which it says in its answer.
+// permessage-deflate (RFC 7692) only when asked, and only when offered:
+//
+//	?deflate=1         without context takeover either way, which it says
+//	                   in its answer
+//	?deflate=takeover  with context takeover both ways (an answer without
+//	                   parameters): it compresses with one flate stream for
+//	                   the whole connection and reads the client's messages
+//	                   with the window of those before; with
+//	                   &client_max_window_bits=N it also limits the client's
+//	                   window, and closes with 1002 on a compressed message
+//	                   from the client, whose window it cannot check
 //
 // Endpoints, on every server of [Handler] (plain and TLS):
 //
@@ -130,6 +139,15 @@ type wsServerConn struct {
 	rw      *bufio.ReadWriter
 	deflate bool
 	tag     string // records the client's close code under it (closeLog)
+
+	// With context takeover (?deflate=takeover): one flate stream for
+	// every message sent, the window of the messages received, and the
+	// client's window size when limited (else 0).
+	takeover   bool
+	fw         *flate.Writer
+	fbuf       bytes.Buffer
+	window     []byte
+	clientBits int
 }
 
 // wsMessage is one message or control frame read.
@@ -275,8 +293,14 @@ func upgradeWebSocket(w http.ResponseWriter, r *http.Request) (*wsServerConn, er
 		http.Error(w, "not a WebSocket handshake", http.StatusBadRequest)
 		return nil, errors.New("not a handshake")
 	}
-	deflate := r.URL.Query().Get("deflate") == "1" &&
+	mode := r.URL.Query().Get("deflate")
+	deflate := (mode == "1" || mode == "takeover") &&
 		strings.Contains(r.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate")
+	takeover := deflate && mode == "takeover"
+	clientBits := 0
+	if takeover {
+		clientBits = atoiOr(r.URL.Query().Get("client_max_window_bits"), 0)
+	}
 	conn, rw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		return nil, err
@@ -285,7 +309,12 @@ func upgradeWebSocket(w http.ResponseWriter, r *http.Request) (*wsServerConn, er
 	var head bytes.Buffer
 	head.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n")
 	head.WriteString("Sec-WebSocket-Accept: " + base64.StdEncoding.EncodeToString(sum[:]) + "\r\n")
-	if deflate {
+	switch {
+	case clientBits != 0:
+		head.WriteString("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits=" + strconv.Itoa(clientBits) + "\r\n")
+	case takeover:
+		head.WriteString("Sec-WebSocket-Extensions: permessage-deflate\r\n")
+	case deflate:
 		head.WriteString("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n")
 	}
 	head.WriteString("\r\n")
@@ -298,7 +327,11 @@ func upgradeWebSocket(w http.ResponseWriter, r *http.Request) (*wsServerConn, er
 		return nil, err
 	}
 	_ = conn.SetDeadline(time.Time{})
-	return &wsServerConn{conn: conn, rw: rw, deflate: deflate}, nil
+	ws := &wsServerConn{conn: conn, rw: rw, deflate: deflate, takeover: takeover, clientBits: clientBits}
+	if takeover {
+		ws.fw, _ = flate.NewWriter(&ws.fbuf, flate.BestSpeed)
+	}
+	return ws, nil
 }
 
 // echo sends back every message until the peer closes.
@@ -358,12 +391,31 @@ func (ws *wsServerConn) readMessage() (wsMessage, error) {
 		}
 		if fin {
 			if compressed {
-				inflated, err := io.ReadAll(flate.NewReader(io.MultiReader(bytes.NewReader(msg.data),
-					bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff}))))
+				if ws.clientBits != 0 {
+					_ = ws.writeFrame(true, opClose, append([]byte{0x03, 0xea}, "compressed beyond the window"...))
+					return msg, errors.New("a compressed message from a client whose window is limited")
+				}
+				// With context takeover the client's message may refer
+				// back into the ones before it: their window is the
+				// reader's dictionary.
+				var dict []byte
+				if ws.takeover {
+					dict = ws.window
+				}
+				inflated, err := io.ReadAll(flate.NewReaderDict(io.MultiReader(bytes.NewReader(msg.data),
+					bytes.NewReader([]byte{0, 0, 0xff, 0xff, 1, 0, 0, 0xff, 0xff})), dict))
 				if err != nil {
 					return msg, err
 				}
 				msg.data = inflated
+				// Only what went through the client's flate stream is in
+				// its window: messages it sent uncompressed are not.
+				if ws.takeover {
+					ws.window = append(ws.window, msg.data...)
+					if over := len(ws.window) - 1<<15; over > 0 {
+						ws.window = append([]byte(nil), ws.window[over:]...)
+					}
+				}
 			}
 			return msg, nil
 		}
@@ -418,7 +470,16 @@ func (ws *wsServerConn) readFrame() (fin, rsv1 bool, op byte, data []byte, err e
 // of at most frag bytes (0: one frame).
 func (ws *wsServerConn) write(op byte, data []byte, frag int) error {
 	rsv1 := false
-	if ws.deflate {
+	switch {
+	case ws.takeover:
+		// The connection's one flate stream: a message may refer back
+		// into the ones sent before it.
+		ws.fbuf.Reset()
+		_, _ = ws.fw.Write(data)
+		_ = ws.fw.Flush()
+		data = bytes.Clone(bytes.TrimSuffix(ws.fbuf.Bytes(), []byte{0, 0, 0xff, 0xff}))
+		rsv1 = true
+	case ws.deflate:
 		var buf bytes.Buffer
 		fw, _ := flate.NewWriter(&buf, flate.BestSpeed)
 		_, _ = fw.Write(data)

@@ -110,16 +110,21 @@ print(json.dumps(seen))
 """
 
 
+#: The kinds of HTTP request; the WebSocket handshake's kind has its own
+#: test (tests/handler/test_websocket_handshake.py).
+HTTP_KINDS = [kind for kind in REQUEST_KINDS if kind != "websocket"]
+
+
 @pytest.mark.parametrize("http1", [False, True], ids=["h2", "http1"])
 def test_each_kind_of_request_sends_the_identitys_headers_in_order(servers: Servers, http1: bool) -> None:
     result = run_python(
-        KIND_CRAWL, servers.fingerprint, "1" if http1 else "0", ",".join(REQUEST_KINDS), env=dict(os.environ)
+        KIND_CRAWL, servers.fingerprint, "1" if http1 else "0", ",".join(HTTP_KINDS), env=dict(os.environ)
     )
     assert result.returncode == 0, result.stderr[-3000:]
     seen: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     browser = browser_for(DEFAULT_PROFILE)
     assert browser is not None
-    for kind in REQUEST_KINDS:
+    for kind in HTTP_KINDS:
         fingerprint = seen[kind]
         assert fingerprint["http_version"] == ("http/1.1" if http1 else "h2"), kind
         expected = [(name, value) for name, value in browser.headers_for(kind) if name != "accept-encoding"]

@@ -9,7 +9,7 @@ from scrapy.downloadermiddlewares.httpcompression import ACCEPTED_ENCODINGS
 from scrapy.downloadermiddlewares.useragent import UserAgentMiddleware
 from scrapy.settings import Settings, default_settings
 
-from scrapy_tlsclient._browsers import browser_for, fetch_site, order_headers
+from scrapy_tlsclient._browsers import browser_for, fetch_site, order_headers, request_kind, websocket_origin
 from scrapy_tlsclient._config import DEFAULT_PROFILE, HandlerConfig
 from scrapy_tlsclient.middleware import TLSClientMiddleware
 
@@ -261,3 +261,59 @@ def test_one_middleware_dresses_each_request_as_a_fresh_one_would() -> None:
     # Each request owns its values: changing one changes no other.
     dressed[0].headers.appendlist(b"Sec-Fetch-Mode", b"changed")
     assert dressed[2].headers.getlist(b"Sec-Fetch-Mode") == [b"navigate"]
+
+
+def test_a_wss_request_is_dressed_as_the_browsers_handshake() -> None:
+    request = scrapy_request("wss://feed.example.com/ws")
+    request.headers[b"Cookie"] = b"a=1"  # as Scrapy's cookie middleware leaves it
+    middleware().process_request(request)
+    chrome = browser_for(DEFAULT_PROFILE)
+    assert chrome is not None
+    # Chrome's handshake, in its order: no Accept (Scrapy's default is
+    # dropped), its own Accept-Encoding (the 101 has no body to decode),
+    # the socket's own origin when the request names none.
+    assert wire(request) == [
+        ("connection", "Upgrade"),
+        ("pragma", "no-cache"),
+        ("cache-control", "no-cache"),
+        ("user-agent", chrome.user_agent),
+        ("upgrade", "websocket"),
+        ("origin", "https://feed.example.com"),
+        ("sec-websocket-version", "13"),
+        ("accept-encoding", "gzip, deflate, br, zstd"),
+        ("accept-language", "en-US,en;q=0.9"),
+        ("cookie", "a=1"),
+        ("sec-websocket-extensions", "permessage-deflate; client_max_window_bits"),
+    ]
+
+
+def test_firefox_handshakes_say_where_they_come_from() -> None:
+    request = scrapy_request(
+        "ws://feed.example.com:8080/ws", headers={"Referer": "https://www.example.com/live"}
+    )
+    middleware(TLS_CLIENT_PROFILE="firefox_153esr_linux").process_request(request)
+    sent = dict(wire(request))
+    assert sent["accept"] == "*/*"
+    assert sent["origin"] == "https://www.example.com"  # the Referer's origin
+    assert (sent["sec-fetch-mode"], sent["sec-fetch-dest"]) == ("websocket", "empty")
+    assert sent["sec-fetch-site"] == "cross-site"
+    assert sent["sec-websocket-extensions"] == "permessage-deflate"
+    # A spider's own Origin is kept and decides Sec-Fetch-Site.
+    request = scrapy_request("wss://feed.example.com/ws", headers={"Origin": "https://feed.example.com"})
+    middleware(TLS_CLIENT_PROFILE="firefox_153esr_linux").process_request(request)
+    assert dict(wire(request))["sec-fetch-site"] == "same-origin"
+
+
+def test_the_request_kind_of_websockets() -> None:
+    assert request_kind(Request("wss://a.test/ws")) == "websocket"
+    assert request_kind(Request("WS://a.test/ws")) == "websocket"
+    assert request_kind(Request("wss://a.test/ws", meta={"tls_client_request_kind": "fetch"})) == "fetch"
+    with pytest.raises(ValueError, match="only ws:// and wss:// requests can be"):
+        request_kind(Request("https://a.test/", meta={"tls_client_request_kind": "websocket"}))
+
+
+def test_websocket_origin() -> None:
+    assert websocket_origin("wss://a.test/ws", None) == "https://a.test"
+    assert websocket_origin("ws://a.test:8080/ws", None) == "http://a.test:8080"
+    assert websocket_origin("wss://a.test:443/ws", None) == "https://a.test"
+    assert websocket_origin("wss://a.test/ws", "https://b.test:8443/page?q") == "https://b.test:8443"

@@ -123,6 +123,16 @@ def test_a_blocked_request_is_retried_as_another_whole_identity() -> None:
     assert_whole(chain.send(Request("https://example.com/c")), "firefox_153esr_windows")
 
 
+def test_a_retry_keeps_the_spiders_own_no_cache() -> None:
+    chain = Chain()
+    # Pragma/Cache-Control: no-cache are the identities' only on a
+    # WebSocket handshake: a page's request keeps the spider's.
+    page = chain.send(Request("https://www.example.com/a", headers={"Cache-Control": "no-cache"}))
+    retry = chain.answer(page, 403, b"<title>Just a moment...</title>")
+    assert isinstance(retry, Request) and header(retry, "Cache-Control") == "no-cache"
+    assert header(chain.send(retry), "Cache-Control") == "no-cache"
+
+
 def test_the_site_identity_change_is_one_info_line(caplog: pytest.LogCaptureFixture) -> None:
     chain = Chain()
     caplog.set_level(logging.INFO, "scrapy_tlsclient")

@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from scrapy_tlsclient.__main__ import main
+from scrapy_tlsclient._browsers import FAMILY_ORDERS
+from scrapy_tlsclient._captures import identity_from_capture
 from scrapy_tlsclient._config import DEFAULT_PROFILE
 from scrapy_tlsclient._identities import (
     REQUEST_KINDS,
@@ -29,6 +31,42 @@ def test_every_packaged_identity_loads_with_every_kind() -> None:
     for identity in identities.values():
         assert set(identity.kinds) == set(REQUEST_KINDS)
         assert identity.sources
+
+
+CAPTURES = Path(__file__).resolve().parents[2] / "native" / "captures"
+
+
+@pytest.mark.parametrize(
+    ("capture", "identity", "family"),
+    [
+        ("chromium-156.0.8078.114-linux-websocket.json", "chrome_156_linux", "chrome"),
+        ("firefox-esr-153.8.0-linux-websocket.json", "firefox_153esr_linux", "firefox"),
+    ],
+)
+def test_the_websocket_kind_is_the_captured_handshake(capture: str, identity: str, family: str) -> None:
+    """The identity's WebSocket handshake is what the real browser sent
+    (native/captures, the capture page's ``new WebSocket()``), converted
+    as ``identity-from-capture`` converts every kind."""
+    document = identity_from_capture(
+        json.loads((CAPTURES / capture).read_text()),
+        name=identity,
+        family=family,
+        platform="linux",
+        mobile=False,
+        order=list(FAMILY_ORDERS[family]),
+        capture_path=capture,
+    )
+    packaged = json.loads((PACKAGED[0].parent / f"{identity}.json").read_text())
+    assert packaged["headers"]["kinds"]["websocket"] == document["headers"]["kinds"]["websocket"]
+    assert set(document["headers"]["http1_names"]) <= set(packaged["headers"]["http1_names"])
+
+
+def test_a_capture_without_a_websocket_handshake_is_refused_naming_it() -> None:
+    capture = json.loads((CAPTURES / "chromium-156.0.8078.114-linux.json").read_text())
+    with pytest.raises(ValueError, match=r"no http/1\.1 request of kind websocket"):
+        identity_from_capture(
+            capture, name="x", family="chrome", platform="linux", mobile=False, order=[], capture_path="x"
+        )
 
 
 def edited(tmp_path: Path, edit: Any) -> Path:

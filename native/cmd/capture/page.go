@@ -1,19 +1,22 @@
 package main
 
 import (
+	"crypto/sha1"
 	"encoding/base64"
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 )
 
 // The test page makes the browser send each kind of request once, all to
 // the capture server: the page itself (a navigation typed by the user, so
 // sec-fetch-site none), its style sheet, the font the style sheet names,
 // a script, an image, an iframe, then from the script two fetch() calls,
-// an XMLHttpRequest, an <a download> click, a click on a link whose
-// response is an attachment, and last a click on a same-origin link, whose
-// page reports done.
+// an XMLHttpRequest, a WebSocket offering two subprotocols (after setting a
+// cookie, so that the handshake shows where it carries both), an
+// <a download> click, a click on a link whose response is an attachment,
+// and last a click on a same-origin link, whose page reports done.
 
 // kinds maps each path of the page to the kind of request it stands for.
 var kinds = map[string]string{
@@ -26,6 +29,7 @@ var kinds = map[string]string{
 	"/fetch-default":       "fetch",
 	"/fetch-json":          "fetch-json",
 	"/xhr":                 "xhr",
+	"/websocket":           "websocket",
 	"/download-attr.bin":   "download-attribute",
 	"/download-attachment": "download-attachment",
 	"/page2":               "navigate-same-origin",
@@ -72,6 +76,16 @@ window.addEventListener("load", async () => {
     x.open("GET", "/xhr");
     x.onloadend = done;
     x.send();
+  });
+  // A cookie first, to show where the handshake carries it; the requests
+  // after this one carry it too.
+  document.cookie = "capture=1; path=/; SameSite=Lax";
+  await new Promise(done => {
+    const t = setTimeout(done, 3000);
+    try {
+      const ws = new WebSocket("wss://" + location.host + "/websocket", ["capture.v1", "capture.v2"]);
+      ws.onclose = () => { clearTimeout(t); done(); };
+    } catch (e) { clearTimeout(t); done(); }
   });
   document.getElementById("dl-attr").click();
   await sleep(1500);
@@ -120,6 +134,9 @@ func (p *pageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body, ctype = "<!doctype html><p>frame</p>", "text/html; charset=utf-8"
 	case "fetch", "fetch-json", "xhr":
 		body, ctype = `{"ok":true}`, "application/json"
+	case "websocket":
+		acceptWebSocket(w, r)
+		return
 	case "download-attribute":
 		body, ctype = "download\n", "application/octet-stream"
 	case "download-attachment":
@@ -136,4 +153,35 @@ func (p *pageHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", ctype)
 	_, _ = w.Write([]byte(body))
+}
+
+// acceptWebSocket completes the browser's WebSocket handshake (RFC 6455
+// 4.2.2: the first subprotocol offered, no extension) and closes at once
+// with 1000, so that the page's step ends as soon as the handshake, already
+// recorded, is done.
+func acceptWebSocket(w http.ResponseWriter, r *http.Request) {
+	key := r.Header.Get("Sec-WebSocket-Key")
+	hj, ok := w.(http.Hijacker)
+	if key == "" || !ok {
+		http.Error(w, "not a WebSocket handshake over HTTP/1.1", http.StatusBadRequest)
+		return
+	}
+	conn, rw, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	sum := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	head := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Accept: " + base64.StdEncoding.EncodeToString(sum[:]) + "\r\n"
+	if offered := r.Header.Get("Sec-WebSocket-Protocol"); offered != "" {
+		first, _, _ := strings.Cut(offered, ",")
+		head += "Sec-WebSocket-Protocol: " + strings.TrimSpace(first) + "\r\n"
+	}
+	_, _ = rw.WriteString(head + "\r\n")
+	// A close frame, FIN + opcode 8, payload 2 bytes: code 1000.
+	_, _ = rw.Write([]byte{0x88, 0x02, 0x03, 0xe8})
+	_ = rw.Flush()
+	_ = conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_, _ = rw.Read(make([]byte, 64)) // the browser's close frame
 }
