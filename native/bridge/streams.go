@@ -19,8 +19,8 @@ const (
 	// A body longer than a megabyte, or of unknown length, buffers up to
 	// this many reads (about 1 MiB of 16 KiB TLS records) while the
 	// consumer copies the previous ones out: with 16, a 1 GiB body read
-	// into a Scrapy Response waited on every round trip (measured in
-	// docs/benchmarks.rst, "Large bodies").
+	// into a Scrapy Response waited on every round trip (docs/benchmarks.rst,
+	// "The native layer, side by side with the code before it").
 	largeBodyBytes       = 1 << 20
 	largeBodyBufferItems = 64
 )
