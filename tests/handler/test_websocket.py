@@ -152,22 +152,6 @@ async def test_a_refused_handshake_is_an_ordinary_response(servers: Servers) -> 
 
 
 @deferred_f_from_coro_f
-async def test_a_paused_consumer_loses_nothing(servers: Servers) -> None:
-    count, size = 400, 16 * 1024  # 6.4 MB: several times the credit window
-    async with open_handler() as handler:
-        _, ws = await open_socket(
-            handler, ws_url(servers, "plain", f"/ws/send?n={count}&size={size}&binary=1")
-        )
-        first = await ws.receive()
-        await sleep(3.0)
-        rest = [m async for m in ws]
-        assert ws.close_code == 1000 and ws.close_reason == "done"
-    numbers = [int(m.bytes.split(b":")[0]) for m in [first, *rest] if m is not None]
-    assert numbers == list(range(count))
-    assert all(len(m.bytes) == size for m in rest)
-
-
-@deferred_f_from_coro_f
 async def test_breaking_out_of_the_loop_closes_the_socket(servers: Servers) -> None:
     async with open_handler() as handler:
         _, ws = await open_socket(handler, ws_url(servers, "tls", "/ws/echo"))

@@ -36,6 +36,11 @@ async def server_record(handler: Any, servers: Servers, path: str) -> Any:
     return json.loads(response.body)
 
 
+async def drain(socket: WebSocket, **options: Any) -> list[str]:
+    """Every message of ``socket.messages(**options)``, as text."""
+    return [message.text async for message in socket.messages(**options)]
+
+
 async def settled_closes(handler: Any, servers: Servers, tag: str, count: int) -> list[int]:
     """The close codes the server recorded under ``tag``, once ``count``
     of them arrived (or 3 s passed)."""
@@ -54,8 +59,7 @@ async def test_a_silent_socket_is_given_up_after_the_idle_timeout(servers: Serve
         _, ws = await open_socket(handler, ws_url(servers, "tls", f"/ws/echo?tag={tag}"))
         started = time.monotonic()
         with pytest.raises(WebSocketIdleTimeout, match=r"No message in 1\.0 s"):
-            async for _message in ws.messages(idle_timeout=1.0):
-                pass
+            await drain(ws, idle_timeout=1.0)
         waited = time.monotonic() - started
         assert 1.0 <= waited < 2.5, waited
         assert ws.closed
@@ -67,8 +71,7 @@ async def test_a_silent_socket_is_given_up_after_the_idle_timeout(servers: Serve
 async def test_messages_keep_an_idle_timeout_from_firing(servers: Servers) -> None:
     async with open_handler() as handler:
         _, ws = await open_socket(handler, ws_url(servers, "tls", "/ws/ticks?rate=10&seconds=2"))
-        received = [m async for m in ws.messages(idle_timeout=0.5)]
-        assert len(received) == 20
+        assert len(await drain(ws, idle_timeout=0.5)) == 20
         assert ws.close_code == 1000
 
 
@@ -109,13 +112,12 @@ async def test_a_server_restart_close_reconnects_a_normal_close_ends(servers: Se
         _, ws = await open_socket(handler, ws_url(servers, "tls", f"/ws/close?code=1012&tag={tag}&opens=2"))
         await ws.send("go")
         with pytest.raises(WebSocketConnectionFailed):
-            async for _message in ws.messages(reconnect=True, on_reconnect=lambda s: s.send("go"), retry_s=0):
-                pass
+            await drain(ws, reconnect=True, on_reconnect=lambda s: s.send("go"), retry_s=0)
         assert ws.reconnects == 1
         # 1000: the server is done; nothing to reconnect to.
         _, done = await open_socket(handler, ws_url(servers, "tls", "/ws/close?code=1000&reason=bye"))
         await done.send("go")
-        assert [m async for m in done.messages(reconnect=True, retry_s=0)] == []
+        assert await drain(done, reconnect=True, retry_s=0) == []
         assert (done.close_code, done.reconnects) == (1000, 0)
     assert await sockets_open_settle() == 0
 
@@ -127,10 +129,7 @@ async def test_max_reconnects_bounds_the_attempts_without_a_message(servers: Ser
         _, ws = await open_socket(handler, ws_url(servers, "tls", f"/ws/echo?tag={tag}"))
         started = time.monotonic()
         with pytest.raises(WebSocketIdleTimeout):
-            async for _message in ws.messages(
-                idle_timeout=0.5, reconnect=True, max_reconnects=2, retry_s=0.05
-            ):
-                pass
+            await drain(ws, idle_timeout=0.5, reconnect=True, max_reconnects=2, retry_s=0.05)
         assert time.monotonic() - started < 6.0
         assert ws.reconnects == 2
         assert await settled_closes(handler, servers, tag, 3) == [1001, 1001, 1001]
@@ -152,8 +151,7 @@ async def test_bad_reader_options_are_refused_by_name(
     async with open_handler() as handler:
         _, ws = await open_socket(handler, ws_url(servers, "tls", "/ws/echo"))
         with pytest.raises(ValueError, match=message):
-            async for _message in ws.messages(**options):
-                pass
+            await drain(ws, **options)
         # Refused before reading: the socket is still there to read.
         await ws.send("still open")
         message = await ws.receive()
@@ -178,5 +176,6 @@ async def test_a_paused_reader_holds_the_server_back_and_loses_nothing(servers: 
         record = await server_record(handler, servers, f"/ws-stalls?tag={tag}")
     numbers = [int(m.bytes.split(b":")[0]) for m in [first, *rest] if m is not None]
     assert numbers == list(range(count))
+    assert all(len(m.bytes) == size for m in rest)
     # One of the server's writes waited for most of the pause.
     assert record["longest_write_ms"] > 1500, record
