@@ -80,6 +80,9 @@ RECONNECT_CLOSE_CODES: Final = frozenset({1001, 1011, 1012, 1013, 1014})
 #: The longest wait between reconnection attempts: the delay doubles from
 #: ``retry_s`` up to this.
 RETRY_MAX_S: Final = 30.0
+#: The shortest: even with ``retry_s=0`` a server that refuses every
+#: attempt gets at most 20 a second.
+RETRY_MIN_S: Final = 0.05
 
 
 class WebSocketConnectionLost(DownloadFailedError):
@@ -239,9 +242,9 @@ class WebSocket:
         with this WebSocket (a function or coroutine function, to
         subscribe again) and go on. The wait starts at ``retry_s`` and
         doubles up to ``RETRY_MAX_S``, each randomised between half and
-        all of it; ``max_reconnects`` bounds the attempts in a row without
-        a message between them (None: no bound), after which the last
-        error is raised. An answer other than 101 ends the messages with
+        all of it, and never under ``RETRY_MIN_S``; ``max_reconnects``
+        bounds the attempts in a row without a message between them
+        (None: no bound), after which the last error is raised. An answer other than 101 ends the messages with
         ``WebSocketConnectionFailed``."""
         _check_options(idle_timeout, max_reconnects, retry_s)
         attempts = 0
@@ -266,7 +269,8 @@ class WebSocket:
                         return
                     attempts += 1
                     delay = min(retry_s * 2 ** (attempts - 1), RETRY_MAX_S)
-                    if not await self._wait_unless_closing(delay * random.uniform(0.5, 1.0)):
+                    wait = max(delay * random.uniform(0.5, 1.0), RETRY_MIN_S)
+                    if not await self._wait_unless_closing(wait):
                         return
                     try:
                         await self._reconnect()
