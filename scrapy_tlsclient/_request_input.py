@@ -108,6 +108,11 @@ PREFETCH_TIMEOUT_MS = 100
 #: test's peak RSS from 28-43 MiB to 58-65 MiB (Go's heap at 1 GB/s of block
 #: churn), against its 64 MiB bound.
 FILE_BUFFER_BLOCKS = 32
+#: A body streamed to the spider keeps this many reads in the library at
+#: most (docs/streaming.rst, "Backpressure"): with the push credit, what
+#: a paused stream holds. Other bodies over 1 MiB or of unknown length
+#: get a deeper read-ahead (streams.go).
+STREAM_BUFFER_READS = 16
 
 
 @dataclass(frozen=True)
@@ -195,6 +200,8 @@ def request_input_from(
         request_input["prefetchTimeoutMs"] = PREFETCH_TIMEOUT_MS
     if meta.get("body_file") is not None:
         request_input["streamBufferChunks"] = FILE_BUFFER_BLOCKS
+    elif stream:
+        request_input["streamBufferChunks"] = STREAM_BUFFER_READS
     # Read by the middleware; checked here too so a bad value fails the
     # request even where the middleware is not enabled.
     _bool_meta(request, "tls_client_browser_headers", config.browser_headers)

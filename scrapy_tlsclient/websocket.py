@@ -244,8 +244,8 @@ class WebSocket:
         doubles up to ``RETRY_MAX_S``, each randomised between half and
         all of it, and never under ``RETRY_MIN_S``; ``max_reconnects``
         bounds the attempts in a row without a message between them
-        (None: no bound), after which the last error is raised. An answer other than 101 ends the messages with
-        ``WebSocketConnectionFailed``."""
+        (None: no bound), after which the last error is raised. An answer
+        other than 101 ends the messages with ``WebSocketConnectionFailed``."""
         _check_options(idle_timeout, max_reconnects, retry_s)
         attempts = 0
         try:

@@ -18,9 +18,11 @@ const (
 	defaultStreamBufferItems = 16
 	// A body longer than a megabyte, or of unknown length, buffers up to
 	// this many reads (about 1 MiB of 16 KiB TLS records) while the
-	// consumer copies the previous ones out: with 16, a 1 GiB body read
-	// into a Scrapy Response waited on every round trip (docs/benchmarks.rst,
-	// "The native layer, side by side with the code before it").
+	// consumer copies the previous ones out, unless the call sets
+	// streamBufferChunks (bodies streamed to a spider keep 16, body_file
+	// downloads 32). With 16, a 1 GiB body read into a Scrapy Response
+	// waited on every round trip (docs/benchmarks.rst, "The native layer,
+	// side by side with the code before it").
 	largeBodyBytes       = 1 << 20
 	largeBodyBufferItems = 64
 )

@@ -274,3 +274,14 @@ def test_client_options_reads_exactly_the_declared_client_meta_keys() -> None:
         read |= recording.read
     assert read - {"proxy"} == set(CLIENT_META_KEYS)
     assert set(CLIENT_META_KEYS) - {"bindaddress"} < META_KEYS
+
+
+def test_the_librarys_read_ahead_is_pinned_for_streams_and_files() -> None:
+    """A stream's buffer in the library stays what docs/streaming.rst
+    states; a body_file download's is deeper; other bodies leave it to the
+    library (deeper for large bodies)."""
+    streamed = native_input(Request("https://example.com/", meta={"tls_client_stream": True}))
+    to_file = native_input(Request("https://example.com/", meta={"body_file": "/tmp/x.bin"}))
+    in_memory = native_input(Request("https://example.com/"))
+    assert (streamed["streamBufferChunks"], to_file["streamBufferChunks"]) == (16, 32)
+    assert "streamBufferChunks" not in in_memory
