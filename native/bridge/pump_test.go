@@ -59,7 +59,10 @@ func TestPumpAllocatesASmallBodysSizeNotABlock(t *testing.T) {
 		runtime.ReadMemStats(&after)
 		return (after.TotalAlloc - before.TotalAlloc) / bodies
 	}
-	if known, unknown := allocated(int64(len(body))), allocated(-1); known > 16*1024 || unknown < 64*1024 {
+	// The least of three rounds: TotalAlloc counts the whole process, and a
+	// goroutine an earlier test left running may allocate meanwhile.
+	known := min(allocated(int64(len(body))), allocated(int64(len(body))), allocated(int64(len(body))))
+	if unknown := allocated(-1); known > 16*1024 || unknown < 64*1024 {
 		t.Errorf("allocated per 2 KiB body: %d bytes with its length known, %d unknown; want < 16 KiB and >= 64 KiB",
 			known, unknown)
 	}
