@@ -78,6 +78,13 @@ class WebSocketOpener:
         if native.stream_id is None:
             handler._count("websockets/refused")
             return _make_response(base_args, native.body)
+        # The session outlives the socket: evicting it would cut the socket.
+        handler._sessions.pin(session_id)
+
+        def closed() -> None:
+            handler._sessions.unpin(session_id)
+            handler._count("websockets/closed")
+
         socket = WebSocket(
             request=request,
             socket_id=native.stream_id,
@@ -85,7 +92,7 @@ class WebSocketOpener:
             pushed=handler._calls.push_websocket(native.stream_id, HEARTBEAT_S),
             cancel_native=lambda sid: handler._runner.submit(handler._library.cancel_stream, sid),
             is_closing=handler._crawl_closing,
-            on_close=lambda: handler._count("websockets/closed"),
+            on_close=closed,
             reopen=lambda: self._reopen(request),
         )
         handler._count("websockets/opened")

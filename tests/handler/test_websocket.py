@@ -298,3 +298,23 @@ async def test_download_timeout_bounds_the_handshake(servers: Servers) -> None:
                 Request(ws_url(servers, "tls", "/slow?delay_ms=5000"), meta={"download_timeout": 0.5})
             )
         assert time.monotonic() - started < 2.0
+
+
+@deferred_f_from_coro_f
+async def test_a_sessions_open_socket_keeps_it_from_eviction(servers: Servers) -> None:
+    # One session at most: another profile's request would evict the
+    # socket's session, and destroying it would cut the socket.
+    async with open_handler(TLS_CLIENT_MAX_SESSIONS=1) as handler:
+        _, ws = await open_socket(
+            handler, ws_url(servers, "tls", "/ws/echo"), tls_client_profile="chrome_156_windows"
+        )
+        for profile in ("firefox_153esr_linux", "safari_26_ios"):
+            response = await handler.download_request(
+                Request(servers.https + "/status/200", meta={"tls_client_profile": profile})
+            )
+            assert response.status == 200
+        await ws.send("still here")
+        message = await ws.receive()
+        assert message is not None and message.text == "still here"
+        await ws.close()
+        assert ws.close_code == 1000
