@@ -651,8 +651,7 @@ def add_browser_headers(
 
     A WebSocket handshake also gets an Origin when the request has none
     (the Referer's origin, else the socket's own: browsers send one with
-    every handshake), and loses Scrapy's default headers that the browser
-    does not send with it (Accept for Chrome and Safari)."""
+    every handshake)."""
     if kind == "websocket" and b"Origin" not in headers:
         headers[b"Origin"] = websocket_origin(url, _referer(headers))
     current = _current(headers, browser, kind)
@@ -660,11 +659,29 @@ def add_browser_headers(
         headers,
         browser_header_values(browser, kind, current, _site(headers, url, kind), decoded_here=decoded_here),
     )
-    if kind == "websocket":
-        sent = {name for name, _ in browser.headers_for(kind)}
-        for key, default in _SCRAPY_DEFAULTS.items():
-            if key.decode() not in sent and headers.getlist(key) == [default]:
-                del headers[key]
+    _drop_unsent_defaults(headers, browser, kind)
+
+
+def _drop_unsent_defaults(headers: Headers, browser: Browser, kind: str) -> None:
+    """Remove the headers that still carry Scrapy's default value and that
+    the browser does not send with a request of ``kind`` (Chrome's
+    downloads and WebSocket handshakes have no Accept): a value the user
+    set stays."""
+    for key, default in _unsent_defaults(browser.headers_for(kind)):
+        if dict.get(headers, key) == [default]:
+            dict.__delitem__(headers, key)
+
+
+@cache
+def _unsent_defaults(pairs: Pairs) -> tuple[tuple[bytes, bytes], ...]:
+    """Scrapy's default headers a kind's header list leaves out, as
+    Scrapy's Headers stores them (name, value)."""
+    sent = {name for name, _ in pairs}
+    return tuple(
+        (key.decode().title().encode(), default)
+        for key, default in _SCRAPY_DEFAULTS.items()
+        if key.decode() not in sent
+    )
 
 
 class BrowserHeaders:
@@ -704,6 +721,7 @@ class BrowserHeaders:
         else:
             values = found[1]
         _set_stored(headers, values)
+        _drop_unsent_defaults(headers, browser, kind)
 
 
 def _current(headers: Headers, browser: Browser, kind: str) -> tuple[tuple[bytes, ...], ...]:

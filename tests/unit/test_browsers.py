@@ -317,3 +317,22 @@ def test_websocket_origin() -> None:
     assert websocket_origin("ws://a.test:8080/ws", None) == "http://a.test:8080"
     assert websocket_origin("wss://a.test:443/ws", None) == "https://a.test"
     assert websocket_origin("wss://a.test/ws", "https://b.test:8443/page?q") == "https://b.test:8443"
+
+
+def test_scrapys_defaults_the_browser_leaves_out_of_a_kind_are_dropped() -> None:
+    # Chrome's downloads carry no Accept: Scrapy's default one goes, a
+    # spider's own stays.
+    chrome = browser_for(DEFAULT_PROFILE)
+    assert chrome is not None
+    assert "accept" not in dict(chrome.headers_for("download"))
+    dressed = scrapy_request(meta={"body_file": "/tmp/x.bin"})
+    middleware().process_request(dressed)
+    assert b"Accept" not in dressed.headers
+    assert b"Sec-Fetch-Dest" in dressed.headers  # dressed as the download it is
+    own = scrapy_request(headers={"Accept": "application/pdf"}, meta={"body_file": "/tmp/x.bin"})
+    middleware().process_request(own)
+    assert own.headers[b"Accept"] == b"application/pdf"
+    # A kind that sends Accept keeps the browser's.
+    page = scrapy_request()
+    middleware().process_request(page)
+    assert page.headers[b"Accept"] == dict(chrome.headers_for("navigation"))["accept"].encode()
