@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 from urllib.request import urlopen
 
+from _process import run_child_env
 from _testserver import test_server
 
 TIME_TARGET = 1.3
@@ -61,11 +62,10 @@ from scrapy.crawler import CrawlerProcess
 config = json.loads(sys.argv[1])
 out = {}
 
+from _process import proc_status
+
 def rss(field="VmRSS:"):
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field):
-                return int(line.split()[1]) * 1024
+    return proc_status(field) * 1024
 
 class Spider(scrapy.Spider):
     name = "pipeline"
@@ -167,6 +167,7 @@ def crawl_once(
         timeout=3600,
         check=False,
         cwd=tmp,
+        env=run_child_env(),
     )
     if result.returncode != 0:
         raise SystemExit(result.stderr[-3000:])

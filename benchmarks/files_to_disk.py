@@ -28,6 +28,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from _process import run_child_env
 from _testserver import test_server
 
 TIME_TARGET = 1.5  # at most this many times curl's time
@@ -41,11 +42,10 @@ from scrapy.crawler import CrawlerProcess
 url, target = sys.argv[1], sys.argv[2]
 out = {}
 
+from _process import proc_status
+
 def rss(field="VmRSS:"):
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field):
-                return int(line.split()[1]) * 1024
+    return proc_status(field) * 1024
 
 class Spider(scrapy.Spider):
     name = "to-disk"
@@ -83,6 +83,7 @@ def crawl_once(url: str, tmp: Path, size: int) -> dict[str, float]:
         timeout=3600,
         check=False,
         cwd=tmp,
+        env=run_child_env(),
     )
     if result.returncode != 0:
         raise SystemExit(result.stderr[-3000:])

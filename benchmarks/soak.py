@@ -75,7 +75,7 @@ from _report import command, machine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _process import rss_mib
+from _process import proc_status, rss_mib
 from _testserver import test_server
 
 REACTORS = {
@@ -94,14 +94,6 @@ MIB = 1 << 20
 
 
 # --- measurements (child) --------------------------------------------------
-
-
-def proc_status(field: str) -> int:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field):
-                return int(line.split()[1])
-    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 TCP_STATES = {"01": "established", "06": "time_wait", "07": "close", "08": "close_wait", "0A": "listen"}
