@@ -210,12 +210,9 @@ def request_input_from(
     check_failover_meta(meta)
     _bool_meta(request, "tls_client_resume", config.resume)  # read by the handler (_resuming)
     for output in ("tls_client_body_file_attempts", "tls_client_body_file_resumed_bytes"):
-        value = meta.get(output)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            raise ValueError(
-                f"The {output!r} request meta key is set by the handler when a body_file is stored: "
-                f"0 or a positive integer, got {value!r}"
-            )
+        _check_count(
+            meta, output, "is set by the handler when a body_file is stored: 0 or a positive integer"
+        )
     algorithm = meta.get("tls_client_body_file_hash")
     if algorithm is not None and algorithm not in HASH_ALGORITHMS:
         raise ValueError(
@@ -412,16 +409,19 @@ def redacted(url: str) -> str:
     return re.sub(r"//[^/?#@]*@", "//***@", url, count=1)
 
 
+def _check_count(meta: Mapping[str, object], key: str, accepted: str) -> None:
+    """A meta key that is absent or a whole number from 0; ``accepted``
+    says so in the error."""
+    value = meta.get(key)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise ValueError(f"The {key!r} request meta key {accepted}, got {value!r}")
+
+
 def _check_scrapy_meta(meta: Mapping[str, object]) -> None:
     """Scrapy's own keys the handler reads after the headers arrive, checked
     before anything is sent."""
     for key in ("download_maxsize", "download_warnsize"):
-        value = meta.get(key)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            raise ValueError(
-                f"The {key!r} request meta key must be 0 (no limit) or a positive number of bytes, "
-                f"got {value!r}"
-            )
+        _check_count(meta, key, "must be 0 (no limit) or a positive number of bytes")
     value = meta.get("download_fail_on_dataloss")
     if value is not None and not isinstance(value, bool):
         raise ValueError(
