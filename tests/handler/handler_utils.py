@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, TypeVar
@@ -14,6 +15,8 @@ from scrapy.utils.test import get_crawler
 from twisted.internet import defer
 
 from scrapy_tlsclient import TLSClientDownloadHandler
+from scrapy_tlsclient._event_loop import sleep
+from scrapy_tlsclient.binding import get_library
 
 _H = TypeVar("_H", TLSClientDownloadHandler, HTTP11DownloadHandler)
 
@@ -45,3 +48,12 @@ async def gather(*coros: object) -> list[object]:
     deferreds = [deferred_from_coro(c) for c in coros]
     results = await maybe_deferred_to_future(defer.DeferredList(deferreds, consumeErrors=True))
     return [value if ok else value.value for ok, value in results]
+
+
+async def library_count_settled(stat: str, limit_s: float) -> int:
+    """The library's ``stats()[stat]`` (open streams, open WebSockets),
+    once what is closing has had ``limit_s`` to close."""
+    deadline = time.monotonic() + limit_s
+    while (count := get_library().stats()[stat]) and time.monotonic() < deadline:
+        await sleep(0.02)
+    return int(count)

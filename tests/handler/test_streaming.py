@@ -23,11 +23,10 @@ from scrapy.utils.defer import deferred_f_from_coro_f
 from scrapy_tlsclient import SSEConnectionFailed, stream_of
 from scrapy_tlsclient._completions import PUSH_PIECE_MAX, PUSH_WINDOW
 from scrapy_tlsclient._event_loop import sleep
-from scrapy_tlsclient.binding import get_library
 from scrapy_tlsclient.streaming import ResponseStream
 
 from conftest import Servers, pattern
-from handler_utils import gather, open_handler
+from handler_utils import gather, library_count_settled, open_handler
 
 STREAM = {"tls_client_stream": True}
 
@@ -41,10 +40,7 @@ async def open_stream(handler: Any, url: str, **meta: object) -> tuple[Response,
 
 async def streams_open_settle(limit_s: float = 2.0) -> int:
     """The library's open streams, once they have had ``limit_s`` to close."""
-    deadline = time.monotonic() + limit_s
-    while (count := get_library().stats()["streamsOpen"]) and time.monotonic() < deadline:
-        await sleep(0.02)
-    return count
+    return await library_count_settled("streamsOpen", limit_s)
 
 
 @pytest.mark.parametrize("server", ["http", "https", "h2"])

@@ -26,7 +26,7 @@ from scrapy_tlsclient._event_loop import sleep
 from scrapy_tlsclient.binding import get_library
 
 from conftest import Servers
-from handler_utils import gather, open_handler
+from handler_utils import gather, library_count_settled, open_handler
 
 SCHEMES = {"plain": ("http", "ws"), "tls": ("https", "wss")}
 
@@ -46,10 +46,7 @@ async def open_socket(handler: Any, url: str, **meta: object) -> tuple[Response,
 
 async def sockets_open_settle(limit_s: float = 3.0) -> int:
     """The library's open WebSockets, once they have had ``limit_s`` to close."""
-    deadline = time.monotonic() + limit_s
-    while (count := get_library().stats()["webSocketsOpen"]) and time.monotonic() < deadline:
-        await sleep(0.02)
-    return int(count)
+    return await library_count_settled("webSocketsOpen", limit_s)
 
 
 @pytest.mark.parametrize("transport", ["plain", "tls"])
