@@ -38,6 +38,7 @@ from .binding.socket_frames import CompletionFrameReader, FrameBody, submission_
 if TYPE_CHECKING:
     from .binding.envelopes import NativeResponse, RequestInput, StreamRead
     from .binding.library import NativeLibrary
+    from .binding.memory import BodyMemory
 
 logger = logging.getLogger("scrapy_tlsclient")
 
@@ -55,6 +56,9 @@ PUSH_WINDOW: Final = 1024 * 1024
 PUSH_GRANT_STEP: Final = PUSH_WINDOW // 4
 #: A pushed piece's most bytes: one frame, whose body the socket carries.
 PUSH_PIECE_MAX: Final = FRAME_BODY_MAX
+#: Memory lent to reads that were never answered (the completion socket
+#: failed): kept, since the library may still write to it.
+_ABANDONED_MEMORY: list[object] = []
 
 
 class CompletionDispatcher:
@@ -84,6 +88,8 @@ class CompletionDispatcher:
         self._outbox: list[tuple[str, bytes]] = []
         #: Pushed streams by ticket, until their last piece.
         self._pushed: dict[str, PushedStream] = {}
+        #: Memory lent to the library by ticket, until the call's answer.
+        self._lent: dict[str, object] = {}
         self._heartbeat_armed = False
         self._call_soon = call_soon(loop)
         # Ours stays blocking for sendall (the library's reader drains it
@@ -112,12 +118,27 @@ class CompletionDispatcher:
         return result
 
     async def read_stream(
-        self, stream_id: str, timeout_ms: int, max_bytes: int, output_path: str | None = None
+        self,
+        stream_id: str,
+        timeout_ms: int,
+        max_bytes: int,
+        output_path: str | None = None,
+        into: BodyMemory | None = None,
     ) -> StreamRead:
+        """The next piece of a body; with ``into`` the library copies it into
+        that memory's room and the answer counts it (``written``). The
+        memory stays referenced here until the answer arrives, even if the
+        caller stops waiting: the library may write to it until then."""
         payload = self._library.read_stream_input(
-            stream_id, timeout_ms, max_bytes, self._binary, output_path, binary_min=0
+            stream_id,
+            timeout_ms,
+            max_bytes,
+            self._binary,
+            output_path,
+            binary_min=0,
+            into=into.lend() if into is not None else None,
         )
-        result: StreamRead = await self._submit("readStream", payload)
+        result: StreamRead = await self._submit("readStream", payload, lent=into)
         return result
 
     def push_stream(self, stream_id: str, heartbeat_s: float) -> PushedStream:
@@ -188,7 +209,9 @@ class CompletionDispatcher:
         if waiting:
             self._arm_heartbeat(delay_s)
 
-    def _submit(self, op: str, payload: Mapping[str, Any] | str, body: bytes = b"") -> Awaitable[Any]:
+    def _submit(
+        self, op: str, payload: Mapping[str, Any] | str, body: bytes = b"", lent: object = None
+    ) -> Awaitable[Any]:
         waiter = Waiter(self._loop)
         if self._stopped:
             # The queue is dropped: nobody would take the result.
@@ -197,6 +220,8 @@ class CompletionDispatcher:
             return waiter.awaitable
         ticket = next(self._tickets)
         self._waiters[ticket] = waiter
+        if lent is not None:
+            self._lent[ticket] = lent
         self._send(self._library.submit_document(self._queue, op, ticket, payload), body)
         return waiter.awaitable
 
@@ -252,6 +277,11 @@ class CompletionDispatcher:
         pushed, self._pushed = self._pushed, {}
         for stream in pushed.values():
             stream.deliver(None, error)
+        # No answer will come to say the library is done with lent memory:
+        # it stays allocated for the life of the process rather than be
+        # reused under a write.
+        _ABANDONED_MEMORY.extend(self._lent.values())
+        self._lent.clear()
 
     # -- on the event-loop thread, when the socket is readable --------------
 
@@ -272,8 +302,11 @@ class CompletionDispatcher:
             self._fail_all(NativeLibraryError("the tls-client library closed the completion socket"))
             return
         pushed = self._pushed
+        lent = self._lent
         for encoded, body in self._frames.feed(bytes(memoryview(buffer)[:count])):
             ticket, value, failure = self._decode(encoded, body)
+            if lent:
+                lent.pop(ticket, None)  # answered: the library is done with it
             stream = pushed.get(ticket)
             if stream is not None:
                 if failure is not None or value.eof:

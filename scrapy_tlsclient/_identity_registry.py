@@ -18,7 +18,7 @@ from .binding.library import NativeLibrary, load_library
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
-__all__ = ["REQUIRED_EXPORTS", "CrawlSetup", "crawl_setup", "identities_for"]
+__all__ = ["REQUIRED_CAPABILITIES", "CrawlSetup", "crawl_setup", "identities_for"]
 
 _lock = threading.Lock()
 _registered: dict[tuple[str, tuple[str, ...]], dict[str, Identity]] = {}
@@ -80,11 +80,11 @@ def crawl_setup(settings: BaseSettings) -> CrawlSetup:
         library = load_library(config.library_path)
     except NativeLibraryError as exc:  # not found or not loadable: nothing can be downloaded
         raise TLSClientSettingsError(str(exc)) from None
-    missing = [name for name in REQUIRED_EXPORTS if not library.supports(name)]
+    missing = [name for name in REQUIRED_CAPABILITIES if not library.supports(name)]
     if missing:
         raise TLSClientSettingsError(
-            f"{library.info.path} is {library.info.version}, not this project's tls-client library (no "
-            f"{', '.join(missing)} export). Unset TLS_CLIENT_LIBRARY_PATH / SCRAPY_TLSCLIENT_LIBRARY to use "
+            f"{library.info.path} is {library.info.version}, not this project's tls-client library (it lacks "
+            f"{', '.join(missing)}). Unset TLS_CLIENT_LIBRARY_PATH / SCRAPY_TLSCLIENT_LIBRARY to use "
             "the library built into the package."
         )
     try:
@@ -97,5 +97,5 @@ def crawl_setup(settings: BaseSettings) -> CrawlSetup:
 
 
 #: What the handler needs of the library beyond upstream's exports: the
-#: completion socket and identities as data.
-REQUIRED_EXPORTS = ("attachCompletionSocket", "registerProfiles")
+#: completion socket, identities as data and reads into lent memory.
+REQUIRED_CAPABILITIES = ("attachCompletionSocket", "registerProfiles", "readStreamInto")

@@ -21,7 +21,6 @@ import time
 import weakref
 from contextlib import aclosing, suppress
 from dataclasses import replace
-from io import BytesIO
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydispatch.dispatcher import getAllReceivers, liveReceivers  # type: ignore[import-untyped]
@@ -74,6 +73,7 @@ from ._version import __version__
 from ._websocket_open import WebSocketOpener
 from .binding.envelopes import StreamRead
 from .binding.errors import NativeError
+from .binding.memory import BodyMemory, BodyPieces
 from .streaming import STREAM_META_KEY, attach, live_body_of
 from .websocket import WEBSOCKET_META_KEY
 
@@ -372,15 +372,21 @@ class TLSClientDownloadHandler:
                 if stop is not None:
                     return _make_response(base_args, whole, stop_download=stop)
             return _make_response(base_args, whole)
-        body = BytesIO()
+        body = self._body_collector(expected)
+        memory = body if isinstance(body, BodyMemory) else None
         try:
-            async with aclosing(self._body_pieces(native, request, transfer, READ_MAX_BYTES)) as pieces:
+            async with aclosing(
+                self._body_pieces(native, request, transfer, READ_MAX_BYTES, into=memory)
+            ) as pieces:
                 async for piece in pieces:
-                    body.write(piece.chunk)
-                    size = body.tell()
-                    stop, warned = self._received(piece.chunk, size, request, maxsize, warnsize, warned)
+                    if piece.written:
+                        assert memory is not None
+                        memory.wrote(piece.written)  # within the announced length
+                        continue
+                    body.append(piece.chunk)
+                    stop, warned = self._received(piece.chunk, body.size, request, maxsize, warnsize, warned)
                     if stop is not None:
-                        return _make_response(base_args, body.getvalue(), stop_download=stop)
+                        return _make_response(base_args, body.body(), stop_download=stop)
         except NativeError as error:
             if not cuts_body_short(error):
                 raise scrapy_error_for(error, request, download_timeout) from error
@@ -388,7 +394,7 @@ class TLSClientDownloadHandler:
                 "download_fail_on_dataloss", self._config.fail_on_dataloss
             )
             if not fail_on_dataloss:
-                return _make_response(base_args, body.getvalue(), flags=["dataloss"])
+                return _make_response(base_args, body.body(), flags=["dataloss"])
             if not self._dataloss_warned:
                 self._dataloss_warned = True
                 logger.warning(
@@ -397,7 +403,19 @@ class TLSClientDownloadHandler:
                     request.url,
                 )
             raise ResponseDataLossError(f"{error.message} (while downloading {request.url})") from error
-        return _make_response(base_args, body.getvalue())
+        return _make_response(base_args, body.body())
+
+    def _body_collector(self, expected: int | None) -> BodyMemory | BodyPieces:
+        """Where a body read into memory goes. With its length announced
+        and nobody receiving ``bytes_received`` (which needs each piece as
+        bytes), the library's reads fill the response's own ``bytes``
+        object in place (BodyMemory); otherwise the pieces are joined."""
+        if expected and not self._observed(signals.bytes_received):
+            try:
+                return BodyMemory(expected)
+            except MemoryError:  # a length beyond the address space: grow as bytes come
+                pass
+        return BodyPieces()
 
     def _received(
         self, chunk: bytes, size: int, request: Request, maxsize: int, warnsize: int, warned: bool
@@ -424,6 +442,7 @@ class TLSClientDownloadHandler:
         max_bytes: int | Callable[[], int],
         output_path: str | None = None,
         after_read: Callable[[], None] | None = None,
+        into: BodyMemory | None = None,
     ) -> AsyncGenerator[StreamRead, None]:
         """The body as it arrives: the piece that came with the headers,
         then readStream answers until the end, each within one heartbeat so
@@ -432,8 +451,10 @@ class TLSClientDownloadHandler:
         a failure is raised as the NativeError after the pieces before it.
         With ``output_path`` the library appends the pieces it reads to that
         file and they come as counts (``StreamRead.written``): such a read
-        goes on until ``max_bytes`` (0: no limit) or the heartbeat.
-        ``max_bytes`` may be a function, asked before each read;
+        goes on until ``max_bytes`` (0: no limit) or the heartbeat; with
+        ``into``, while it has room, the library copies them into that
+        memory, until it is full or the heartbeat, and they come as counts
+        too. ``max_bytes`` may be a function, asked before each read;
         ``after_read`` is called after each read, one that brought nothing
         (a heartbeat of a stalled body) included."""
         if native.body:
@@ -446,7 +467,13 @@ class TLSClientDownloadHandler:
                 raise DownloadCancelledError(f"The download handler closed while downloading {request.url}")
             try:
                 limit = max_bytes() if callable(max_bytes) else max_bytes
-                read = await self._calls.read_stream(stream_id, READ_HEARTBEAT_MS, limit, output_path)
+                read = await self._calls.read_stream(
+                    stream_id,
+                    READ_HEARTBEAT_MS,
+                    limit,
+                    output_path,
+                    into=into if into is not None and into.room else None,
+                )
             except NativeError:
                 transfer.open_stream = None
                 raise

@@ -27,7 +27,7 @@ var Capabilities = []string{
 	"tlsInfo", "peerCertificate", "errorCode", "debugLog", "negativeTimeout",
 	"perRequestDeadline", "streamOutputTruncate", "unknownProfileError",
 	"binaryBuffers", "readStreamOutputPath", "registerProfiles",
-	"sslKeyLogFile", "measureProfile", "latin1Headers", "webSocket",
+	"sslKeyLogFile", "measureProfile", "latin1Headers", "webSocket", "readStreamInto",
 }
 
 func (b *Bridge) parseInput(payload []byte) (*RequestInput, error) {
@@ -342,16 +342,23 @@ func (b *Bridge) readStreamOp(payload []byte) answer {
 		out.Error, out.ErrorCode = "unknown streamId: "+in.StreamID, CodeUnknownStream
 		return chunkAnswer(out)
 	}
+	if reason := in.intoProblem(); reason != "" {
+		out.Error, out.ErrorCode = reason, CodeInvalidInput
+		return chunkAnswer(out)
+	}
 	s.readMu.Lock()
 	var ev streamEvent
 	var got bool
 	var pieces [][]byte
 	var written int
 	var writeErr error
-	if in.OutputPath != "" {
+	switch {
+	case in.OutputPath != "":
 		// Under readMu, so that reads append in order.
 		ev, got, written, writeErr = s.fill(in)
-	} else {
+	case in.IntoLength > 0:
+		ev, got, written = s.fillMemory(lentMemory(in.IntoAddress, in.IntoLength), in.TimeoutMs)
+	default:
 		ev, got = s.next(in.TimeoutMs)
 		if got && !ev.terminal() {
 			pieces = s.gather(ev.data, in.MaxBytes)

@@ -51,6 +51,11 @@ type stream struct {
 
 	output streamOutput // readStream's outputPath
 
+	// body is the pump's to read, except while a read into lent memory
+	// holds it (hand, memory.go).
+	body io.Reader
+	hand handover
+
 	creditMu sync.Mutex
 	credit   *credit // set once the stream is pushed (pushes.go)
 }
@@ -86,7 +91,8 @@ func newStream(c *call, body io.ReadCloser, meta Response, expected int64) *stre
 	} else if expected < 0 || expected > largeBodyBytes {
 		capacity = largeBodyBufferItems
 	}
-	s := &stream{call: c, events: make(chan streamEvent, capacity), meta: meta}
+	s := &stream{call: c, events: make(chan streamEvent, capacity), meta: meta, body: body}
+	s.hand.init()
 	go s.pump(body, blockSize, expected)
 	return s
 }
@@ -109,6 +115,9 @@ func (s *stream) pump(body io.ReadCloser, blockSize int, expected int64) {
 	done := s.call.done
 	var free []byte // the rest of the current block
 	for {
+		if s.hand.wanted.Load() && !s.park() {
+			return // the reader that held the body met its end
+		}
 		if len(free) < min(blockSize, minReadSpace) && (expected < 0 || int64(len(free)) <= expected) {
 			size := blockSize
 			if expected >= 0 && expected < int64(blockSize) {

@@ -230,7 +230,8 @@ type StreamChunk struct {
 	// With binary: the handle of the buffer holding the chunk, and its size.
 	ChunkBuffer string `json:"chunkBuffer,omitempty"`
 	ChunkLength int    `json:"chunkLength,omitempty"`
-	// With outputPath: the bytes this read appended to the file.
+	// With outputPath: the bytes this read appended to the file; with
+	// intoLength, the bytes it copied into the caller's memory.
 	Written int `json:"written,omitempty"`
 }
 
@@ -251,6 +252,11 @@ type readStreamInput struct {
 	// OutputPath (extension) appends the chunk to this existing file
 	// instead of returning it (StreamChunk.Written): see streamOutput.
 	OutputPath string `json:"outputPath"`
+	// IntoAddress and IntoLength (extension) copy the body into that
+	// memory, which the caller lends until the answer, instead of returning
+	// it (StreamChunk.Written): see fillMemory.
+	IntoAddress uintptr `json:"intoAddress"`
+	IntoLength  int     `json:"intoLength"`
 }
 
 type streamIDInput struct {

@@ -25,8 +25,11 @@ from .errors import (
     UnknownProfileError,
 )
 from .library import LibraryInfo, NativeLibrary, get_library, load_library
+from .memory import BodyMemory, BodyPieces
 
 __all__ = [
+    "BodyMemory",
+    "BodyPieces",
     "LibraryInfo",
     "NativeCancelledError",
     "NativeConnectionLostError",

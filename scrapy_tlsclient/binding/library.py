@@ -38,6 +38,8 @@ from .socket_frames import TAKE_BUFFER, FrameBody
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from .memory import BodyMemory
+
 __all__ = [
     "LIBRARY_ENV_VAR",
     "LibraryInfo",
@@ -343,17 +345,20 @@ class NativeLibrary:
         max_bytes: int = 0,
         binary: bool | None = None,
         output_path: str | None = None,
+        into: BodyMemory | None = None,
     ) -> StreamRead:
         """Read the next chunk(s); ``timeout_ms`` < 0 blocks, 0 polls, > 0 waits that long.
 
         ``binary`` (default: when the library has it) moves the chunk as a
-        native buffer instead of base64 inside the JSON answer.
+        native buffer instead of base64 inside the JSON answer; ``into``
+        has the library copy it into that memory's room instead, and the
+        answer counts it (``written``, then :meth:`BodyMemory.wrote
+        <scrapy_tlsclient.binding.memory.BodyMemory.wrote>`).
         """
-        return self.decode_stream_read(
-            self._call(
-                "readStream", self.read_stream_input(stream_id, timeout_ms, max_bytes, binary, output_path)
-            )
+        payload = self.read_stream_input(
+            stream_id, timeout_ms, max_bytes, binary, output_path, into=into.lend() if into else None
         )
+        return self.decode_stream_read(self._call("readStream", payload))
 
     def read_stream_input(
         self,
@@ -363,12 +368,18 @@ class NativeLibrary:
         binary: bool | None = None,
         output_path: str | None = None,
         binary_min: int = INLINE_CHUNK_MAX,
+        into: tuple[int, int] | None = None,
     ) -> dict[str, Any]:
         """The readStream input, asking for a binary chunk when possible;
         with ``output_path`` the library appends the chunk to that existing
-        file and answers with the count (``StreamRead.written``)."""
+        file, and with ``into`` (an address and a length, from
+        :meth:`BodyMemory.lend <scrapy_tlsclient.binding.memory.BodyMemory.lend>`)
+        copies it into that memory, and answers with the count
+        (``StreamRead.written``)."""
         payload: dict[str, Any] = {"streamId": stream_id, "timeoutMs": timeout_ms, "maxBytes": max_bytes}
-        if output_path is not None:
+        if into is not None:
+            payload["intoAddress"], payload["intoLength"] = into
+        elif output_path is not None:
             if not self.has_output_reads:
                 raise NativeFeatureUnavailable("readStream outputPath needs this project's library")
             payload["outputPath"] = output_path

@@ -30,9 +30,9 @@ def spy_on_reads(handler: TLSClientDownloadHandler) -> list[str | None]:
     paths: list[str | None] = []
     read_stream = handler._calls.read_stream
 
-    async def recording(*args: Any) -> Any:
+    async def recording(*args: Any, **kwargs: Any) -> Any:
         paths.append(args[3] if len(args) > 3 else None)
-        return await read_stream(*args)
+        return await read_stream(*args, **kwargs)
 
     handler._calls.read_stream = recording  # type: ignore[method-assign]
     return paths

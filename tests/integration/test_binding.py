@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from scrapy_tlsclient.binding import (
+    BodyMemory,
     NativeCancelledError,
     NativeConnectionRefusedError,
     NativeDataLossError,
@@ -150,6 +151,25 @@ def test_paused_consumer_gets_every_byte(library: NativeLibrary, servers: Server
     head = library.read_stream(stream.stream_id, timeout_ms=-1).chunk
     time.sleep(3)  # the library has no internal give-up timer; the pump waits
     assert head + drain(library, stream.stream_id) == pattern(size)
+
+
+def test_reads_into_body_memory_fill_it_in_place(library: NativeLibrary, servers: Servers) -> None:
+    size = 5 * 1024 * 1024 + 3
+    for name, base in servers.all().items():
+        stream = start(library, f"{base}/bytes?n={size}")
+        assert stream.stream_id is not None
+        memory = BodyMemory(size)
+        memory.append(stream.body)  # the start that came with the headers
+        deadline = time.monotonic() + 30
+        while memory.room:
+            assert time.monotonic() < deadline, name
+            read = library.read_stream(stream.stream_id, timeout_ms=500, into=memory)
+            assert not read.chunk, name
+            memory.wrote(read.written)
+        assert library.read_stream(stream.stream_id, timeout_ms=500).eof, name
+        body = memory.body()
+        assert body == pattern(size), name
+        assert memory.body() is body, name
 
 
 def test_truncated_stream_is_an_error_not_eof(library: NativeLibrary, servers: Servers) -> None:

@@ -83,5 +83,7 @@ def test_a_crawl_on_a_stock_library_stops_at_start(stock_library_path: Path) -> 
     from scrapy_tlsclient import TLSClientSettingsError
     from scrapy_tlsclient._identity_registry import crawl_setup
 
-    with pytest.raises(TLSClientSettingsError, match="no attachCompletionSocket, registerProfiles export"):
+    with pytest.raises(
+        TLSClientSettingsError, match="it lacks attachCompletionSocket, registerProfiles, readStreamInto\\)"
+    ):
         crawl_setup(Settings({"TLS_CLIENT_LIBRARY_PATH": str(stock_library_path)}))

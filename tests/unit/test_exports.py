@@ -33,6 +33,8 @@ def test_exported_names() -> None:
 
 def test_binding_names() -> None:
     assert sorted(scrapy_tlsclient.binding.__all__) == [
+        "BodyMemory",
+        "BodyPieces",
         "LibraryInfo",
         "NativeCancelledError",
         "NativeConnectionLostError",

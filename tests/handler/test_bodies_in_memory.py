@@ -1,0 +1,90 @@
+"""Bodies of announced length, read by the library straight into the
+response's own bytes (docs/handler.rst, "Bodies in memory"), and the
+pieces path beside it: both byte-exact, over every transport."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from scrapy import Request, signals
+from scrapy.exceptions import ResponseDataLossError
+from scrapy.utils.defer import deferred_f_from_coro_f
+
+from scrapy_tlsclient._completions import CompletionDispatcher
+
+from conftest import Servers, pattern
+from handler_utils import open_handler
+
+#: Past what comes with the headers, so that reads fill the rest.
+SIZES = (3 << 20, (20 << 20) + 7)
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Counts the handler's body reads: into lent memory, or as pieces."""
+    counts = {"into": 0, "pieces": 0}
+    real = CompletionDispatcher.read_stream
+
+    async def counted(self: CompletionDispatcher, *args: Any, **kwargs: Any) -> Any:
+        counts["pieces" if kwargs.get("into") is None else "into"] += 1
+        return await real(self, *args, **kwargs)
+
+    monkeypatch.setattr(CompletionDispatcher, "read_stream", counted)
+    return counts
+
+
+@deferred_f_from_coro_f
+async def test_bodies_of_announced_length_fill_the_responses_memory(
+    servers: Servers, reads: dict[str, int]
+) -> None:
+    async with open_handler() as handler:
+        for name, base in servers.all().items():
+            for size in SIZES:
+                before = dict(reads)
+                response = await handler.download_request(Request(f"{base}/bytes?n={size}"))
+                assert response.body == pattern(size), (name, size)
+                assert response.flags == []
+                assert reads["into"] > before["into"], (name, size)
+                # The end comes to one read that lends nothing.
+                assert reads["pieces"] - before["pieces"] <= 1, (name, size)
+
+
+@deferred_f_from_coro_f
+async def test_bodies_of_unknown_length_or_watched_go_as_pieces(
+    servers: Servers, reads: dict[str, int]
+) -> None:
+    size = 3 << 20
+    async with open_handler() as handler:
+        for name, base in servers.all().items():
+            chunked = await handler.download_request(Request(f"{base}/bytes?n={size}&chunked=1"))
+            assert chunked.body == pattern(size), name
+        assert reads["into"] == 0
+
+        received: list[int] = []
+
+        def on_bytes(data: bytes, request: Request, spider: object) -> None:
+            received.append(len(data))
+
+        handler.crawler.signals.connect(on_bytes, signals.bytes_received)
+        for name, base in servers.all().items():
+            received.clear()
+            response = await handler.download_request(Request(f"{base}/bytes?n={size}"))
+            assert response.body == pattern(size), name
+            assert sum(received) == size, name  # every piece seen by the receiver
+        assert reads["into"] == 0
+
+
+@deferred_f_from_coro_f
+async def test_a_body_cut_short_of_its_announced_length_is_data_loss(
+    servers: Servers, reads: dict[str, int]
+) -> None:
+    async with open_handler() as handler:
+        for name, base in servers.all().items():
+            url = f"{base}/truncate?declared=3000000&send=2000000"
+            with pytest.raises(ResponseDataLossError):
+                await handler.download_request(Request(url))
+            partial = await handler.download_request(Request(url, meta={"download_fail_on_dataloss": False}))
+            assert partial.flags == ["dataloss"], name
+            assert partial.body == pattern(2000000), name
+    assert reads["into"] > 0
