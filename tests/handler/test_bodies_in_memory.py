@@ -88,3 +88,37 @@ async def test_a_body_cut_short_of_its_announced_length_is_data_loss(
             assert partial.flags == ["dataloss"], name
             assert partial.body == pattern(2000000), name
     assert reads["into"] > 0
+
+
+def _reset_peak_rss() -> None:
+    # Writing 5 to clear_refs starts the peak RSS over (Linux).
+    with open("/proc/self/clear_refs", "w") as clear_refs:
+        clear_refs.write("5")
+
+
+def _peak_rss() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM in /proc/self/status")
+
+
+@deferred_f_from_coro_f
+async def test_an_announced_length_costs_only_the_bytes_that_arrive(
+    servers: Servers, reads: dict[str, int]
+) -> None:
+    """A server that announces 3 GiB and sends 2 MB: the response's memory
+    is mapped at 3 GiB, but only what arrives is ever touched."""
+    url_path = f"/truncate?declared={3 << 30}&send=2000000"
+    async with open_handler(DOWNLOAD_MAXSIZE=0, DOWNLOAD_WARNSIZE=0) as handler:
+        for name, base in servers.all().items():
+            _reset_peak_rss()
+            before = _peak_rss()
+            partial = await handler.download_request(
+                Request(f"{base}{url_path}", meta={"download_fail_on_dataloss": False})
+            )
+            growth = _peak_rss() - before
+            assert partial.body == pattern(2000000), name
+            assert growth < 64 << 20, (name, growth)
+    assert reads["into"] > 0
