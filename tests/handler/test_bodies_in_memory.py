@@ -4,17 +4,19 @@ pieces path beside it: both byte-exact, over every transport."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 from scrapy import Request, signals
-from scrapy.exceptions import ResponseDataLossError
+from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, ResponseDataLossError
 from scrapy.utils.defer import deferred_f_from_coro_f
 
 from scrapy_tlsclient._completions import CompletionDispatcher
+from scrapy_tlsclient._event_loop import sleep, start
 
 from conftest import Servers, pattern
-from handler_utils import open_handler
+from handler_utils import library_count_settled, open_handler
 
 #: Past what comes with the headers, so that reads fill the rest.
 SIZES = (3 << 20, (20 << 20) + 7)
@@ -122,3 +124,43 @@ async def test_an_announced_length_costs_only_the_bytes_that_arrive(
             assert partial.body == pattern(2000000), name
             assert growth < 64 << 20, (name, growth)
     assert reads["into"] > 0
+
+
+@deferred_f_from_coro_f
+async def test_a_stalled_body_in_memory_times_out_and_is_released(
+    servers: Servers, reads: dict[str, int]
+) -> None:
+    """Half of an announced body, then silence: the read that holds the
+    body ends at the download timeout, and nothing is left open."""
+    async with open_handler() as handler:
+        for name, base in servers.all().items():
+            started = time.monotonic()
+            with pytest.raises(DownloadTimeoutError):
+                await handler.download_request(
+                    Request(f"{base}/stall?n=300000", meta={"download_timeout": 1})
+                )
+            assert time.monotonic() - started < 3, name
+            assert await library_count_settled("streamsOpen", 2) == 0, name
+    assert reads["into"] > 0
+
+
+@deferred_f_from_coro_f
+async def test_closing_the_handler_ends_a_read_into_memory_at_once(
+    servers: Servers, reads: dict[str, int]
+) -> None:
+    async with open_handler() as handler:
+        downloads = [
+            start(handler.download_request(Request(f"{base}/stall?n=300000")))
+            for base in servers.all().values()
+        ]
+        deadline = time.monotonic() + 10
+        while reads["into"] < len(downloads) and time.monotonic() < deadline:
+            await sleep(0.02)
+        assert reads["into"] == len(downloads)
+        started = time.monotonic()
+        await handler.close()
+        assert time.monotonic() - started < 2
+        for download in downloads:
+            with pytest.raises(DownloadCancelledError):
+                await download
+    assert await library_count_settled("streamsOpen", 2) == 0
