@@ -27,6 +27,16 @@ func randomServer(t *testing.T, h2 bool) *httptest.Server {
 	return srv
 }
 
+// startRandomStream starts a stream of n random bytes (randomServer) whose
+// first prefetch bytes come with the headers as a buffer.
+func startRandomStream(t *testing.T, b *Bridge, h2 bool, n, prefetch int) Response {
+	t.Helper()
+	srv := randomServer(t, h2)
+	return startStream(t, b, req(fmt.Sprintf("%s/?n=%d", srv.URL, n), map[string]any{
+		"binaryBody": true, "prefetchBytes": prefetch, "prefetchTimeoutMs": 2000,
+	}))
+}
+
 func randomBytes(n int) []byte {
 	out := make([]byte, n)
 	rng := rand.NewChaCha8([32]byte{7})

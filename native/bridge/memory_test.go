@@ -38,10 +38,7 @@ func TestReadsCopyTheBodyIntoLentMemoryExactly(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
 		t.Run(fmt.Sprint("h2=", h2), func(t *testing.T) {
 			b := New()
-			srv := randomServer(t, h2)
-			r := startStream(t, b, req(fmt.Sprintf("%s/?n=%d", srv.URL, n), map[string]any{
-				"binaryBody": true, "prefetchBytes": 50000, "prefetchTimeoutMs": 2000,
-			}))
+			r := startRandomStream(t, b, h2, n, 50000)
 			// A page more than the body: the library must not write past
 			// what each read lends.
 			mem := callerMemory(t, n+4096)
@@ -49,31 +46,16 @@ func TestReadsCopyTheBodyIntoLentMemoryExactly(t *testing.T) {
 				mem[i] = 0xA5
 			}
 			written := copy(mem, takeBytes(t, b, r.BodyBuffer))
-			deadline := time.Now().Add(30 * time.Second)
-			reads := 0
-			for done := false; !done; reads++ {
-				if time.Now().After(deadline) {
-					t.Fatal("stream not finished in 30 s")
-				}
+			_, reads := countedReads(t, func() StreamChunk {
 				// Lend at most 1 MiB at a time, so that a read ends full;
 				// the end comes to a read that lends nothing.
-				var c StreamChunk
-				if written < n {
-					c = readInto(t, b, r.StreamID, mem[written:min(written+1<<20, n)], 500)
-				} else {
-					c = readChunk(t, b, r.StreamID, 500, 0)
-				}
-				switch {
-				case c.Error != "":
-					t.Fatalf("stream error %s: %s", c.ErrorCode, c.Error)
-				case c.EOF:
-					done = true
-				case c.Chunk != "" || c.ChunkBuffer != "":
-					t.Fatalf("a read into memory returned data: %+v", c)
-				default:
+				if lent := min(n-written, 1<<20); lent > 0 {
+					c := readInto(t, b, r.StreamID, mem[written:written+lent], 500)
 					written += c.Written
+					return c
 				}
-			}
+				return readChunk(t, b, r.StreamID, 500, 0)
+			})
 			if written != n || !bytes.Equal(mem[:n], want) {
 				t.Fatalf("memory has %d bytes counted, want %d exact", written, n)
 			}
@@ -94,10 +76,7 @@ func TestReadsCopyTheBodyIntoLentMemoryExactly(t *testing.T) {
 func TestAPieceLongerThanTheLentMemoryGoesOnInTheNextRead(t *testing.T) {
 	const n = 100_000
 	b := New()
-	srv := randomServer(t, false)
-	r := startStream(t, b, req(fmt.Sprintf("%s/?n=%d", srv.URL, n), map[string]any{
-		"binaryBody": true, "prefetchBytes": 5000, "prefetchTimeoutMs": 2000,
-	}))
+	r := startRandomStream(t, b, false, n, 5000)
 	got := takeBytes(t, b, r.BodyBuffer)
 	for len(got) < n {
 		// 1000 bytes at a time: each read splits a pump piece.
@@ -117,10 +96,15 @@ func TestAPieceLongerThanTheLentMemoryGoesOnInTheNextRead(t *testing.T) {
 	assertNoLeftovers(t, b)
 }
 
-func TestACancelledReadIntoMemoryAnswersAndWritesNoMore(t *testing.T) {
+// stalledStream starts a stream that sends 10 bytes and then nothing.
+func stalledStream(t *testing.T) (*Bridge, Response) {
+	t.Helper()
 	b := New()
-	s := testServers(t)
-	st := startStream(t, b, req(s.HTTP+"/stall?n=10", nil))
+	return b, startStream(t, b, req(testServers(t).HTTP+"/stall?n=10", nil))
+}
+
+func TestACancelledReadIntoMemoryAnswersAndWritesNoMore(t *testing.T) {
+	b, st := stalledStream(t)
 	mem := callerMemory(t, 1<<20)
 	done := make(chan StreamChunk, 1)
 	go func() { done <- readInto(t, b, st.StreamID, mem, -1) }()
@@ -144,9 +128,7 @@ func TestACancelledReadIntoMemoryAnswersAndWritesNoMore(t *testing.T) {
 }
 
 func TestBadLentMemoryIsRefusedByName(t *testing.T) {
-	b := New()
-	s := testServers(t)
-	st := startStream(t, b, req(s.HTTP+"/stall?n=10", nil))
+	b, st := stalledStream(t)
 	mem := callerMemory(t, 16)
 	address := uintptr(unsafe.Pointer(unsafe.SliceData(mem)))
 	for _, tc := range []struct {

@@ -16,6 +16,30 @@ func readToFile(t *testing.T, b *Bridge, id, path string) StreamChunk {
 	return decode[StreamChunk](t, out)
 }
 
+// countedReads calls read until the stream's end: each answer must count
+// bytes written (a file read, a read into memory), not return them. It
+// returns the bytes counted and the number of reads.
+func countedReads(t *testing.T, read func() StreamChunk) (written, reads int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for ; ; reads++ {
+		if time.Now().After(deadline) {
+			t.Fatal("stream not finished in 30 s")
+		}
+		c := read()
+		switch {
+		case c.Error != "":
+			t.Fatalf("stream error %s: %s", c.ErrorCode, c.Error)
+		case c.EOF:
+			return written, reads + 1
+		case c.Chunk != "" || c.ChunkBuffer != "":
+			t.Fatalf("a read that writes returned data: %+v", c)
+		default:
+			written += c.Written
+		}
+	}
+}
+
 // openFilesOf counts this process's descriptors open on path.
 func openFilesOf(t *testing.T, path string) int {
 	t.Helper()
@@ -38,33 +62,15 @@ func TestReadsAppendToTheOutputFileExactly(t *testing.T) {
 	for _, h2 := range []bool{false, true} {
 		t.Run(fmt.Sprint("h2=", h2), func(t *testing.T) {
 			b := New()
-			srv := randomServer(t, h2)
-			r := startStream(t, b, req(fmt.Sprintf("%s/?n=%d", srv.URL, n), map[string]any{
-				"binaryBody": true, "prefetchBytes": 50000, "prefetchTimeoutMs": 2000,
-			}))
+			r := startRandomStream(t, b, h2, n, 50000)
 			// The caller makes the file and writes the prefetched start.
 			path := filepath.Join(t.TempDir(), "body.part")
 			if err := os.WriteFile(path, takeBytes(t, b, r.BodyBuffer), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			written := int(r.BodyBytes)
-			deadline := time.Now().Add(30 * time.Second)
-			for done := false; !done; {
-				if time.Now().After(deadline) {
-					t.Fatal("stream not finished in 30 s")
-				}
-				c := readToFile(t, b, r.StreamID, path)
-				switch {
-				case c.Error != "":
-					t.Fatalf("stream error %s: %s", c.ErrorCode, c.Error)
-				case c.EOF:
-					done = true
-				case c.Chunk != "" || c.ChunkBuffer != "":
-					t.Fatalf("a file read returned data: %+v", c)
-				default:
-					written += c.Written
-				}
-			}
+			counted, _ := countedReads(t, func() StreamChunk { return readToFile(t, b, r.StreamID, path) })
+			written += counted
 			got, err := os.ReadFile(path)
 			if err != nil {
 				t.Fatal(err)
