@@ -453,8 +453,9 @@ class TLSClientDownloadHandler:
         file and they come as counts (``StreamRead.written``): such a read
         goes on until ``max_bytes`` (0: no limit) or the heartbeat; with
         ``into``, while it has room, the library copies them into that
-        memory, until it is full or the heartbeat, and they come as counts
-        too. ``max_bytes`` may be a function, asked before each read;
+        memory and they come as counts too (such a read may outlast the
+        heartbeat: docs/abi.rst, "Body into memory"). ``max_bytes`` may be
+        a function, asked before each read;
         ``after_read`` is called after each read, one that brought nothing
         (a heartbeat of a stalled body) included."""
         if native.body:

@@ -12,6 +12,7 @@ from scrapy import Request, signals
 from scrapy.exceptions import DownloadCancelledError, DownloadTimeoutError, ResponseDataLossError
 from scrapy.utils.defer import deferred_f_from_coro_f
 
+from scrapy_tlsclient import _completions
 from scrapy_tlsclient._completions import CompletionDispatcher
 from scrapy_tlsclient._event_loop import sleep, start
 
@@ -163,4 +164,7 @@ async def test_closing_the_handler_ends_a_read_into_memory_at_once(
         for download in downloads:
             with pytest.raises(DownloadCancelledError):
                 await download
+        # Every read was answered before the dispatcher stopped: no lent
+        # memory had to be kept for a write that might still come.
+        assert not _completions._ABANDONED_MEMORY
     assert await library_count_settled("streamsOpen", 2) == 0
