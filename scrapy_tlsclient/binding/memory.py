@@ -5,10 +5,11 @@ memory").
 A :class:`BodyMemory` is a ``bytes`` object of the body's announced length,
 filled in place: the library's reads copy each byte into it once, and the
 same object becomes ``response.body``, where collecting the pieces would
-copy every byte twice more and have the kernel zero fresh pages for each
-copy. ``bytes(n)`` is calloc'd memory, which the kernel maps as zero pages
-until written, so announcing a length allocates nothing until the bytes
-arrive. Filling a ``bytes`` object in place is sound only while nothing
+copy every byte three times more (into the library's blocks, a native
+buffer, a piece and the joined body) and have the kernel zero fresh pages
+for each copy. ``bytes(n)`` is calloc'd memory, which the kernel maps as
+zero pages until written, so announcing a length allocates nothing until
+the bytes arrive. Filling a ``bytes`` object in place is sound only while nothing
 else has seen it (its hash is not computed, and no other reference
 exists): the object stays inside this class until :meth:`BodyMemory.body`
 hands it over, after the last read that lent it has been answered.
