@@ -20,9 +20,11 @@ const (
 	// this many reads (about 1 MiB of 16 KiB TLS records) while the
 	// consumer copies the previous ones out, unless the call sets
 	// streamBufferChunks (bodies streamed to a spider keep 16, body_file
-	// downloads 32). With 16, a 1 GiB body read into a Scrapy Response
-	// waited on every round trip (docs/benchmarks.rst, "The native layer,
-	// side by side with the code before it").
+	// downloads 32). With 16, a 1 GiB body read into a Scrapy Response in
+	// pieces waited on every round trip; a body of announced length now
+	// goes there by a read into memory, which takes the body over
+	// (memory.go), so this serves bodies of unknown length and those read
+	// in pieces.
 	largeBodyBytes       = 1 << 20
 	largeBodyBufferItems = 64
 )

@@ -356,7 +356,12 @@ class NativeLibrary:
         <scrapy_tlsclient.binding.memory.BodyMemory.wrote>`).
         """
         payload = self.read_stream_input(
-            stream_id, timeout_ms, max_bytes, binary, output_path, into=into.lend() if into else None
+            stream_id,
+            timeout_ms,
+            max_bytes,
+            binary,
+            output_path,
+            into=into.lend() if into is not None else None,
         )
         return self.decode_stream_read(self._call("readStream", payload))
 
