@@ -136,7 +136,7 @@ class CompletionDispatcher:
             self._binary,
             output_path,
             binary_min=0,
-            into=into.lend() if into is not None else None,
+            into=into,
         )
         result: StreamRead = await self._submit("readStream", payload, lent=into)
         return result

@@ -355,14 +355,7 @@ class NativeLibrary:
         answer counts it (``written``, then :meth:`BodyMemory.wrote
         <scrapy_tlsclient.binding.memory.BodyMemory.wrote>`).
         """
-        payload = self.read_stream_input(
-            stream_id,
-            timeout_ms,
-            max_bytes,
-            binary,
-            output_path,
-            into=into.lend() if into is not None else None,
-        )
+        payload = self.read_stream_input(stream_id, timeout_ms, max_bytes, binary, output_path, into=into)
         return self.decode_stream_read(self._call("readStream", payload))
 
     def read_stream_input(
@@ -373,17 +366,16 @@ class NativeLibrary:
         binary: bool | None = None,
         output_path: str | None = None,
         binary_min: int = INLINE_CHUNK_MAX,
-        into: tuple[int, int] | None = None,
+        into: BodyMemory | None = None,
     ) -> dict[str, Any]:
         """The readStream input, asking for a binary chunk when possible;
         with ``output_path`` the library appends the chunk to that existing
-        file, and with ``into`` (an address and a length, from
-        :meth:`BodyMemory.lend <scrapy_tlsclient.binding.memory.BodyMemory.lend>`)
-        copies it into that memory, and answers with the count
-        (``StreamRead.written``)."""
+        file, and with ``into`` copies it into that memory's room (lent for
+        this read: keep the BodyMemory referenced until the answer), and
+        answers with the count (``StreamRead.written``)."""
         payload: dict[str, Any] = {"streamId": stream_id, "timeoutMs": timeout_ms, "maxBytes": max_bytes}
         if into is not None:
-            payload["intoAddress"], payload["intoLength"] = into
+            payload["intoAddress"], payload["intoLength"] = into.lend()
         elif output_path is not None:
             if not self.has_output_reads:
                 raise NativeFeatureUnavailable("readStream outputPath needs this project's library")
