@@ -27,14 +27,19 @@ func randomServer(t *testing.T, h2 bool) *httptest.Server {
 	return srv
 }
 
-// startRandomStream starts a stream of n random bytes (randomServer) whose
-// first prefetch bytes come with the headers as a buffer.
-func startRandomStream(t *testing.T, b *Bridge, h2 bool, n, prefetch int) Response {
-	t.Helper()
-	srv := randomServer(t, h2)
-	return startStream(t, b, req(fmt.Sprintf("%s/?n=%d", srv.URL, n), map[string]any{
-		"binaryBody": true, "prefetchBytes": prefetch, "prefetchTimeoutMs": 2000,
-	}))
+// onRandomStreams runs f as a subtest over HTTP/1.1 and over HTTP/2, each
+// time on a new Bridge with a stream of n random bytes (randomServer) whose
+// first prefetch bytes came with the headers as a buffer.
+func onRandomStreams(t *testing.T, n, prefetch int, f func(t *testing.T, b *Bridge, r Response)) {
+	for _, h2 := range []bool{false, true} {
+		t.Run(fmt.Sprint("h2=", h2), func(t *testing.T) {
+			b := New()
+			srv := randomServer(t, h2)
+			f(t, b, startStream(t, b, req(fmt.Sprintf("%s/?n=%d", srv.URL, n), map[string]any{
+				"binaryBody": true, "prefetchBytes": prefetch, "prefetchTimeoutMs": 2000,
+			})))
+		})
+	}
 }
 
 func randomBytes(n int) []byte {
@@ -101,29 +106,21 @@ func assertNoBuffers(t *testing.T, b *Bridge) {
 func TestBinaryReadsAreByteExact(t *testing.T) {
 	const n = 3<<20 + 12345
 	want := randomBytes(n)
-	for _, h2 := range []bool{false, true} {
-		t.Run(fmt.Sprint("h2=", h2), func(t *testing.T) {
-			b := New()
-			srv := randomServer(t, h2)
-			in := req(fmt.Sprintf("%s/?n=%d", srv.URL, n), map[string]any{
-				"binaryBody": true, "prefetchBytes": 100000, "prefetchTimeoutMs": 2000,
-			})
-			r := startStream(t, b, in)
-			if r.Body != "" || r.BodyBuffer == "" {
-				t.Fatalf("prefetch answered body %.40q buffer %q", r.Body, r.BodyBuffer)
-			}
-			got := takeBytes(t, b, r.BodyBuffer)
-			if int64(len(got)) != r.BodyBytes {
-				t.Fatalf("prefetch buffer %d bytes, bodyBytes %d", len(got), r.BodyBytes)
-			}
-			got = append(got, drainBinary(t, b, r.StreamID, 512*1024)...)
-			if !bytes.Equal(got, want) {
-				t.Fatalf("body differs: %d bytes, want %d", len(got), n)
-			}
-			assertNoLeftovers(t, b)
-			assertNoBuffers(t, b)
-		})
-	}
+	onRandomStreams(t, n, 100000, func(t *testing.T, b *Bridge, r Response) {
+		if r.Body != "" || r.BodyBuffer == "" {
+			t.Fatalf("prefetch answered body %.40q buffer %q", r.Body, r.BodyBuffer)
+		}
+		got := takeBytes(t, b, r.BodyBuffer)
+		if int64(len(got)) != r.BodyBytes {
+			t.Fatalf("prefetch buffer %d bytes, bodyBytes %d", len(got), r.BodyBytes)
+		}
+		got = append(got, drainBinary(t, b, r.StreamID, 512*1024)...)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("body differs: %d bytes, want %d", len(got), n)
+		}
+		assertNoLeftovers(t, b)
+		assertNoBuffers(t, b)
+	})
 }
 
 func TestBinaryReadHonoursMaxBytes(t *testing.T) {

@@ -3,7 +3,6 @@ package bridge
 import (
 	"bytes"
 	"encoding/base64"
-	"fmt"
 	"testing"
 	"time"
 	"unsafe"
@@ -35,65 +34,61 @@ func readInto(t *testing.T, b *Bridge, id string, mem []byte, timeoutMs int) Str
 func TestReadsCopyTheBodyIntoLentMemoryExactly(t *testing.T) {
 	const n = 3<<20 + 777
 	want := randomBytes(n)
-	for _, h2 := range []bool{false, true} {
-		t.Run(fmt.Sprint("h2=", h2), func(t *testing.T) {
-			b := New()
-			r := startRandomStream(t, b, h2, n, 50000)
-			// A page more than the body: the library must not write past
-			// what each read lends.
-			mem := callerMemory(t, n+4096)
-			for i := n; i < len(mem); i++ {
-				mem[i] = 0xA5
+	onRandomStreams(t, n, 50000, func(t *testing.T, b *Bridge, r Response) {
+		// A page more than the body: the library must not write past
+		// what each read lends.
+		mem := callerMemory(t, n+4096)
+		for i := n; i < len(mem); i++ {
+			mem[i] = 0xA5
+		}
+		written := copy(mem, takeBytes(t, b, r.BodyBuffer))
+		_, reads := countedReads(t, func() StreamChunk {
+			// Lend at most 1 MiB at a time, so that a read ends full;
+			// the end comes to a read that lends nothing.
+			if lent := min(n-written, 1<<20); lent > 0 {
+				c := readInto(t, b, r.StreamID, mem[written:written+lent], 500)
+				written += c.Written
+				return c
 			}
-			written := copy(mem, takeBytes(t, b, r.BodyBuffer))
-			_, reads := countedReads(t, func() StreamChunk {
-				// Lend at most 1 MiB at a time, so that a read ends full;
-				// the end comes to a read that lends nothing.
-				if lent := min(n-written, 1<<20); lent > 0 {
-					c := readInto(t, b, r.StreamID, mem[written:written+lent], 500)
-					written += c.Written
-					return c
-				}
-				return readChunk(t, b, r.StreamID, 500, 0)
-			})
-			if written != n || !bytes.Equal(mem[:n], want) {
-				t.Fatalf("memory has %d bytes counted, want %d exact", written, n)
-			}
-			for i := n; i < len(mem); i++ {
-				if mem[i] != 0xA5 {
-					t.Fatalf("byte %d past the lent memory was written", i)
-				}
-			}
-			if reads < 4 {
-				t.Fatalf("%d reads for %d bytes lent 1 MiB at a time", reads, n)
-			}
-			assertNoLeftovers(t, b)
-			assertNoBuffers(t, b)
+			return readChunk(t, b, r.StreamID, 500, 0)
 		})
-	}
+		if written != n || !bytes.Equal(mem[:n], want) {
+			t.Fatalf("memory has %d bytes counted, want %d exact", written, n)
+		}
+		for i := n; i < len(mem); i++ {
+			if mem[i] != 0xA5 {
+				t.Fatalf("byte %d past the lent memory was written", i)
+			}
+		}
+		if reads < 4 {
+			t.Fatalf("%d reads for %d bytes lent 1 MiB at a time", reads, n)
+		}
+		assertNoLeftovers(t, b)
+		assertNoBuffers(t, b)
+	})
 }
 
 func TestAPieceLongerThanTheLentMemoryGoesOnInTheNextRead(t *testing.T) {
 	const n = 100_000
-	b := New()
-	r := startRandomStream(t, b, false, n, 5000)
-	got := takeBytes(t, b, r.BodyBuffer)
-	for len(got) < n {
-		// 1000 bytes at a time: each read splits a pump piece.
-		mem := callerMemory(t, 1000)
-		c := readInto(t, b, r.StreamID, mem, 2000)
-		if c.Error != "" || c.EOF || c.Written == 0 {
-			t.Fatalf("after %d bytes: %+v", len(got), c)
+	onRandomStreams(t, n, 5000, func(t *testing.T, b *Bridge, r Response) {
+		got := takeBytes(t, b, r.BodyBuffer)
+		for len(got) < n {
+			// 1000 bytes at a time: each read splits a pump piece.
+			mem := callerMemory(t, 1000)
+			c := readInto(t, b, r.StreamID, mem, 2000)
+			if c.Error != "" || c.EOF || c.Written == 0 {
+				t.Fatalf("after %d bytes: %+v", len(got), c)
+			}
+			got = append(got, mem[:c.Written]...)
 		}
-		got = append(got, mem[:c.Written]...)
-	}
-	if c := readChunk(t, b, r.StreamID, 2000, 0); !c.EOF {
-		t.Fatalf("after the body: %+v", c)
-	}
-	if !bytes.Equal(got, randomBytes(n)) {
-		t.Fatal("body differs")
-	}
-	assertNoLeftovers(t, b)
+		if c := readChunk(t, b, r.StreamID, 2000, 0); !c.EOF {
+			t.Fatalf("after the body: %+v", c)
+		}
+		if !bytes.Equal(got, randomBytes(n)) {
+			t.Fatal("body differs")
+		}
+		assertNoLeftovers(t, b)
+	})
 }
 
 // stalledStream starts a stream that sends 10 bytes and then nothing.

@@ -59,32 +59,28 @@ func openFilesOf(t *testing.T, path string) int {
 func TestReadsAppendToTheOutputFileExactly(t *testing.T) {
 	const n = 3<<20 + 777
 	want := randomBytes(n)
-	for _, h2 := range []bool{false, true} {
-		t.Run(fmt.Sprint("h2=", h2), func(t *testing.T) {
-			b := New()
-			r := startRandomStream(t, b, h2, n, 50000)
-			// The caller makes the file and writes the prefetched start.
-			path := filepath.Join(t.TempDir(), "body.part")
-			if err := os.WriteFile(path, takeBytes(t, b, r.BodyBuffer), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			written := int(r.BodyBytes)
-			counted, _ := countedReads(t, func() StreamChunk { return readToFile(t, b, r.StreamID, path) })
-			written += counted
-			got, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if written != n || !bytes.Equal(got, want) {
-				t.Fatalf("file has %d bytes (reads counted %d), want %d exact", len(got), written, n)
-			}
-			if open := openFilesOf(t, path); open != 0 {
-				t.Fatalf("%d descriptors still open on the file after EOF", open)
-			}
-			assertNoLeftovers(t, b)
-			assertNoBuffers(t, b)
-		})
-	}
+	onRandomStreams(t, n, 50000, func(t *testing.T, b *Bridge, r Response) {
+		// The caller makes the file and writes the prefetched start.
+		path := filepath.Join(t.TempDir(), "body.part")
+		if err := os.WriteFile(path, takeBytes(t, b, r.BodyBuffer), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		written := int(r.BodyBytes)
+		counted, _ := countedReads(t, func() StreamChunk { return readToFile(t, b, r.StreamID, path) })
+		written += counted
+		got, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if written != n || !bytes.Equal(got, want) {
+			t.Fatalf("file has %d bytes (reads counted %d), want %d exact", len(got), written, n)
+		}
+		if open := openFilesOf(t, path); open != 0 {
+			t.Fatalf("%d descriptors still open on the file after EOF", open)
+		}
+		assertNoLeftovers(t, b)
+		assertNoBuffers(t, b)
+	})
 }
 
 func TestCancelClosesTheOutputFile(t *testing.T) {
