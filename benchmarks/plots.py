@@ -163,7 +163,7 @@ def plot_handler_crawl(report: dict[str, Any], out: Path) -> None:
         ax.grid(axis="y", alpha=0.3)
         ax.set_axisbelow(True)
     # One legend for both panels, below them, where it covers no bar.
-    entries = {}
+    entries: dict[str, Any] = {}
     for ax in axes:
         for handle, text in zip(*ax.get_legend_handles_labels(), strict=True):
             entries.setdefault(text, handle)
