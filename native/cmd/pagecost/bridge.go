@@ -30,8 +30,8 @@ type bridgeMaker struct {
 	library *bridge.Bridge
 	conn    net.Conn // the caller's end of the socket pair
 	reader  *bufio.Reader
-	url     string
-	rest    []byte // the input without requestUrl and streamId, from its first field on
+	url     []byte // the input's requestUrl as a JSON string, without its closing quote
+	fields  []byte // the input's other fields, without their braces
 }
 
 func newBridge(document []byte, p page) (*bridgeMaker, error) {
@@ -39,9 +39,13 @@ func newBridge(document []byte, p page) (*bridgeMaker, error) {
 	if err := json.Unmarshal(document, &fields); err != nil {
 		return nil, err
 	}
+	url, err := json.Marshal(p.URL)
+	if err != nil {
+		return nil, err
+	}
 	delete(fields, "requestUrl")
 	delete(fields, "streamId")
-	rest, err := json.Marshal(fields)
+	others, err := json.Marshal(fields)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +59,6 @@ func newBridge(document []byte, p page) (*bridgeMaker, error) {
 	unix.Close(fds[1]) // the library holds a duplicate
 	var attached struct {
 		ErrorCode string `json:"errorCode"`
-		Body      string `json:"body"`
 	}
 	if err := json.Unmarshal(answer, &attached); err != nil || attached.ErrorCode != "" {
 		unix.Close(fds[0])
@@ -69,7 +72,7 @@ func newBridge(document []byte, p page) (*bridgeMaker, error) {
 	}
 	return &bridgeMaker{
 		library: library, conn: conn, reader: bufio.NewReaderSize(conn, 1<<20),
-		url: p.URL, rest: rest[1:],
+		url: url[:len(url)-1], fields: others[1 : len(others)-1],
 	}, nil
 }
 
@@ -80,12 +83,16 @@ func (m *bridgeMaker) frame(dst []byte, i int) []byte {
 	dst = append(dst, `{"queue":"`+queue+`","op":"requestStream","ticket":"`...)
 	dst = strconv.AppendInt(dst, int64(i), 10)
 	dst = append(dst, `","input":{"requestUrl":`...)
-	dst = strconv.AppendQuote(dst, m.url+strconv.Itoa(i))
-	dst = append(dst, `,"streamId":"pagecost-`...)
+	dst = append(dst, m.url...)
 	dst = strconv.AppendInt(dst, int64(i), 10)
-	dst = append(dst, `",`...)
-	dst = append(dst, m.rest...)
-	dst = append(dst, '}')
+	dst = append(dst, `","streamId":"pagecost-`...)
+	dst = strconv.AppendInt(dst, int64(i), 10)
+	dst = append(dst, '"')
+	if len(m.fields) > 0 {
+		dst = append(dst, ',')
+		dst = append(dst, m.fields...)
+	}
+	dst = append(dst, "}}"...)
 	binary.LittleEndian.PutUint32(dst[start:], uint32(len(dst)-start-8))
 	return dst
 }

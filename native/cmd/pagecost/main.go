@@ -1,22 +1,22 @@
 // Command pagecost measures what one page of the crawl benchmark costs the
-// Go side in CPU, with no Python in the process, in one of two ways:
+// Go side in CPU, with no Python in the process:
 //
-//   - upstream: upstream's client (github.com/bogdanfinn/tls-client) makes
-//     the request itself, from a pool of goroutines: the least any handler
-//     built on it can spend;
-//
-//   - bridge: the request goes through this project's library as the
-//     handler drives it, a submission frame on a completion socket and its
-//     answer back on the same socket.
-//
-//     pagecost -input FILE -mode bridge -pages 4000 -concurrency 128
+//	pagecost -input FILE -mode bridge|upstream -pages 4000 -concurrency 128
 //
 // FILE holds the request input the handler builds for one page (JSON, the
 // "input" of a requestStream submission, docs/abi.rst); page K requests its
-// requestUrl with K appended. The upstream mode sends the same headers in
-// the same order with the same profile, which must be one of upstream's
-// compiled profiles. Pages go as fast as the server answers. After warm-up
-// requests that open the connections, it prints one JSON line:
+// requestUrl with K appended. The two modes:
+//
+//   - upstream: upstream's client (github.com/bogdanfinn/tls-client) makes
+//     each request itself, from a pool of goroutines, with the input's
+//     headers in their order, its profile (one of upstream's compiled
+//     ones) and its connection limits: no library around it;
+//   - bridge: each request goes through this project's library as the
+//     handler drives it, a submission frame on a completion socket and its
+//     answer back on the same socket.
+//
+// Pages go as fast as the server answers. After warm-up pages that open the
+// connections, it prints one JSON line:
 //
 //	{"mode":"bridge","pages":4000,"concurrency":128,"cpu_us_per_page":123.4,"wall_s":5.6}
 //
@@ -81,6 +81,9 @@ func main() {
 }
 
 func run(inputPath, mode string, pages, warmup, concurrency int) (result, error) {
+	if inputPath == "" {
+		return result{}, fmt.Errorf("-input is required: a file with one page's request input")
+	}
 	if pages < 1 || concurrency < 1 || warmup < 0 {
 		return result{}, fmt.Errorf("-pages and -concurrency must be positive, -warmup not negative")
 	}

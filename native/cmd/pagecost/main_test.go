@@ -86,6 +86,9 @@ func TestBadArgumentsAreRefusedByName(t *testing.T) {
 			t.Errorf("%+v: got %v", c, err)
 		}
 	}
+	if _, err := run("", "bridge", 1, 1, 1); err == nil || !strings.Contains(err.Error(), "-input is required") {
+		t.Errorf("no -input: got %v", err)
+	}
 	if _, err := run(filepath.Join(t.TempDir(), "missing.json"), "bridge", 1, 1, 1); err == nil {
 		t.Error("a missing input file was taken")
 	}
