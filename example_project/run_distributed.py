@@ -195,7 +195,11 @@ def describe(crawler: Crawler) -> str:
 
 def check(shop: demo_site.Shop, crawlers: list[Crawler], files_store: Path) -> list[str]:
     """What is wrong with the crawl as a whole; empty if nothing."""
-    problems = []
+    problems = [
+        f"process {crawler.index} exited with status {crawler.process.returncode} (see {crawler.log})"
+        for crawler in crawlers
+        if crawler.process.returncode != 0
+    ]
     expected = shop.page_paths() + shop.feed_paths() + shop.file_paths()
     missing = [path for path in expected if shop.served[path] == 0]
     twice = sorted(path for path, count in shop.served.items() if count > 1)

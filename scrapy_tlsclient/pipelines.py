@@ -24,6 +24,7 @@ from contextlib import suppress
 from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlparse
 
 from scrapy.pipelines.files import FilesPipeline, FSFilesStore, GCSFilesStore
 from scrapy.pipelines.media import FileException
@@ -59,8 +60,9 @@ class TLSFilesPipeline(FilesPipeline):
         FILES_STORE = "/data/files"
     """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, store_uri: str | os.PathLike[str], *args: Any, **kwargs: Any) -> None:
+        _make_local_store(store_uri)
+        super().__init__(store_uri, *args, **kwargs)
         if isinstance(self.store, FSFilesStore):
             self._temp_dir = Path(self.store.basedir) / TEMP_DIR_NAME
         else:
@@ -213,6 +215,23 @@ class TLSFilesPipeline(FilesPipeline):
             if result is not None:
                 await ensure_awaitable(result)
         await self._io.close()
+
+
+def _make_local_store(store_uri: str | os.PathLike[str]) -> None:
+    """Create a FILES_STORE on this machine's file system before Scrapy's
+    FSFilesStore does. FSFilesStore checks, then creates
+    (``FSFilesStore._mkdir``), so crawler processes started together on one
+    new store race and the losers stop with FileExistsError; a creation that
+    accepts an existing directory does not race. The directory is the one
+    FSFilesStore would use (FilesPipeline._get_store and
+    FSFilesStore.__init__): an absolute path, a ``file://`` URI or a path
+    without a scheme."""
+    uri = os.fspath(store_uri)
+    if not uri:
+        return  # FilesPipeline refuses it
+    if not Path(uri).is_absolute() and urlparse(uri).scheme not in ("", "file"):
+        return  # s3://, gs://, ftp://...: no directory here
+    Path(uri.split("://", 1)[1] if "://" in uri else uri).mkdir(parents=True, exist_ok=True)
 
 
 def _md5_of_file(path: Path) -> str:
