@@ -35,6 +35,12 @@ nothing, which measures Scrapy's own cost per page;
 own aiohttp handler, a transport in the event loop's thread with no second
 runtime.
 
+``--env NAME:KEY=VALUE`` (repeatable) sets an environment variable for
+NAME's crawls only, so that one run compares a setting with the default:
+``--handler-path one=scrapy_tlsclient.TLSClientDownloadHandler --env
+one:GOMAXPROCS=1`` crawls the handler once more with the Go runtime on one
+thread.
+
 The column "other threads" is the part of the CPU per page spent outside
 the thread that runs the event loop (for this project's handler, the Go
 library's threads; for Scrapy's handlers, its DNS thread pool): what the
@@ -185,10 +191,12 @@ def last_line(text: str) -> str:
     return lines[-1] if lines else "no output"
 
 
-def run_crawl(config: dict[str, Any], timeout: float, pythonpath: Path | None) -> dict[str, Any] | str:
+def run_crawl(
+    config: dict[str, Any], timeout: float, pythonpath: Path | None, extra_env: dict[str, str]
+) -> dict[str, Any] | str:
     """Run one crawl in a fresh interpreter: its JSON result, or a failure message."""
     command = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(config)]
-    env = dict(os.environ)
+    env = dict(os.environ) | extra_env
     if pythonpath is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath), env.get("PYTHONPATH")]))
     try:
@@ -239,7 +247,8 @@ def measure(
                 "reactor": args.reactor,
                 "middleware": args.middleware and name != BASELINE,
             }
-            result = run_crawl(config, args.timeout, args.before if name == BEFORE else None)
+            pythonpath = args.before if name == BEFORE else None
+            result = run_crawl(config, args.timeout, pythonpath, args.envs.get(name, {}))
             if isinstance(result, str):
                 failures[name] = result
                 note = result
@@ -376,7 +385,8 @@ def print_header(args: argparse.Namespace, handlers: dict[str, str]) -> None:
     for name, path in handlers.items():
         where = f" from {args.before}" if name == BEFORE else ""
         with_mw = " + TLSClientMiddleware" if args.middleware and name != BASELINE else ""
-        print(f"  {name}: {path}{with_mw}{where}")
+        env = "".join(f", {key}={value}" for key, value in args.envs.get(name, {}).items())
+        print(f"  {name}: {path}{with_mw}{where}{env}")
     print()
 
 
@@ -415,6 +425,7 @@ def write_json(
         "before": str(args.before) if args.before else None,
         "repeat": args.repeat,
         "handlers": handlers,
+        "env": args.envs,
         "baseline": BASELINE,
         "targets": {"pages_per_s_ratio_min": args.speed_target, "cpu_ratio_max": CPU_TARGET},
         "results": rows,
@@ -443,6 +454,20 @@ def handler_paths(args: argparse.Namespace) -> dict[str, str]:
     return {name: paths[name] for name in dict.fromkeys([*args.handlers, *extra])}
 
 
+def handler_envs(specs: list[str], handlers: dict[str, str]) -> dict[str, dict[str, str]]:
+    """``--env NAME:KEY=VALUE`` specs as {NAME: {KEY: VALUE}}, each NAME a handler to run."""
+    envs: dict[str, dict[str, str]] = {}
+    for spec in specs:
+        name, colon, assignment = spec.partition(":")
+        key, equals, value = assignment.partition("=")
+        if not colon or not equals or not key:
+            raise SystemExit(f"--env wants NAME:KEY=VALUE, got {spec!r}")
+        if name not in handlers:
+            raise SystemExit(f"--env {spec!r}: no handler {name!r} runs; running: {', '.join(handlers)}")
+        envs.setdefault(name, {})[key] = value
+    return envs
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -455,6 +480,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--handlers", nargs="+", default=[BASELINE, "tlsclient"], help="names to run")
     parser.add_argument(
         "--handler-path", action="append", default=[], metavar="NAME=PATH", help="handler class for NAME"
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME:KEY=VALUE",
+        help="an environment variable for NAME",
     )
     parser.add_argument(
         "--speed-target",
@@ -486,6 +518,7 @@ def main() -> None:
     if isinstance(sys.stdout, io.TextIOWrapper):  # keep the report in order with the progress on stderr
         sys.stdout.reconfigure(line_buffering=True)
     handlers = handler_paths(args)
+    args.envs = handler_envs(args.env, handlers)
     print_header(args, handlers)
     rows: list[list[str]] = []
     measured: list[tuple[int, dict[str, Outcome]]] = []
