@@ -217,7 +217,7 @@ class TLSFilesPipeline(FilesPipeline):
         await self._io.close()
 
 
-def _make_local_store(store_uri: str | os.PathLike[str]) -> None:
+def _make_local_store(store_uri: str | os.PathLike[str] | None) -> None:
     """Create a FILES_STORE on this machine's file system before Scrapy's
     FSFilesStore does. FSFilesStore checks, then creates
     (``FSFilesStore._mkdir``), so crawler processes started together on one
@@ -226,9 +226,9 @@ def _make_local_store(store_uri: str | os.PathLike[str]) -> None:
     FSFilesStore would use (FilesPipeline._get_store and
     FSFilesStore.__init__): an absolute path, a ``file://`` URI or a path
     without a scheme."""
+    if not store_uri:
+        return  # no FILES_STORE: FilesPipeline raises NotConfigured, which disables it
     uri = os.fspath(store_uri)
-    if not uri:
-        return  # FilesPipeline refuses it
     if not Path(uri).is_absolute() and urlparse(uri).scheme not in ("", "file"):
         return  # s3://, gs://, ftp://...: no directory here
     Path(uri.split("://", 1)[1] if "://" in uri else uri).mkdir(parents=True, exist_ok=True)

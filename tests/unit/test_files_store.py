@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from scrapy.exceptions import NotConfigured
 from scrapy.pipelines.files import FSFilesStore
 from scrapy.utils.test import get_crawler
 
@@ -26,11 +27,20 @@ def test_a_local_store_is_made_with_its_parents(
     assert target.is_dir()
 
 
-def test_a_remote_store_makes_no_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_remote_or_missing_store_makes_no_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
-    for uri in ("s3://bucket/files", "gs://bucket/files", "ftp://user:pass@host/files", ""):
+    for uri in ("s3://bucket/files", "gs://bucket/files", "ftp://user:pass@host/files", "", None):
         _make_local_store(uri)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_without_files_store_the_pipeline_is_disabled_as_scrapys_is() -> None:
+    """No FILES_STORE: NotConfigured (Scrapy then leaves the pipeline out),
+    not an error of this module's."""
+    with pytest.raises(NotConfigured):
+        TLSFilesPipeline.from_crawler(get_crawler(settings_dict={}))
 
 
 def test_the_store_exists_before_fsfilesstore_checks_it(
