@@ -113,9 +113,9 @@ func readFrame(f net.Conn) (framedCompletion, error) {
 		return c, fmt.Errorf("%w: %s", err, encoded)
 	}
 	switch bodyLength {
-	case bodyReleased:
+	case BodyReleased:
 		c.released = true
-	case bodyByHandle:
+	case BodyByHandle:
 		c.byHandle = true
 	default:
 		c.body = make([]byte, bodyLength)
@@ -241,7 +241,7 @@ func TestFramesTakeTheirBuffersOrMarkThemReleased(t *testing.T) {
 			t.Fatalf("frame %s: %v, %+v", ticket, err, c)
 		}
 		data = data[8+jsonLength:]
-		if bodyLength == bodyReleased {
+		if bodyLength == BodyReleased {
 			bodies = append(bodies, nil)
 			continue
 		}
@@ -261,7 +261,7 @@ func TestFramesTakeTheirBuffersOrMarkThemReleased(t *testing.T) {
 	if _, err := frames.WriteTo(&handed); err != nil {
 		t.Fatal(err)
 	}
-	if got := binary.LittleEndian.Uint32(handed.Bytes()[4:]); got != bodyByHandle || !b.buffers.has(long) {
+	if got := binary.LittleEndian.Uint32(handed.Bytes()[4:]); got != BodyByHandle || !b.buffers.has(long) {
 		t.Fatalf("body length %#x, still held %v", got, b.buffers.has(long))
 	}
 	b.buffers.discard(sock.orphans()...)
@@ -271,7 +271,7 @@ func TestFramesTakeTheirBuffersOrMarkThemReleased(t *testing.T) {
 	if _, err := frames.WriteTo(&handed); err != nil {
 		t.Fatal(err)
 	}
-	if got := binary.LittleEndian.Uint32(handed.Bytes()[4:]); got != bodyReleased || b.UntakenBuffers() != 0 {
+	if got := binary.LittleEndian.Uint32(handed.Bytes()[4:]); got != BodyReleased || b.UntakenBuffers() != 0 {
 		t.Fatalf("after the drop: body length %#x, %d buffers held", got, b.UntakenBuffers())
 	}
 }

@@ -17,13 +17,6 @@ import (
 
 const queue = "pagecost"
 
-// Completion frames carry these in place of a body length (docs/abi.rst,
-// "Completion socket").
-const (
-	bodyByHandle = 0xFFFFFFFE
-	bodyReleased = 0xFFFFFFFF
-)
-
 // bridgeMaker sends each page as the handler does: a requestStream
 // submission frame on the completion socket, its answer read back from it.
 type bridgeMaker struct {
@@ -34,12 +27,12 @@ type bridgeMaker struct {
 	fields  []byte // the input's other fields, without their braces
 }
 
-func newBridge(document []byte, p page) (*bridgeMaker, error) {
+func newBridge(document []byte, p *bridge.RequestInput) (*bridgeMaker, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(document, &fields); err != nil {
 		return nil, err
 	}
-	url, err := json.Marshal(p.URL)
+	url, err := json.Marshal(p.RequestURL)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +134,7 @@ func (m *bridgeMaker) answer() error {
 		return err
 	}
 	body := binary.LittleEndian.Uint32(head[4:])
-	if body == bodyByHandle || body == bodyReleased {
+	if body == bridge.BodyByHandle || body == bridge.BodyReleased {
 		return fmt.Errorf("a body not in its frame (%#x): %s", body, document)
 	}
 	if _, err := m.reader.Discard(int(body)); err != nil {

@@ -31,22 +31,9 @@ import (
 	"os"
 	"syscall"
 	"time"
-)
 
-// page is one page's request input as the handler builds it: the fields
-// this command reads; the bridge mode sends the whole document.
-type page struct {
-	URL        string      `json:"requestUrl"`
-	Method     string      `json:"requestMethod"`
-	Headers    [][2]string `json:"headersList"`
-	Profile    string      `json:"tlsClientIdentifier"`
-	TimeoutMs  int         `json:"timeoutMilliseconds"`
-	SkipVerify bool        `json:"insecureSkipVerify"`
-	Transport  struct {
-		MaxIdleConnsPerHost int `json:"maxIdleConnsPerHost"`
-		MaxConnsPerHost     int `json:"maxConnsPerHost"`
-	} `json:"transportOptions"`
-}
+	"github.com/scrapy-tlsclient/native/bridge"
+)
 
 // result is the line pagecost prints.
 type result struct {
@@ -94,16 +81,17 @@ func run(inputPath, mode string, pages, warmup, concurrency int) (result, error)
 	if err != nil {
 		return result{}, err
 	}
-	var p page
+	// The library's own type for it: both modes read the fields it reads.
+	var p bridge.RequestInput
 	if err := json.Unmarshal(document, &p); err != nil {
 		return result{}, fmt.Errorf("%s: %w", inputPath, err)
 	}
 	var maker pageMaker
 	switch mode {
 	case "upstream":
-		maker, err = newUpstream(p, concurrency)
+		maker, err = newUpstream(&p, concurrency)
 	case "bridge":
-		maker, err = newBridge(document, p)
+		maker, err = newBridge(document, &p)
 	default:
 		return result{}, fmt.Errorf("-mode %q: accepted: bridge, upstream", mode)
 	}

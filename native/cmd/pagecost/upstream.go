@@ -11,6 +11,7 @@ import (
 	http "github.com/bogdanfinn/fhttp"
 	tls_client "github.com/bogdanfinn/tls-client"
 	"github.com/bogdanfinn/tls-client/profiles"
+	"github.com/scrapy-tlsclient/native/bridge"
 )
 
 // upstream makes each page with upstream's client from a pool of
@@ -18,40 +19,40 @@ import (
 // in flight for the whole run.
 type upstream struct {
 	client tls_client.HttpClient
-	page   page
+	page   *bridge.RequestInput
 	order  []string // the header names in the order they are sent
 }
 
-func newUpstream(p page, concurrency int) (*upstream, error) {
-	profile, ok := profiles.MappedTLSClients[p.Profile]
+func newUpstream(p *bridge.RequestInput, concurrency int) (*upstream, error) {
+	profile, ok := profiles.MappedTLSClients[p.TLSClientIdentifier]
 	if !ok {
-		return nil, fmt.Errorf("tlsClientIdentifier %q is not one of upstream's compiled profiles", p.Profile)
+		return nil, fmt.Errorf("tlsClientIdentifier %q is not one of upstream's compiled profiles", p.TLSClientIdentifier)
 	}
 	// The bridge's transport for the same input (bridge/clients.go,
 	// transportOptions): compression left to the caller.
-	transport := &tls_client.TransportOptions{
-		DisableCompression:  true,
-		MaxIdleConnsPerHost: p.Transport.MaxIdleConnsPerHost,
-		MaxConnsPerHost:     p.Transport.MaxConnsPerHost,
+	transport := &tls_client.TransportOptions{DisableCompression: true}
+	if p.TransportOptions != nil {
+		transport.MaxIdleConnsPerHost = p.TransportOptions.MaxIdleConnsPerHost
+		transport.MaxConnsPerHost = p.TransportOptions.MaxConnsPerHost
 	}
 	if transport.MaxConnsPerHost == 0 {
 		transport.MaxIdleConnsPerHost, transport.MaxConnsPerHost = concurrency, concurrency
 	}
 	options := []tls_client.HttpClientOption{
 		tls_client.WithClientProfile(profile),
-		tls_client.WithTimeoutMilliseconds(p.TimeoutMs),
+		tls_client.WithTimeoutMilliseconds(p.TimeoutMilliseconds),
 		tls_client.WithNotFollowRedirects(),
 		tls_client.WithTransportOptions(transport),
 	}
-	if p.SkipVerify {
+	if p.InsecureSkipVerify {
 		options = append(options, tls_client.WithInsecureSkipVerify())
 	}
 	client, err := tls_client.NewHttpClient(tls_client.NewNoopLogger(), options...)
 	if err != nil {
 		return nil, err
 	}
-	order := make([]string, len(p.Headers))
-	for i, header := range p.Headers {
+	order := make([]string, len(p.HeadersList))
+	for i, header := range p.HeadersList {
 		order[i] = strings.ToLower(header[0])
 	}
 	return &upstream{client: client, page: p, order: order}, nil
@@ -81,15 +82,15 @@ func (u *upstream) run(first, n, concurrency int) error {
 }
 
 func (u *upstream) get(i int) error {
-	method := u.page.Method
+	method := u.page.RequestMethod
 	if method == "" {
 		method = http.MethodGet
 	}
-	req, err := http.NewRequest(method, u.page.URL+strconv.Itoa(i), nil)
+	req, err := http.NewRequest(method, u.page.RequestURL+strconv.Itoa(i), nil)
 	if err != nil {
 		return err
 	}
-	for _, header := range u.page.Headers {
+	for _, header := range u.page.HeadersList {
 		req.Header[header[0]] = []string{header[1]}
 	}
 	req.Header[http.HeaderOrderKey] = u.order
