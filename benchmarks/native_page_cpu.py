@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _crawl import crawl
 from _report import command, machine
+from handler_crawl import MIDDLEWARE, REACTORS
 
 from scrapy_tlsclient import TLSClientDownloadHandler
 
@@ -87,8 +88,8 @@ def record_input(base: str, concurrency: int, profile: str, path: Path) -> None:
             "CONCURRENT_REQUESTS": concurrency,
             "CONCURRENT_REQUESTS_PER_DOMAIN": concurrency,
             "DOWNLOAD_HANDLERS": {"http": handler, "https": handler},
-            "DOWNLOADER_MIDDLEWARES": {"scrapy_tlsclient.TLSClientMiddleware": 950},
-            "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+            "DOWNLOADER_MIDDLEWARES": MIDDLEWARE,
+            "TWISTED_REACTOR": REACTORS["asyncio"],
             "TLS_CLIENT_PROFILE": profile,
         },
     )
